@@ -1,0 +1,48 @@
+//! `delete` and `touch`: commands on one key that answer with one line.
+//!
+//! # Format
+//! `delete <key>\r\n`, `touch <key> <exptime>\r\n`
+//!
+//! # Returns
+//! `DELETED`/`TOUCHED` as `true`, `NOT_FOUND` as `false`.
+
+use std::time::SystemTime;
+
+use super::Client;
+use crate::error::Result;
+use crate::expiry::Expiry;
+use crate::protocol::{encode_delete, encode_touch, Reply};
+
+impl Client {
+    /// Deletes `key`: `true` if it held an item, `false` if there was nothing to delete.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:delete", b"x", 0, Expiry::Never)?;
+    /// assert!(client.delete(b"doc:delete")?);
+    /// assert!(!client.delete(b"doc:delete")?);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        self.encode(|buf| encode_delete(buf, key, false))?;
+        self.single(|reply| match reply {
+            Reply::Deleted => Some(true),
+            Reply::NotFound => Some(false),
+            _ => None,
+        })
+    }
+
+    /// Sets a new expiration time on `key` without fetching it: `true` if the item exists,
+    /// `false` if not.
+    pub fn touch(&mut self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        let exptime = expiry.to_wire(SystemTime::now())?;
+        self.encode(|buf| encode_touch(buf, key, exptime, false))?;
+        self.single(|reply| match reply {
+            Reply::Touched => Some(true),
+            Reply::NotFound => Some(false),
+            _ => None,
+        })
+    }
+}

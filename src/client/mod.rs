@@ -1,0 +1,156 @@
+//! The single-server client: one connection, one method per command.
+
+mod admin;
+mod arithmetic;
+mod keys;
+mod retrieval;
+mod storage;
+
+use crate::config::Config;
+use crate::connection::{Connection, Replies};
+use crate::error::{Error, Result};
+use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Reply};
+
+/// A blocking client for one memcached server.
+///
+/// Each method sends one request and waits for its whole reply, within the timeouts of its
+/// [`Config`]. Outcomes are values (a miss is `Ok(None)`, a refused `add` is
+/// [`StoreOutcome::NotStored`](crate::StoreOutcome::NotStored)); failures are typed
+/// [`Error`]s. After any error that may leave the stream out of step (a timeout, a closed
+/// connection, bytes that are not a valid reply, `CLIENT_ERROR`, `ERROR`) the connection is
+/// dropped, and the next call opens a new one within the connect timeout. A key always goes to
+/// this one server.
+///
+/// ```
+/// use memcache_sync::{Client, Expiry};
+/// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+/// let mut client = Client::connect(&addr)?;
+/// client.set(b"doc:client", b"hello", 0, Expiry::after_secs(60))?;
+/// let item = client.get(b"doc:client")?.expect("just stored");
+/// assert_eq!(item.value, b"hello");
+/// assert_eq!(client.get(b"doc:client:missing")?, None); // a miss, not an error
+/// # Ok::<(), memcache_sync::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    addr: String,
+    config: Config,
+    connection: Option<Connection>,
+    request: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to the server at `addr` (`"host:port"`; a name may resolve to several IPv4 and
+    /// IPv6 addresses, tried in turn) with the default [`Config`]. Connecting is eager: a dead
+    /// server is an error here, not at the first command.
+    pub fn connect(addr: &str) -> Result<Self> {
+        Self::connect_with(addr, Config::default())
+    }
+
+    /// Connects to the server at `addr` with `config`.
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Config, Error, Phase};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// // Nothing listens on port 1: a typed error, quickly.
+    /// let config = Config::default().with_connect_timeout(Duration::from_millis(200));
+    /// let started = Instant::now();
+    /// let error = Client::connect_with("127.0.0.1:1", config).unwrap_err();
+    /// assert!(error.is_connection_error());
+    /// assert!(matches!(error, Error::Connect { .. } | Error::Timeout { phase: Phase::Connect, .. }));
+    /// assert!(started.elapsed() < Duration::from_secs(1));
+    /// ```
+    pub fn connect_with(addr: &str, config: Config) -> Result<Self> {
+        let connection = Connection::open(addr, &config)?;
+        Ok(Self {
+            addr: addr.to_owned(),
+            config,
+            connection: Some(connection),
+            request: Vec::new(),
+        })
+    }
+
+    /// The address this client connects to, as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The settings this client was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether a connection is open now. After an error that dropped it, this is `false` until
+    /// the next command reconnects.
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// Clears the request buffer and encodes the next request into it.
+    fn encode(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), KeyError>) -> Result<()> {
+        self.request.clear();
+        encode(&mut self.request)?;
+        Ok(())
+    }
+
+    /// Sends the encoded request and reads its reply with `read`. This is the one place that
+    /// decides whether the connection survives: it is dropped after any error that may have
+    /// left the stream out of step, and when the server sent more than the reply.
+    fn round_trip<R>(&mut self, read: impl FnOnce(&mut Replies<'_>) -> Result<R>) -> Result<R> {
+        if !self
+            .connection
+            .as_ref()
+            .is_some_and(Connection::is_reusable)
+        {
+            self.connection = None;
+            self.connection = Some(Connection::open(&self.addr, &self.config)?);
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            unreachable!("a connection was opened above");
+        };
+        let result = connection
+            .send(&self.request)
+            .and_then(|mut replies| read(&mut replies));
+        let keep = match &result {
+            Ok(_) => !connection.has_unread(),
+            Err(error) => !error.breaks_connection(),
+        };
+        if !keep {
+            self.connection = None;
+        }
+        result
+    }
+
+    /// Sends the encoded request and turns its one-frame reply into a value with `accept`,
+    /// which returns `None` for a frame that does not answer the command.
+    fn single<R>(&mut self, accept: impl FnOnce(&Reply<'_>) -> Option<R>) -> Result<R> {
+        self.round_trip(|replies| expect(replies, accept))
+    }
+}
+
+/// Reads one frame and accepts it with `accept`, or fails with [`unexpected`].
+fn expect<R>(replies: &mut Replies<'_>, accept: impl FnOnce(&Reply<'_>) -> Option<R>) -> Result<R> {
+    replies.next(|reply| accept(&reply).ok_or_else(|| unexpected(&reply)))
+}
+
+/// The error for a frame that does not answer the command: memcached's own error replies
+/// become their variants, anything else a protocol violation.
+fn unexpected(reply: &Reply<'_>) -> Error {
+    let text = |message: &[u8]| String::from_utf8_lossy(message).into_owned();
+    match reply {
+        Reply::ServerError(message) => Error::Server {
+            message: text(message),
+        },
+        Reply::ClientError(message) => Error::Client {
+            message: text(message),
+        },
+        Reply::Error(message) => Error::UnknownCommand {
+            message: text(message),
+        },
+        Reply::Value(_) => {
+            ProtocolError::unexpected(ProtocolErrorKind::UnrequestedKey, reply).into()
+        }
+        _ => ProtocolError::unexpected(ProtocolErrorKind::UnexpectedReply, reply).into(),
+    }
+}

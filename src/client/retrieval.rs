@@ -1,0 +1,188 @@
+//! `get`, `gets`, `gat` and `gats`, for one key or many.
+//!
+//! # Format
+//! `get <key>*\r\n`, `gets <key>*\r\n`, `gat <exptime> <key>*\r\n`, `gats <exptime> <key>*\r\n`
+//!
+//! # Returns
+//! `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n` for each key found, in the order asked,
+//! then `END`. A key with no `VALUE` is a miss. Every `VALUE` is checked against the keys asked
+//! for, so a reply that belongs to another request is a protocol error, never a value.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::SystemTime;
+
+use super::{expect, Client};
+use crate::connection::Replies;
+use crate::error::Result;
+use crate::expiry::Expiry;
+use crate::item::{CasToken, Item};
+use crate::protocol::{encode_retrieval, encode_retrieval_lines, Reply, RetrievalCommand, Value};
+
+fn item(value: &Value<'_>) -> Option<Item> {
+    Some(Item {
+        value: value.data.to_vec(),
+        flags: value.flags,
+    })
+}
+
+/// `gets`/`gats` must carry a CAS value; a `VALUE` without one does not answer them.
+fn item_with_token(value: &Value<'_>) -> Option<(Item, CasToken)> {
+    Some((item(value)?, CasToken(value.cas?)))
+}
+
+impl Client {
+    /// Reads the item stored under `key`: `Ok(None)` on a miss. A failure is always an
+    /// `Err`, never a miss.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry, Item};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:get", b"v", 7, Expiry::Never)?;
+    /// assert_eq!(client.get(b"doc:get")?, Some(Item { value: b"v".to_vec(), flags: 7 }));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Item>> {
+        self.retrieve(RetrievalCommand::Get, key, item)
+    }
+
+    /// Reads the value stored under `key` into `buf` (cleared first) and returns its flags:
+    /// `Ok(None)` on a miss, with `buf` left empty. Reusing one buffer makes a hit cost no
+    /// allocation once the buffer is large enough.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:into", b"reused", 3, Expiry::Never)?;
+    /// let mut buf = Vec::with_capacity(1024);
+    /// assert_eq!(client.get_into(b"doc:into", &mut buf)?, Some(3));
+    /// assert_eq!(buf, b"reused");
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get_into(&mut self, key: &[u8], buf: &mut Vec<u8>) -> Result<Option<u32>> {
+        buf.clear();
+        self.retrieve(RetrievalCommand::Get, key, |value| {
+            buf.extend_from_slice(value.data);
+            Some(value.flags)
+        })
+    }
+
+    /// Reads the item stored under `key` with its [`CasToken`], for [`Client::cas`].
+    pub fn gets(&mut self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
+        self.retrieve(RetrievalCommand::Gets, key, item_with_token)
+    }
+
+    /// Reads the item stored under `key` and sets its expiration time to `expiry` ("get and
+    /// touch").
+    pub fn gat(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
+        let exptime = expiry.to_wire(SystemTime::now())?;
+        self.retrieve(RetrievalCommand::Gat(exptime), key, item)
+    }
+
+    /// Like [`Client::gat`], also returning the item's [`CasToken`].
+    pub fn gats(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
+        let exptime = expiry.to_wire(SystemTime::now())?;
+        self.retrieve(RetrievalCommand::Gats(exptime), key, item_with_token)
+    }
+
+    /// Reads many keys in one round trip. The map holds the keys found; a key missing from it
+    /// is a miss. Every key is checked before anything is sent; an invalid one fails the whole
+    /// call with [`Error::InvalidKey`](crate::Error::InvalidKey). Long key lists are sent as
+    /// several `get` lines in one write, none longer than memcached accepts.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:many:a", b"1", 0, Expiry::Never)?;
+    /// client.set(b"doc:many:b", b"2", 0, Expiry::Never)?;
+    /// let found = client.get_many(&["doc:many:a", "doc:many:b", "doc:many:missing"])?;
+    /// assert_eq!(found.len(), 2);
+    /// assert_eq!(found[&b"doc:many:b"[..]].value, b"2");
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<HashMap<Vec<u8>, Item>> {
+        self.retrieve_many(RetrievalCommand::Get, keys, item)
+    }
+
+    /// Like [`Client::get_many`], with each item's [`CasToken`].
+    pub fn gets_many<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+    ) -> Result<HashMap<Vec<u8>, (Item, CasToken)>> {
+        self.retrieve_many(RetrievalCommand::Gets, keys, item_with_token)
+    }
+
+    fn retrieve<T>(
+        &mut self,
+        command: RetrievalCommand,
+        key: &[u8],
+        take: impl FnOnce(&Value<'_>) -> Option<T>,
+    ) -> Result<Option<T>> {
+        self.encode(|buf| encode_retrieval(buf, command, &[key]))?;
+        self.round_trip(|replies| {
+            let mut take = Some(take);
+            let mut found = None;
+            read_line_items(replies, &[key], 0..1, |value| {
+                found = take.take()?(value);
+                found.as_ref().map(|_| ())
+            })?;
+            Ok(found)
+        })
+    }
+
+    fn retrieve_many<K: AsRef<[u8]>, T>(
+        &mut self,
+        command: RetrievalCommand,
+        keys: &[K],
+        mut take: impl FnMut(&Value<'_>) -> Option<T>,
+    ) -> Result<HashMap<Vec<u8>, T>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.request.clear();
+        let lines = encode_retrieval_lines(&mut self.request, command, keys)?;
+        self.round_trip(|replies| {
+            let mut found = HashMap::new();
+            for line in lines {
+                read_line_items(replies, keys, line, |value| {
+                    found.insert(value.key.to_vec(), take(value)?);
+                    Some(())
+                })?;
+            }
+            Ok(found)
+        })
+    }
+}
+
+/// Reads the frames answering one retrieval line, which asked for `keys[line]`, up to its
+/// `END`. Each `VALUE` must be for one of those keys, in the order asked (memcached answers in
+/// order, and a key asked twice comes back twice); `take` accepts it, or returns `None` if the
+/// frame does not answer the command.
+fn read_line_items<K: AsRef<[u8]>>(
+    replies: &mut Replies<'_>,
+    keys: &[K],
+    line: Range<usize>,
+    mut take: impl FnMut(&Value<'_>) -> Option<()>,
+) -> Result<()> {
+    let mut next = line.start;
+    loop {
+        let more = expect(replies, |reply| match reply {
+            Reply::End => Some(false),
+            Reply::Value(value) => {
+                let offset = keys[next..line.end]
+                    .iter()
+                    .position(|k| k.as_ref() == value.key)?;
+                next += offset + 1;
+                take(value)?;
+                Some(true)
+            }
+            _ => None,
+        })?;
+        if !more {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `set`, `add`, `replace`, `append`, `prepend` and `cas`.
+//!
+//! # Format
+//! `<cmd> <key> <flags> <exptime> <bytes> [<cas>]\r\n<data>\r\n`
+//!
+//! # Returns
+//! `STORED`, `NOT_STORED` (a condition not met), `EXISTS` and `NOT_FOUND` (cas) as values;
+//! `SERVER_ERROR` as [`Error::Server`](crate::Error::Server), keeping the connection, because
+//! memcached reads the data block before it answers.
+
+use std::time::SystemTime;
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::expiry::Expiry;
+use crate::item::{CasOutcome, CasToken, StoreOutcome};
+use crate::protocol::{encode_storage, Reply, StorageCommand};
+
+impl Client {
+    /// Stores `value` under `key`, whatever the key held before.
+    ///
+    /// A value longer than [`Config::max_value_size`](crate::Config::max_value_size) is
+    /// [`Error::ValueTooLarge`] before anything is sent. A value the server finds too large
+    /// for its item size (`-I`) is [`Error::Server`] with
+    /// [`is_item_too_large`](Error::is_item_too_large); note that memcached 1.6 then also
+    /// **deletes the key's previous value**, so a failed oversized `set` is not a no-op.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:set", b"any bytes, even \r\n and \0", 42, Expiry::after_secs(300))?;
+    /// assert_eq!(client.get(b"doc:set")?.unwrap().flags, 42);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn set(&mut self, key: &[u8], value: &[u8], flags: u32, expiry: Expiry) -> Result<()> {
+        let stored = self.store(
+            StorageCommand::Set,
+            key,
+            value,
+            flags,
+            expiry,
+            |reply| match reply {
+                Reply::Stored => Some(true),
+                Reply::NotStored => Some(false),
+                _ => None,
+            },
+        )?;
+        if stored {
+            Ok(())
+        } else {
+            Err(Error::NotStored)
+        }
+    }
+
+    /// Stores `value` only if `key` holds nothing: [`StoreOutcome::NotStored`] when it does.
+    /// This is the building block of a lock, so the answer is never guessed.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// # client.delete(b"doc:lock")?;
+    /// assert_eq!(client.add(b"doc:lock", b"me", 0, Expiry::after_secs(10))?, StoreOutcome::Stored);
+    /// assert_eq!(client.add(b"doc:lock", b"you", 0, Expiry::after_secs(10))?, StoreOutcome::NotStored);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn add(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        expiry: Expiry,
+    ) -> Result<StoreOutcome> {
+        self.conditional(StorageCommand::Add, key, value, flags, expiry)
+    }
+
+    /// Stores `value` only if `key` already holds something: [`StoreOutcome::NotStored`] when
+    /// it does not.
+    pub fn replace(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        expiry: Expiry,
+    ) -> Result<StoreOutcome> {
+        self.conditional(StorageCommand::Replace, key, value, flags, expiry)
+    }
+
+    /// Adds `value` after the existing value of `key`, keeping its flags and expiry:
+    /// [`StoreOutcome::NotStored`] when the key holds nothing.
+    pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
+        self.conditional(StorageCommand::Append, key, value, 0, Expiry::Never)
+    }
+
+    /// Adds `value` before the existing value of `key`, keeping its flags and expiry:
+    /// [`StoreOutcome::NotStored`] when the key holds nothing.
+    pub fn prepend(&mut self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
+        self.conditional(StorageCommand::Prepend, key, value, 0, Expiry::Never)
+    }
+
+    /// Stores `value` only if the item is unchanged since `token` was read with
+    /// [`gets`](Client::gets) or [`gats`](Client::gats).
+    ///
+    /// ```
+    /// # use memcache_sync::{CasOutcome, Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:counter", b"1", 0, Expiry::Never)?;
+    /// let (item, token) = client.gets(b"doc:counter")?.unwrap();
+    /// assert_eq!(client.cas(b"doc:counter", b"2", item.flags, Expiry::Never, token)?, CasOutcome::Stored);
+    /// // The token is now stale: someone (we) changed the item.
+    /// assert_eq!(client.cas(b"doc:counter", b"3", item.flags, Expiry::Never, token)?, CasOutcome::Exists);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn cas(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        expiry: Expiry,
+        token: CasToken,
+    ) -> Result<CasOutcome> {
+        self.store(
+            StorageCommand::Cas(token.0),
+            key,
+            value,
+            flags,
+            expiry,
+            |reply| match reply {
+                Reply::Stored => Some(CasOutcome::Stored),
+                Reply::Exists => Some(CasOutcome::Exists),
+                Reply::NotFound => Some(CasOutcome::NotFound),
+                _ => None,
+            },
+        )
+    }
+
+    fn conditional(
+        &mut self,
+        command: StorageCommand,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        expiry: Expiry,
+    ) -> Result<StoreOutcome> {
+        self.store(command, key, value, flags, expiry, |reply| match reply {
+            Reply::Stored => Some(StoreOutcome::Stored),
+            Reply::NotStored => Some(StoreOutcome::NotStored),
+            _ => None,
+        })
+    }
+
+    /// Checks the value's size and the expiry, sends the command and reads its reply with
+    /// `accept`.
+    fn store<R>(
+        &mut self,
+        command: StorageCommand,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        expiry: Expiry,
+        accept: impl FnOnce(&Reply<'_>) -> Option<R>,
+    ) -> Result<R> {
+        let limit = self.config.max_value_size();
+        if value.len() > limit {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                limit,
+            });
+        }
+        let exptime = expiry.to_wire(SystemTime::now())?;
+        self.encode(|buf| encode_storage(buf, command, key, flags, exptime, value, false))?;
+        self.single(accept)
+    }
+}

@@ -1,0 +1,105 @@
+//! Opening a TCP connection within one deadline, across every address a name resolves to.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
+
+use crate::config::Config;
+use crate::error::{Error, Phase};
+
+/// Resolves `addr` ("host:port") and connects to the first address that answers, all within
+/// the configured connect timeout.
+pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
+    let timeout = config.connect_timeout();
+    let deadline = Instant::now() + timeout;
+    let timed_out = || Error::Timeout {
+        phase: Phase::Connect,
+        timeout,
+    };
+    let failed = |source| Error::Connect {
+        addr: addr.to_owned(),
+        source,
+    };
+
+    let candidates = resolve(addr, deadline).map_err(|e| match e {
+        Resolution::TimedOut => timed_out(),
+        Resolution::Failed(source) => failed(source),
+    })?;
+    let mut last_error = None;
+    for (i, candidate) in candidates.iter().enumerate() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        // Share what is left among the addresses still to try, so that one black-holed address
+        // (an IPv6 route that drops packets, say) cannot use up the whole budget.
+        let share = remaining / (candidates.len() - i) as u32;
+        match dial(candidate, share.max(Duration::from_millis(1)), config) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    match last_error {
+        Some(error)
+            if !matches!(
+                error.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Err(failed(error))
+        }
+        _ => Err(timed_out()),
+    }
+}
+
+fn dial(addr: &SocketAddr, timeout: Duration, config: &Config) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nodelay(config.nodelay())?;
+    if let Some(idle) = config.tcp_keepalive() {
+        socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))?;
+    }
+    socket.connect_timeout(&(*addr).into(), timeout)?;
+    Ok(socket.into())
+}
+
+enum Resolution {
+    TimedOut,
+    Failed(io::Error),
+}
+
+/// Name resolution through the system resolver has no timeout of its own, so a name (as
+/// opposed to a literal IP address) is resolved on a helper thread that the caller stops
+/// waiting for at the deadline.
+fn resolve(addr: &str, deadline: Instant) -> Result<Vec<SocketAddr>, Resolution> {
+    if let Ok(literal) = addr.parse::<SocketAddr>() {
+        return Ok(vec![literal]);
+    }
+    let (sender, receiver) = mpsc::channel();
+    let name = addr.to_owned();
+    thread::Builder::new()
+        .name("memcache-sync-resolve".into())
+        .spawn(move || {
+            let _ = sender.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+        })
+        .map_err(Resolution::Failed)?;
+    match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(Resolution::Failed(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the name resolved to no addresses",
+        ))),
+        Ok(Err(error)) => Err(Resolution::Failed(error)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Resolution::TimedOut),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Resolution::Failed(io::Error::other(
+            "the resolver thread stopped without an answer",
+        ))),
+    }
+}

@@ -1,0 +1,215 @@
+//! One TCP connection: its read buffer, and reads and writes held to a deadline.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::{Error, Phase};
+use crate::protocol::{parse_reply, Reply, Status};
+
+/// The read buffer's first size; it grows only while a frame that the parser has accepted as
+/// within bounds is still incomplete.
+const INITIAL_BUFFER: usize = 16 * 1024;
+
+/// The socket timeout is reset only when it differs from the time left by more than this, so
+/// the common operation (one write, one read) costs no extra system call. The kernel measures
+/// socket timeouts in scheduler ticks anyway.
+const ARM_SLACK: Duration = Duration::from_millis(2);
+
+/// After this long unused, a connection is checked for a close or stray bytes before it is
+/// trusted with a request.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    read_timeout: Duration,
+    write_timeout: Duration,
+    armed_read: Duration,
+    armed_write: Duration,
+    max_value_len: usize,
+    last_used: Instant,
+}
+
+impl Connection {
+    pub(crate) fn open(addr: &str, config: &Config) -> Result<Self, Error> {
+        let stream = crate::connect::open(addr, config)?;
+        let mut connection = Self {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            read_timeout: config.read_timeout(),
+            write_timeout: config.write_timeout(),
+            armed_read: Duration::ZERO,
+            armed_write: Duration::ZERO,
+            max_value_len: config.max_value_size(),
+            last_used: Instant::now(),
+        };
+        let far = Instant::now() + Duration::from_secs(3600);
+        connection.arm(Phase::Read, far, config.read_timeout())?;
+        connection.arm(Phase::Write, far, config.write_timeout())?;
+        Ok(connection)
+    }
+
+    /// Whether the connection can carry a request: nothing unread is buffered, and, if it has
+    /// been idle, the server has neither closed it nor sent anything unasked.
+    pub(crate) fn is_reusable(&self) -> bool {
+        self.start == self.end
+            && (self.last_used.elapsed() < IDLE_CHECK_AFTER || self.peer_is_quiet())
+    }
+
+    fn peer_is_quiet(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let quiet = matches!(self.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        self.stream.set_nonblocking(false).is_ok() && quiet
+    }
+
+    /// Whether bytes beyond the last reply are buffered: the server said more than it was
+    /// asked, and the stream cannot be trusted.
+    pub(crate) fn has_unread(&self) -> bool {
+        self.start != self.end
+    }
+
+    /// Sends `request` within the write timeout, then hands back the reader of its reply,
+    /// whose read timeout starts now.
+    pub(crate) fn send(&mut self, request: &[u8]) -> Result<Replies<'_>, Error> {
+        self.last_used = Instant::now();
+        let deadline = self.last_used + self.write_timeout;
+        let mut written = 0;
+        while written < request.len() {
+            self.arm(Phase::Write, deadline, self.write_timeout)?;
+            match (&self.stream).write(&request[written..]) {
+                Ok(0) => {
+                    return Err(Error::ConnectionClosed {
+                        phase: Phase::Write,
+                    })
+                }
+                Ok(n) => written += n,
+                Err(error) => {
+                    if let Some(error) = classify(error, Phase::Write, deadline, self.write_timeout)
+                    {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        let deadline = Instant::now() + self.read_timeout;
+        Ok(Replies {
+            connection: self,
+            deadline,
+        })
+    }
+
+    /// Sets the socket's timeout for `phase` to the time left before `deadline`, or fails if
+    /// none is left.
+    fn arm(&mut self, phase: Phase, deadline: Instant, timeout: Duration) -> Result<(), Error> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Timeout { phase, timeout });
+        }
+        let armed = if phase == Phase::Read {
+            &mut self.armed_read
+        } else {
+            &mut self.armed_write
+        };
+        if armed.abs_diff(remaining) > ARM_SLACK {
+            let set = if phase == Phase::Read {
+                self.stream.set_read_timeout(Some(remaining))
+            } else {
+                self.stream.set_write_timeout(Some(remaining))
+            };
+            set.map_err(|source| Error::Io { phase, source })?;
+            *armed = remaining;
+        }
+        Ok(())
+    }
+
+    /// Reads at least one more byte into the buffer, making room first.
+    fn fill(&mut self, deadline: Instant) -> Result<(), Error> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let len = (self.buf.len() * 2).max(INITIAL_BUFFER);
+                self.buf.resize(len, 0);
+            }
+        }
+        loop {
+            self.arm(Phase::Read, deadline, self.read_timeout)?;
+            match (&self.stream).read(&mut self.buf[self.end..]) {
+                Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(error) => {
+                    if let Some(error) = classify(error, Phase::Read, deadline, self.read_timeout) {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, len: usize) {
+        self.start += len;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+}
+
+/// The one place an IO error becomes an [`Error`]. `None` means "try the call again": it was
+/// interrupted, or the socket timeout fired before the operation's deadline.
+fn classify(error: io::Error, phase: Phase, deadline: Instant, timeout: Duration) -> Option<Error> {
+    match error.kind() {
+        io::ErrorKind::Interrupted => None,
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            (Instant::now() >= deadline).then_some(Error::Timeout { phase, timeout })
+        }
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
+            Some(Error::ConnectionClosed { phase })
+        }
+        _ => Some(Error::Io {
+            phase,
+            source: error,
+        }),
+    }
+}
+
+/// The reader of one request's reply frames, all within one read deadline.
+pub(crate) struct Replies<'c> {
+    connection: &'c mut Connection,
+    deadline: Instant,
+}
+
+impl Replies<'_> {
+    /// Decodes the next frame, reading as needed, and passes it to `f`. The frame is consumed
+    /// whatever `f` returns, so the stream stays in step.
+    pub(crate) fn next<R>(
+        &mut self,
+        f: impl FnOnce(Reply<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let conn = &mut *self.connection;
+        loop {
+            match parse_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+                Status::Complete { frame, len } => {
+                    let result = f(frame);
+                    conn.consume(len);
+                    return result;
+                }
+                Status::Incomplete => conn.fill(self.deadline)?,
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! A synchronous, blocking client for [memcached](https://memcached.org), written for people
+//! who run it in production.
+//!
+//! # Promises
+//! - **A miss is never a failure.** A miss is `Ok(None)`; a dead server, a timeout or a garbled
+//!   reply is a typed [`Error`], so failover can happen.
+//! - **Every wait is bounded** by a timeout you chose ([`Config`]): connect, write and read,
+//!   each a deadline for the whole operation, never per system call.
+//! - **No outcome is swallowed.** `NOT_STORED`, `EXISTS` and `NOT_FOUND` come back as values
+//!   ([`StoreOutcome`], [`CasOutcome`], `bool`, `Option`), marked `#[must_use]` where ignoring
+//!   them would hide a refused write.
+//! - **No desynced connection is reused.** After a timeout, a close, a protocol violation,
+//!   `CLIENT_ERROR` or `ERROR`, the connection is dropped and the next call reconnects.
+//! - **No key or value can inject a command.** Keys are checked before a byte is written;
+//!   values are framed by their length.
+//! - **A key is never moved to another server.** [`Client`] talks to one server.
+//!
+//! Keys and values are bytes in, bytes out: no hidden serialisation.
+//!
+//! # Quick start
+//! ```
+//! use memcache_sync::{Client, Config, Expiry, StoreOutcome};
+//! use std::time::Duration;
+//!
+//! # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+//! let config = Config::default().with_read_timeout(Duration::from_millis(300));
+//! let mut client = Client::connect_with(&addr, config)?;
+//!
+//! client.set(b"doc:greeting", b"hello", 0, Expiry::after_secs(60))?;
+//! assert_eq!(client.get(b"doc:greeting")?.map(|item| item.value), Some(b"hello".to_vec()));
+//! assert_eq!(client.get(b"doc:nobody-stored-this")?, None);
+//!
+//! match client.add(b"doc:greeting", b"hi", 0, Expiry::Never)? {
+//!     StoreOutcome::Stored => unreachable!("the key exists"),
+//!     StoreOutcome::NotStored => {} // add refuses to overwrite, and says so
+//! }
+//! # Ok::<(), memcache_sync::Error>(())
+//! ```
+//!
+//! # Layers
+//! [`protocol`] is a sans-IO codec for the text protocol: it encodes into a buffer and parses
+//! from a slice, and never touches a socket. The [`Client`] owns one TCP connection (built with
+//! `socket2`), sends each request in one write, and turns reply frames into outcomes.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+mod config;
+mod connect;
+mod connection;
+mod error;
+mod expiry;
+mod item;
+pub mod protocol;
+
+pub use client::Client;
+pub use config::Config;
+pub use error::{Error, Phase, Result};
+pub use expiry::Expiry;
+pub use item::{CasOutcome, CasToken, Item, StoreOutcome};

@@ -1,0 +1,497 @@
+//! Request encoding: every command appends its complete bytes to the caller's buffer, so a
+//! request goes out in one write. Keys and arguments are checked before a byte is appended:
+//! on error the buffer is left as it was.
+
+use std::ops::Range;
+
+use super::key::{validate_key, KeyError};
+use super::number::{put_i64, put_u64};
+
+/// The longest retrieval line [`encode_retrieval_lines`] writes, `\r\n` included. memcached
+/// 1.6 closes a connection whose command line passes 2048 bytes unless it is a `get`/`gets`,
+/// so multi-key requests are split into lines of at most this size.
+pub const MAX_RETRIEVAL_LINE_LEN: usize = 2048;
+
+/// The storage commands, which carry a data block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageCommand {
+    /// Store unconditionally.
+    Set,
+    /// Store only if the key holds nothing.
+    Add,
+    /// Store only if the key holds something.
+    Replace,
+    /// Add bytes after the existing value; flags and expiry are ignored by the server.
+    Append,
+    /// Add bytes before the existing value; flags and expiry are ignored by the server.
+    Prepend,
+    /// Store only if the item's CAS value still equals this one.
+    Cas(u64),
+}
+
+impl StorageCommand {
+    fn name(self) -> &'static [u8] {
+        match self {
+            Self::Set => b"set ",
+            Self::Add => b"add ",
+            Self::Replace => b"replace ",
+            Self::Append => b"append ",
+            Self::Prepend => b"prepend ",
+            Self::Cas(_) => b"cas ",
+        }
+    }
+}
+
+/// The retrieval commands, which answer with zero or more `VALUE` frames and `END`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetrievalCommand {
+    /// `get`: value and flags.
+    Get,
+    /// `gets`: value, flags and CAS value.
+    Gets,
+    /// `gat`: like `get`, and sets a new expiration time (the wire value).
+    Gat(i64),
+    /// `gats`: like `gets`, and sets a new expiration time (the wire value).
+    Gats(i64),
+}
+
+impl RetrievalCommand {
+    fn put_head(self, buf: &mut Vec<u8>) {
+        match self {
+            Self::Get => buf.extend_from_slice(b"get"),
+            Self::Gets => buf.extend_from_slice(b"gets"),
+            Self::Gat(exptime) | Self::Gats(exptime) => {
+                buf.extend_from_slice(if matches!(self, Self::Gat(_)) {
+                    b"gat "
+                } else {
+                    b"gats "
+                });
+                put_i64(buf, exptime);
+            }
+        }
+    }
+}
+
+/// `incr` or `decr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithCommand {
+    /// Add to a decimal value; wraps at 2^64.
+    Incr,
+    /// Subtract from a decimal value; stops at 0.
+    Decr,
+}
+
+fn put_noreply(buf: &mut Vec<u8>, noreply: bool) {
+    if noreply {
+        buf.extend_from_slice(b" noreply");
+    }
+}
+
+/// Appends a storage command and its data block:
+/// `<cmd> <key> <flags> <exptime> <bytes> [<cas>] [noreply]\r\n<value>\r\n`.
+///
+/// `exptime` is the wire value (see [`Expiry`](crate::Expiry), which computes it). The value is
+/// framed by its length, so any bytes, `\r\n` included, are safe in it.
+pub fn encode_storage(
+    buf: &mut Vec<u8>,
+    command: StorageCommand,
+    key: &[u8],
+    flags: u32,
+    exptime: i64,
+    value: &[u8],
+    noreply: bool,
+) -> Result<(), KeyError> {
+    validate_key(key)?;
+    buf.reserve(key.len() + value.len() + 64);
+    buf.extend_from_slice(command.name());
+    buf.extend_from_slice(key);
+    buf.push(b' ');
+    put_u64(buf, u64::from(flags));
+    buf.push(b' ');
+    put_i64(buf, exptime);
+    buf.push(b' ');
+    put_u64(buf, value.len() as u64);
+    if let StorageCommand::Cas(unique) = command {
+        buf.push(b' ');
+        put_u64(buf, unique);
+    }
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends one retrieval line for all of `keys`: `get <key>*\r\n` (or `gets`, `gat`, `gats`).
+///
+/// An empty key list is [`KeyError::Empty`]: memcached would answer `ERROR`. For long key lists
+/// use [`encode_retrieval_lines`], which keeps each line within what memcached accepts.
+pub fn encode_retrieval<K: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    command: RetrievalCommand,
+    keys: &[K],
+) -> Result<(), KeyError> {
+    if keys.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    for key in keys {
+        validate_key(key.as_ref())?;
+    }
+    command.put_head(buf);
+    for key in keys {
+        buf.push(b' ');
+        buf.extend_from_slice(key.as_ref());
+    }
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends as many retrieval lines as `keys` need, none longer than
+/// [`MAX_RETRIEVAL_LINE_LEN`], and returns the range of `keys` each line asks for, in order.
+/// Each line is answered by its own `END`, so a reader knows which keys a frame can belong to.
+///
+/// ```
+/// use memcache_sync::protocol::{encode_retrieval_lines, RetrievalCommand};
+/// let mut buf = Vec::new();
+/// let lines = encode_retrieval_lines(&mut buf, RetrievalCommand::Get, &["a", "b"])?;
+/// assert_eq!(buf, b"get a b\r\n");
+/// assert_eq!(lines, vec![0..2]);
+/// # Ok::<(), memcache_sync::protocol::KeyError>(())
+/// ```
+pub fn encode_retrieval_lines<K: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    command: RetrievalCommand,
+    keys: &[K],
+) -> Result<Vec<Range<usize>>, KeyError> {
+    if keys.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    for key in keys {
+        validate_key(key.as_ref())?;
+    }
+    let mut lines = Vec::new();
+    let mut line_start = buf.len();
+    let mut first_key = 0;
+    command.put_head(buf);
+    for (i, key) in keys.iter().enumerate() {
+        let key = key.as_ref();
+        let line_len = buf.len() - line_start;
+        if i > first_key && line_len + 1 + key.len() + 2 > MAX_RETRIEVAL_LINE_LEN {
+            buf.extend_from_slice(b"\r\n");
+            lines.push(first_key..i);
+            line_start = buf.len();
+            first_key = i;
+            command.put_head(buf);
+        }
+        buf.push(b' ');
+        buf.extend_from_slice(key);
+    }
+    buf.extend_from_slice(b"\r\n");
+    lines.push(first_key..keys.len());
+    Ok(lines)
+}
+
+/// Appends `delete <key> [noreply]\r\n`.
+pub fn encode_delete(buf: &mut Vec<u8>, key: &[u8], noreply: bool) -> Result<(), KeyError> {
+    validate_key(key)?;
+    buf.extend_from_slice(b"delete ");
+    buf.extend_from_slice(key);
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `incr <key> <delta> [noreply]\r\n` or the `decr` form.
+pub fn encode_arith(
+    buf: &mut Vec<u8>,
+    command: ArithCommand,
+    key: &[u8],
+    delta: u64,
+    noreply: bool,
+) -> Result<(), KeyError> {
+    validate_key(key)?;
+    buf.extend_from_slice(match command {
+        ArithCommand::Incr => b"incr ",
+        ArithCommand::Decr => b"decr ",
+    });
+    buf.extend_from_slice(key);
+    buf.push(b' ');
+    put_u64(buf, delta);
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `touch <key> <exptime> [noreply]\r\n`.
+pub fn encode_touch(
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    exptime: i64,
+    noreply: bool,
+) -> Result<(), KeyError> {
+    validate_key(key)?;
+    buf.extend_from_slice(b"touch ");
+    buf.extend_from_slice(key);
+    buf.push(b' ');
+    put_i64(buf, exptime);
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `flush_all [<delay>] [noreply]\r\n`; `delay` is a wire expiration value.
+pub fn encode_flush_all(buf: &mut Vec<u8>, delay: Option<i64>, noreply: bool) {
+    buf.extend_from_slice(b"flush_all");
+    if let Some(delay) = delay {
+        buf.push(b' ');
+        put_i64(buf, delay);
+    }
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Appends `version\r\n`.
+pub fn encode_version(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"version\r\n");
+}
+
+/// Appends `stats [<args>]\r\n`. `args` is one or more tokens separated by single spaces
+/// (`settings`, `items`, `slabs`, `cachedump 1 10`), each checked by the key rules, so no
+/// argument can end the line.
+pub fn encode_stats(buf: &mut Vec<u8>, args: Option<&[u8]>) -> Result<(), KeyError> {
+    if let Some(args) = args {
+        if args.len() > super::key::MAX_KEY_LEN {
+            return Err(KeyError::TooLong { len: args.len() });
+        }
+        let mut offset = 0;
+        for token in args.split(|&b| b == b' ') {
+            validate_key(token).map_err(|e| match e {
+                KeyError::ForbiddenByte { byte, index } => KeyError::ForbiddenByte {
+                    byte,
+                    index: offset + index,
+                },
+                other => other,
+            })?;
+            offset += token.len() + 1;
+        }
+    }
+    buf.extend_from_slice(b"stats");
+    if let Some(args) = args {
+        buf.push(b' ');
+        buf.extend_from_slice(args);
+    }
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `verbosity <level> [noreply]\r\n`.
+pub fn encode_verbosity(buf: &mut Vec<u8>, level: u32, noreply: bool) {
+    buf.extend_from_slice(b"verbosity ");
+    put_u64(buf, u64::from(level));
+    put_noreply(buf, noreply);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Appends `quit\r\n`.
+pub fn encode_quit(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"quit\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(f: impl FnOnce(&mut Vec<u8>) -> Result<(), KeyError>) -> Vec<u8> {
+        let mut buf = Vec::new();
+        f(&mut buf).expect("valid request");
+        buf
+    }
+
+    #[test]
+    fn every_command_encodes_to_its_documented_line() {
+        let cases: Vec<(Vec<u8>, &[u8])> = vec![
+            (
+                encoded(|b| encode_storage(b, StorageCommand::Set, b"k", 5, 0, b"v", false)),
+                b"set k 5 0 1\r\nv\r\n",
+            ),
+            (
+                encoded(|b| encode_storage(b, StorageCommand::Add, b"k", 0, 60, b"", false)),
+                b"add k 0 60 0\r\n\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_storage(b, StorageCommand::Replace, b"k", u32::MAX, -1, b"ab", true)
+                }),
+                b"replace k 4294967295 -1 2 noreply\r\nab\r\n",
+            ),
+            (
+                encoded(|b| encode_storage(b, StorageCommand::Append, b"k", 0, 0, b"\r\n", false)),
+                b"append k 0 0 2\r\n\r\n\r\n",
+            ),
+            (
+                encoded(|b| encode_storage(b, StorageCommand::Prepend, b"k", 0, 0, b"x", false)),
+                b"prepend k 0 0 1\r\nx\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_storage(b, StorageCommand::Cas(u64::MAX), b"k", 1, 2, b"x", false)
+                }),
+                b"cas k 1 2 1 18446744073709551615\r\nx\r\n",
+            ),
+            (
+                encoded(|b| encode_retrieval(b, RetrievalCommand::Get, &["a"])),
+                b"get a\r\n",
+            ),
+            (
+                encoded(|b| encode_retrieval(b, RetrievalCommand::Gets, &["a", "b"])),
+                b"gets a b\r\n",
+            ),
+            (
+                encoded(|b| encode_retrieval(b, RetrievalCommand::Gat(30), &["a"])),
+                b"gat 30 a\r\n",
+            ),
+            (
+                encoded(|b| encode_retrieval(b, RetrievalCommand::Gats(-1), &["a"])),
+                b"gats -1 a\r\n",
+            ),
+            (encoded(|b| encode_delete(b, b"k", false)), b"delete k\r\n"),
+            (
+                encoded(|b| encode_arith(b, ArithCommand::Incr, b"k", u64::MAX, false)),
+                b"incr k 18446744073709551615\r\n",
+            ),
+            (
+                encoded(|b| encode_arith(b, ArithCommand::Decr, b"k", 1, true)),
+                b"decr k 1 noreply\r\n",
+            ),
+            (
+                encoded(|b| encode_touch(b, b"k", 10, false)),
+                b"touch k 10\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_flush_all(b, None, false);
+                    Ok(())
+                }),
+                b"flush_all\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_flush_all(b, Some(10), false);
+                    Ok(())
+                }),
+                b"flush_all 10\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_version(b);
+                    Ok(())
+                }),
+                b"version\r\n",
+            ),
+            (encoded(|b| encode_stats(b, None)), b"stats\r\n"),
+            (
+                encoded(|b| encode_stats(b, Some(b"cachedump 1 10"))),
+                b"stats cachedump 1 10\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_verbosity(b, 1, false);
+                    Ok(())
+                }),
+                b"verbosity 1\r\n",
+            ),
+            (
+                encoded(|b| {
+                    encode_quit(b);
+                    Ok(())
+                }),
+                b"quit\r\n",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(
+                got.escape_ascii().to_string(),
+                want.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn a_rejected_key_leaves_the_buffer_untouched() {
+        let mut buf = b"prior".to_vec();
+        assert!(encode_storage(
+            &mut buf,
+            StorageCommand::Set,
+            b"x\r\nflush_all",
+            0,
+            0,
+            b"v",
+            false
+        )
+        .is_err());
+        assert!(encode_retrieval(&mut buf, RetrievalCommand::Get, &["ok", "bad key"]).is_err());
+        assert!(encode_retrieval_lines(&mut buf, RetrievalCommand::Get, &["ok", ""]).is_err());
+        assert!(encode_stats(&mut buf, Some(b"items\r\nflush_all")).is_err());
+        assert_eq!(buf, b"prior");
+    }
+
+    #[test]
+    fn stats_arguments_need_single_spaces_between_tokens() {
+        let mut buf = Vec::new();
+        assert_eq!(encode_stats(&mut buf, Some(b"")), Err(KeyError::Empty));
+        assert_eq!(encode_stats(&mut buf, Some(b"a  b")), Err(KeyError::Empty));
+        assert_eq!(
+            encode_stats(&mut buf, Some(b"slabs\n")),
+            Err(KeyError::ForbiddenByte {
+                byte: b'\n',
+                index: 5
+            })
+        );
+        assert_eq!(
+            encode_stats(&mut buf, Some(b"detail o\x7f")),
+            Err(KeyError::ForbiddenByte {
+                byte: 0x7f,
+                index: 8
+            })
+        );
+    }
+
+    #[test]
+    fn long_key_lists_split_into_lines_memcached_accepts() {
+        let keys: Vec<Vec<u8>> = (0..100)
+            .map(|i| format!("{i:0>240}").into_bytes())
+            .collect();
+        for command in [RetrievalCommand::Get, RetrievalCommand::Gats(100)] {
+            let mut buf = Vec::new();
+            let lines = encode_retrieval_lines(&mut buf, command, &keys).unwrap();
+            let text: Vec<&[u8]> = buf.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(text.len(), lines.len());
+            assert!(lines.len() > 1);
+            let mut next = 0;
+            for (line, range) in text.iter().zip(&lines) {
+                assert!(line.len() <= MAX_RETRIEVAL_LINE_LEN, "{} bytes", line.len());
+                assert_eq!(range.start, next);
+                next = range.end;
+                let mut reencoded = Vec::new();
+                encode_retrieval(&mut reencoded, command, &keys[range.clone()]).unwrap();
+                assert_eq!(&reencoded[..], *line);
+            }
+            assert_eq!(next, keys.len());
+        }
+    }
+
+    #[test]
+    fn an_empty_key_list_is_an_error_not_a_bare_get() {
+        let mut buf = Vec::new();
+        let none: [&[u8]; 0] = [];
+        assert_eq!(
+            encode_retrieval(&mut buf, RetrievalCommand::Get, &none),
+            Err(KeyError::Empty)
+        );
+        assert_eq!(
+            encode_retrieval_lines(&mut buf, RetrievalCommand::Get, &none),
+            Err(KeyError::Empty)
+        );
+        assert!(buf.is_empty());
+    }
+}

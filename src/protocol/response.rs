@@ -1,0 +1,360 @@
+//! Reply decoding: one frame at a time from a byte slice, "incomplete" as a value, every length
+//! the peer claims bounded before it is used.
+
+use std::fmt;
+
+use super::key::validate_key;
+use super::number::{parse_u32, parse_u64, put_u64};
+
+/// The longest reply line accepted, `\r\n` included. memcached's longest lines (a `VALUE`
+/// header with a 250-byte key, a `STAT` line) are far shorter; a peer that sends more without a
+/// line end is not speaking the protocol.
+pub const MAX_LINE_LEN: usize = 8192;
+
+/// The result of decoding from a buffer that may not hold a whole frame yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole frame, and how many bytes of the buffer it used.
+    Complete {
+        /// The decoded frame.
+        frame: T,
+        /// Bytes consumed from the start of the buffer.
+        len: usize,
+    },
+    /// The buffer holds a valid beginning of a frame but not all of it. Nothing was consumed:
+    /// read more bytes and decode again from the same start.
+    Incomplete,
+}
+
+/// An item in a retrieval reply: `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
+    /// The item's key.
+    pub key: &'a [u8],
+    /// The client flags stored with the item.
+    pub flags: u32,
+    /// The CAS value, present in `gets`/`gats` replies.
+    pub cas: Option<u64>,
+    /// The item's data, borrowed from the buffer.
+    pub data: &'a [u8],
+}
+
+/// One reply frame of the text protocol. A command's whole reply is one frame (`STORED`), or
+/// several ending in `END` (`VALUE`… `END`, `STAT`… `END`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// `STORED`
+    Stored,
+    /// `NOT_STORED`: an add/replace/append/prepend condition was not met.
+    NotStored,
+    /// `EXISTS`: a cas found the item changed.
+    Exists,
+    /// `NOT_FOUND`
+    NotFound,
+    /// `DELETED`
+    Deleted,
+    /// `TOUCHED`
+    Touched,
+    /// `OK`, to flush_all and verbosity.
+    Ok,
+    /// `END`, closing a retrieval or stats reply.
+    End,
+    /// A `VALUE` frame with its data block.
+    Value(Value<'a>),
+    /// `STAT <name> <value>`
+    Stat {
+        /// The statistic's name.
+        name: &'a [u8],
+        /// Its value: the rest of the line, possibly with spaces.
+        value: &'a [u8],
+    },
+    /// `VERSION <version>`
+    Version(&'a [u8]),
+    /// The new value after incr/decr (memcached may pad it with trailing spaces).
+    Number(u64),
+    /// `ERROR`, with the text memcached sometimes adds (`ERROR Too many open connections`).
+    Error(&'a [u8]),
+    /// `CLIENT_ERROR <message>`
+    ClientError(&'a [u8]),
+    /// `SERVER_ERROR <message>`
+    ServerError(&'a [u8]),
+}
+
+/// What was wrong with the bytes a peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolErrorKind {
+    /// No line end within [`MAX_LINE_LEN`] bytes.
+    LineTooLong,
+    /// A line ended with `\n` alone.
+    BareLineFeed,
+    /// A line that is no reply memcached sends.
+    UnknownReply,
+    /// A `VALUE`, `STAT` or number line with missing, extra or malformed fields.
+    MalformedLine,
+    /// A `VALUE` header claimed more data than the configured maximum value size.
+    ValueTooLong {
+        /// The length the peer claimed.
+        claimed: u64,
+        /// The limit it broke.
+        limit: usize,
+    },
+    /// A data block not followed by `\r\n`: its length was wrong.
+    UnterminatedData,
+    /// A well-formed frame that does not answer the command that was sent.
+    UnexpectedReply,
+    /// A `VALUE` for a key that was not asked for (or not in the order asked).
+    UnrequestedKey,
+    /// Bytes arrived that answer no request.
+    UnsolicitedData,
+}
+
+impl fmt::Display for ProtocolErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LineTooLong => write!(f, "reply line longer than {MAX_LINE_LEN} bytes"),
+            Self::BareLineFeed => f.write_str("reply line ended without \\r"),
+            Self::UnknownReply => f.write_str("unknown reply"),
+            Self::MalformedLine => f.write_str("malformed reply line"),
+            Self::ValueTooLong { claimed, limit } => {
+                write!(
+                    f,
+                    "VALUE claims {claimed} bytes, over the {limit}-byte limit"
+                )
+            }
+            Self::UnterminatedData => f.write_str("data block not followed by \\r\\n"),
+            Self::UnexpectedReply => f.write_str("reply does not answer the command sent"),
+            Self::UnrequestedKey => f.write_str("VALUE for a key that was not requested"),
+            Self::UnsolicitedData => f.write_str("bytes that answer no request"),
+        }
+    }
+}
+
+/// The peer broke the protocol: what was wrong, and a short, escaped excerpt of what it sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} (got \"{excerpt}\")")]
+pub struct ProtocolError {
+    /// What was wrong.
+    pub kind: ProtocolErrorKind,
+    /// The first bytes of the offending line, escaped, at most about 64 characters.
+    pub excerpt: String,
+}
+
+impl ProtocolError {
+    const EXCERPT_BYTES: usize = 48;
+
+    /// An error of `kind` quoting the start of `bytes`.
+    pub fn new(kind: ProtocolErrorKind, bytes: &[u8]) -> Self {
+        let end = bytes.len().min(Self::EXCERPT_BYTES);
+        let mut excerpt = bytes[..end].escape_ascii().to_string();
+        if end < bytes.len() {
+            excerpt.push('…');
+        }
+        Self { kind, excerpt }
+    }
+
+    /// A valid `reply` that is not an answer to the command sent.
+    pub fn unexpected(kind: ProtocolErrorKind, reply: &Reply<'_>) -> Self {
+        let mut line = Vec::new();
+        encode_reply(reply, &mut line);
+        Self::new(kind, &line)
+    }
+}
+
+/// Decodes the frame at the start of `buf`.
+///
+/// `max_value_len` bounds the data a `VALUE` may claim; a larger claim is an error before
+/// anything is allocated or waited for. Every proper prefix of a valid frame is
+/// [`Status::Incomplete`]; anything that can never become a valid frame is an error.
+///
+/// ```
+/// use memcache_sync::protocol::{parse_reply, Reply, Status, Value};
+/// let wire = b"VALUE k 7 2\r\nhi\r\nEND\r\n";
+/// let Status::Complete { frame, len } = parse_reply(wire, 1024)? else { unreachable!() };
+/// assert_eq!(frame, Reply::Value(Value { key: b"k", flags: 7, cas: None, data: b"hi" }));
+/// assert_eq!(parse_reply(&wire[len..], 1024)?, Status::Complete { frame: Reply::End, len: 5 });
+/// assert_eq!(parse_reply(&wire[..len - 1], 1024)?, Status::Incomplete);
+/// # Ok::<(), memcache_sync::protocol::ProtocolError>(())
+/// ```
+pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>, ProtocolError> {
+    let Some(line_len) = line_end(buf)? else {
+        return Ok(Status::Incomplete);
+    };
+    let line = &buf[..line_len - 2];
+    let complete = |frame| {
+        Ok(Status::Complete {
+            frame,
+            len: line_len,
+        })
+    };
+    match line {
+        b"STORED" => complete(Reply::Stored),
+        b"NOT_STORED" => complete(Reply::NotStored),
+        b"EXISTS" => complete(Reply::Exists),
+        b"NOT_FOUND" => complete(Reply::NotFound),
+        b"DELETED" => complete(Reply::Deleted),
+        b"TOUCHED" => complete(Reply::Touched),
+        b"OK" => complete(Reply::Ok),
+        b"END" => complete(Reply::End),
+        _ => {
+            if let Some(header) = line.strip_prefix(b"VALUE ") {
+                parse_value(buf, line_len, header, max_value_len)
+            } else if let Some(rest) = line.strip_prefix(b"STAT ") {
+                match rest.iter().position(|&b| b == b' ') {
+                    Some(0) | None => {
+                        Err(ProtocolError::new(ProtocolErrorKind::MalformedLine, line))
+                    }
+                    Some(i) => complete(Reply::Stat {
+                        name: &rest[..i],
+                        value: &rest[i + 1..],
+                    }),
+                }
+            } else if let Some(version) = line.strip_prefix(b"VERSION ") {
+                complete(Reply::Version(version))
+            } else if let Some(message) = error_message(line, b"SERVER_ERROR") {
+                complete(Reply::ServerError(message))
+            } else if let Some(message) = error_message(line, b"CLIENT_ERROR") {
+                complete(Reply::ClientError(message))
+            } else if let Some(message) = error_message(line, b"ERROR") {
+                complete(Reply::Error(message))
+            } else if line.first().is_some_and(u8::is_ascii_digit) {
+                // memcached may pad a shrunken incr/decr result with trailing spaces.
+                let digits_end = line.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+                let digits = &line[..digits_end];
+                match parse_u64(digits) {
+                    Some(n) => complete(Reply::Number(n)),
+                    None => Err(ProtocolError::new(ProtocolErrorKind::MalformedLine, line)),
+                }
+            } else {
+                Err(ProtocolError::new(ProtocolErrorKind::UnknownReply, line))
+            }
+        }
+    }
+}
+
+/// The length of the first line, `\r\n` included, once it is all in `buf`.
+fn line_end(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    let window = &buf[..buf.len().min(MAX_LINE_LEN)];
+    match window.iter().position(|&b| b == b'\n') {
+        Some(i) if i > 0 && buf[i - 1] == b'\r' => Ok(Some(i + 1)),
+        Some(i) => Err(ProtocolError::new(
+            ProtocolErrorKind::BareLineFeed,
+            &buf[..i],
+        )),
+        None if buf.len() >= MAX_LINE_LEN => {
+            Err(ProtocolError::new(ProtocolErrorKind::LineTooLong, window))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The message of `ERROR`, `ERROR <message>` and the like, if `line` is that error.
+fn error_message<'a>(line: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+    match line.strip_prefix(tag)? {
+        [] => Some(&[]),
+        [b' ', message @ ..] => Some(message),
+        _ => None,
+    }
+}
+
+fn parse_value<'a>(
+    buf: &'a [u8],
+    line_len: usize,
+    header: &'a [u8],
+    max_value_len: usize,
+) -> Result<Status<Reply<'a>>, ProtocolError> {
+    let malformed = || ProtocolError::new(ProtocolErrorKind::MalformedLine, &buf[..line_len - 2]);
+    let mut fields = header.split(|&b| b == b' ');
+    let (Some(key), Some(flags), Some(bytes)) = (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(malformed());
+    };
+    let cas = match fields.next() {
+        Some(cas) => Some(parse_u64(cas).ok_or_else(malformed)?),
+        None => None,
+    };
+    if fields.next().is_some() || validate_key(key).is_err() {
+        return Err(malformed());
+    }
+    let flags = parse_u32(flags).ok_or_else(malformed)?;
+    let claimed = parse_u64(bytes).ok_or_else(malformed)?;
+    if claimed > max_value_len as u64 {
+        let kind = ProtocolErrorKind::ValueTooLong {
+            claimed,
+            limit: max_value_len,
+        };
+        return Err(ProtocolError::new(kind, &buf[..line_len - 2]));
+    }
+    // The claim is at most max_value_len, so this arithmetic cannot overflow.
+    let data_end = line_len + claimed as usize;
+    if buf.len() < data_end + 2 {
+        return Ok(Status::Incomplete);
+    }
+    if &buf[data_end..data_end + 2] != b"\r\n" {
+        return Err(ProtocolError::new(
+            ProtocolErrorKind::UnterminatedData,
+            &buf[..line_len - 2],
+        ));
+    }
+    let data = &buf[line_len..data_end];
+    Ok(Status::Complete {
+        frame: Reply::Value(Value {
+            key,
+            flags,
+            cas,
+            data,
+        }),
+        len: data_end + 2,
+    })
+}
+
+/// Appends `reply` as memcached would send it: the inverse of [`parse_reply`], for tests, fuzz
+/// seeds and scripted servers.
+pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
+    let line_with_message = |buf: &mut Vec<u8>, tag: &[u8], message: &[u8]| {
+        buf.extend_from_slice(tag);
+        if !message.is_empty() {
+            buf.push(b' ');
+            buf.extend_from_slice(message);
+        }
+    };
+    match reply {
+        Reply::Stored => buf.extend_from_slice(b"STORED"),
+        Reply::NotStored => buf.extend_from_slice(b"NOT_STORED"),
+        Reply::Exists => buf.extend_from_slice(b"EXISTS"),
+        Reply::NotFound => buf.extend_from_slice(b"NOT_FOUND"),
+        Reply::Deleted => buf.extend_from_slice(b"DELETED"),
+        Reply::Touched => buf.extend_from_slice(b"TOUCHED"),
+        Reply::Ok => buf.extend_from_slice(b"OK"),
+        Reply::End => buf.extend_from_slice(b"END"),
+        Reply::Value(value) => {
+            buf.extend_from_slice(b"VALUE ");
+            buf.extend_from_slice(value.key);
+            buf.push(b' ');
+            put_u64(buf, u64::from(value.flags));
+            buf.push(b' ');
+            put_u64(buf, value.data.len() as u64);
+            if let Some(cas) = value.cas {
+                buf.push(b' ');
+                put_u64(buf, cas);
+            }
+            buf.extend_from_slice(b"\r\n");
+            buf.extend_from_slice(value.data);
+        }
+        Reply::Stat { name, value } => {
+            buf.extend_from_slice(b"STAT ");
+            buf.extend_from_slice(name);
+            buf.push(b' ');
+            buf.extend_from_slice(value);
+        }
+        Reply::Version(version) => {
+            buf.extend_from_slice(b"VERSION ");
+            buf.extend_from_slice(version);
+        }
+        Reply::Number(n) => put_u64(buf, *n),
+        Reply::Error(message) => line_with_message(buf, b"ERROR", message),
+        Reply::ClientError(message) => line_with_message(buf, b"CLIENT_ERROR", message),
+        Reply::ServerError(message) => line_with_message(buf, b"SERVER_ERROR", message),
+    }
+    buf.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,431 @@
+//! Real memcached processes for integration tests, plus raw-TCP helpers that
+//! check the server's state without going through the client under test.
+
+use std::collections::HashMap;
+use std::env;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{self, Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a start, restart, stop or raw exchange may take before the test fails.
+const WAIT_LIMIT: Duration = Duration::from_secs(5);
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+const NOT_FOUND: &str = "memcached was not found on PATH. Install it with \
+\"sudo apt-get install -y memcached\" (Debian/Ubuntu) or run scripts/test, which installs it. \
+To use a running server instead, set MEMCACHED_ADDR=host:port (tests that kill or freeze \
+the server still need a local memcached binary).";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Distinguishes names across parallel tests and concurrently running test binaries.
+fn unique_suffix() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{}-{}", process::id(), n, nanos)
+}
+
+/// A private memcached process, killed when dropped.
+pub struct Memcached {
+    /// `None` once the process has been killed and reaped.
+    child: Option<Child>,
+    pid: u32,
+    port: u16,
+    extra_args: Vec<String>,
+    /// Holds the port file and memcached's captured stderr.
+    dir: PathBuf,
+    frozen: bool,
+}
+
+impl Memcached {
+    /// A private memcached on a free loopback port with default settings.
+    pub fn start() -> Memcached {
+        Memcached::start_with(&[])
+    }
+
+    /// Same, with extra command-line arguments, e.g. `&["-m", "1", "-M"]`.
+    pub fn start_with(extra_args: &[&str]) -> Memcached {
+        let dir = env::temp_dir().join(format!("memcache-sync-test-{}", unique_suffix()));
+        if let Err(e) = fs::create_dir(&dir) {
+            panic!("cannot create temp dir {}: {e}", dir.display());
+        }
+        // Built before spawning so that Drop cleans up if start panics.
+        let mut server = Memcached {
+            child: None,
+            pid: 0,
+            port: 0,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            dir,
+            frozen: false,
+        };
+        // -1 asks the kernel for a free port, which memcached then reports in the port file.
+        if let Err(e) = server.spawn("-1") {
+            panic!("{e}");
+        }
+        server
+    }
+
+    /// `"127.0.0.1:PORT"`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The pid of the current (or, after `kill`, the last) process.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Stops the process with SIGSTOP: connections are still accepted by the
+    /// kernel but nothing is answered. Returns once the whole process has stopped.
+    pub fn freeze(&mut self) {
+        if self.frozen {
+            return;
+        }
+        self.signal(libc::SIGSTOP);
+        self.frozen = true;
+        // kill() only queues the signal; waitpid reports once every thread has
+        // stopped, so a request sent after freeze() cannot slip through.
+        let pid = self.pid as libc::pid_t;
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            let mut status = 0;
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED | libc::WNOHANG) };
+            if r == pid && libc::WIFSTOPPED(status) {
+                return;
+            }
+            if r == pid {
+                // waitpid reaped it, so the Child must not be waited on or signalled again.
+                self.child = None;
+                panic!("memcached (pid {pid}) exited while being frozen: status {status}");
+            }
+            if r == -1 || Instant::now() >= deadline {
+                panic!("memcached (pid {pid}) did not stop within {WAIT_LIMIT:?} after SIGSTOP");
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Resumes a frozen process with SIGCONT; requests sent meanwhile are then answered.
+    pub fn thaw(&mut self) {
+        if self.frozen {
+            self.signal(libc::SIGCONT);
+            self.frozen = false;
+        }
+    }
+
+    /// SIGKILL, then waits until the process is reaped (so its port is closed).
+    pub fn kill(&mut self) {
+        if let Err(e) = self.stop() {
+            panic!("{e}");
+        }
+    }
+
+    /// Starts memcached again on the same port with the same arguments and
+    /// waits until it answers. Data from before is gone.
+    pub fn restart(&mut self) {
+        if let Err(e) = self.stop() {
+            panic!("{e}");
+        }
+        let port = self.port.to_string();
+        // The freed port can be briefly held by someone else, e.g. picked as the
+        // ephemeral source port of another test's outgoing connection.
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            match self.spawn(&port) {
+                Ok(()) => return,
+                Err(e) if Instant::now() >= deadline => panic!("restart failed: {e}"),
+                Err(_) => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        assert!(
+            self.child.is_some(),
+            "memcached (pid {}) is not running",
+            self.pid
+        );
+        if unsafe { libc::kill(self.pid as libc::pid_t, signal) } != 0 {
+            panic!(
+                "kill({}, {signal}) failed: {}",
+                self.pid,
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+
+    fn port_file(&self) -> PathBuf {
+        self.dir.join("port")
+    }
+
+    fn stderr_file(&self) -> PathBuf {
+        self.dir.join("stderr")
+    }
+
+    fn stderr_text(&self) -> String {
+        let text = fs::read_to_string(self.stderr_file()).unwrap_or_default();
+        if text.trim().is_empty() {
+            "(memcached's stderr was empty)".to_string()
+        } else {
+            format!("memcached's stderr:\n{}", text.trim_end())
+        }
+    }
+
+    /// Spawns memcached with `-p port_arg` and waits until it answers `version`.
+    fn spawn(&mut self, port_arg: &str) -> Result<(), String> {
+        let port_file = self.port_file();
+        // A stale port file from a previous run would make us think it is ready.
+        let _ = fs::remove_file(&port_file);
+        let stderr = File::create(self.stderr_file())
+            .map_err(|e| format!("cannot create {}: {e}", self.stderr_file().display()))?;
+
+        let mut args: Vec<String> = ["-p", port_arg, "-U", "0", "-l", "127.0.0.1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // memcached refuses to run as root without being told which user to be.
+        if unsafe { libc::geteuid() } == 0 {
+            args.extend(["-u".to_string(), "root".to_string()]);
+        }
+        args.extend(self.extra_args.iter().cloned());
+        let command_line = format!("memcached {}", args.join(" "));
+
+        let child = Command::new("memcached")
+            .args(&args)
+            .env("MEMCACHED_PORT_FILENAME", &port_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) if e.kind() == ErrorKind::NotFound => panic!("{NOT_FOUND}"),
+            Err(e) => return Err(format!("cannot run `{command_line}`: {e}")),
+        };
+        self.pid = child.id();
+        self.child = Some(child);
+
+        let failure = |server: &mut Memcached, what: String| {
+            let _ = server.stop();
+            Err(format!("`{command_line}` {what}; {}", server.stderr_text()))
+        };
+
+        let deadline = Instant::now() + WAIT_LIMIT;
+        let port = loop {
+            // memcached writes the file under another name and renames it,
+            // so a file that exists is complete.
+            if let Some(port) = read_port(&port_file) {
+                break port;
+            }
+            match self.child.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(status))) => {
+                    self.child = None;
+                    return failure(self, format!("exited with {status} before listening"));
+                }
+                Some(Err(e)) => return failure(self, format!("could not be waited on: {e}")),
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return failure(
+                    self,
+                    format!("did not report its port within {WAIT_LIMIT:?}"),
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        };
+        if self.port != 0 && port != self.port {
+            return failure(self, format!("listens on {port}, expected {}", self.port));
+        }
+        self.port = port;
+
+        let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        match try_exchange(&self.addr(), b"version\r\n", b"\r\n", left) {
+            Ok(reply) if reply.starts_with(b"VERSION ") => Ok(()),
+            Ok(reply) => failure(self, format!("answered version with {}", preview(&reply))),
+            Err(e) => failure(self, format!("did not answer version: {e}")),
+        }
+    }
+
+    /// Kills and reaps the process, if any; used by kill, restart and Drop.
+    fn stop(&mut self) -> Result<(), String> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if self.frozen {
+            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGCONT) };
+            self.frozen = false;
+        }
+        let _ = child.kill();
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+                Ok(None) => {
+                    return Err(format!(
+                        "memcached (pid {}) survived SIGKILL for {WAIT_LIMIT:?}",
+                        self.pid
+                    ))
+                }
+                Err(e) => return Err(format!("cannot reap memcached (pid {}): {e}", self.pid)),
+            }
+        }
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Parses the `TCP INET: PORT` line memcached writes once bound.
+fn read_port(path: &Path) -> Option<u16> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("TCP INET: "))
+        .and_then(|port| port.trim().parse().ok())
+}
+
+/// The server for tests that do not kill, freeze or flush it and do not assert
+/// server-wide counters.
+pub enum TestServer {
+    External(String),
+    Private(Memcached),
+}
+
+impl TestServer {
+    pub fn addr(&self) -> String {
+        match self {
+            TestServer::External(addr) => addr.clone(),
+            TestServer::Private(server) => server.addr(),
+        }
+    }
+}
+
+/// The server at `MEMCACHED_ADDR` when that variable is set, else a private one.
+pub fn shared_server() -> TestServer {
+    match env::var("MEMCACHED_ADDR") {
+        Ok(addr) if !addr.trim().is_empty() => TestServer::External(addr.trim().to_string()),
+        _ => TestServer::Private(Memcached::start()),
+    }
+}
+
+/// A key no other test or process uses: `prefix` + pid + counter + time.
+pub fn unique_key(prefix: &str) -> Vec<u8> {
+    assert!(
+        prefix.len() <= 150 && prefix.bytes().all(|b| b.is_ascii_graphic()),
+        "key prefix must be short printable ASCII without spaces: {prefix:?}"
+    );
+    format!("{prefix}{}", unique_suffix()).into_bytes()
+}
+
+/// `stats` read over a plain TcpStream, independent of the client under test.
+pub fn raw_stats(addr: &str) -> HashMap<String, String> {
+    let reply = raw_exchange(addr, b"stats\r\n", b"END\r\n");
+    let text = String::from_utf8_lossy(&reply);
+    let mut stats = HashMap::new();
+    for line in text.split("\r\n") {
+        if line == "END" {
+            break;
+        }
+        let parsed = line
+            .strip_prefix("STAT ")
+            .and_then(|rest| rest.split_once(' '));
+        match parsed {
+            Some((name, value)) => stats.insert(name.to_string(), value.to_string()),
+            None => panic!("unexpected line {line:?} in stats from {addr}"),
+        };
+    }
+    stats
+}
+
+/// Sends `request` on a fresh TcpStream and reads until the reply ends with
+/// `until`; returns everything read. Panics on close, error or a 5 s timeout.
+/// `until` is matched only at the end of what has arrived, so a value that
+/// itself contains `until` can end the read early.
+pub fn raw_exchange(addr: &str, request: &[u8], until: &[u8]) -> Vec<u8> {
+    match try_exchange(addr, request, until, WAIT_LIMIT) {
+        Ok(reply) => reply,
+        Err(e) => panic!("raw exchange with {addr} failed: {e}"),
+    }
+}
+
+fn try_exchange(
+    addr: &str,
+    request: &[u8],
+    until: &[u8],
+    limit: Duration,
+) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + limit;
+    let mut stream = connect(addr, limit)?;
+    stream
+        .set_write_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(request)
+        .map_err(|e| format!("sending {}: {e}", preview(request)))?;
+
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    while !reply.ends_with(until) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no reply ending in {} within {limit:?}; got {}",
+                preview(until),
+                preview(&reply)
+            ));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(format!("connection closed; got {}", preview(&reply))),
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(format!("reading: {e}; got {}", preview(&reply))),
+        }
+    }
+    Ok(reply)
+}
+
+fn connect(addr: &str, limit: Duration) -> Result<TcpStream, String> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?
+        .collect();
+    let mut last_error = format!("{addr:?} resolved to no address");
+    for socket_addr in addrs {
+        match TcpStream::connect_timeout(&socket_addr, limit) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = format!("cannot connect to {socket_addr}: {e}"),
+        }
+    }
+    Err(last_error)
+}
+
+/// Bytes as escaped ASCII, cut short so panic messages stay readable.
+fn preview(bytes: &[u8]) -> String {
+    const MAX: usize = 300;
+    let shown = bytes[..bytes.len().min(MAX)].escape_ascii().to_string();
+    if bytes.len() > MAX {
+        format!("\"{shown}\"... ({} bytes)", bytes.len())
+    } else {
+        format!("\"{shown}\"")
+    }
+}

@@ -1,0 +1,7 @@
+//! Shared helpers for the integration tests. Each test binary compiles this
+//! module separately and uses only part of it, hence the blanket allow.
+#![allow(dead_code)]
+
+pub mod memcached;
+
+pub use memcached::*;
