@@ -1,34 +1,58 @@
 #!/usr/bin/env bash
 # Helpers sourced by scripts/test and scripts/tour; running this file does nothing.
 
-# Installs memcached with apt-get unless it is already on PATH.
-ensure_memcached() {
-    if command -v memcached >/dev/null 2>&1; then
-        return 0
-    fi
+# Installs Debian packages with apt-get, through sudo when not root.
+apt_install() {
     local sudo=()
     if [ "$EUID" -ne 0 ]; then
         if ! command -v sudo >/dev/null 2>&1; then
-            echo "error: memcached is not installed, and installing it needs root or sudo." >&2
-            echo "Install memcached yourself, or set MEMCACHED_ADDR=host:port for a running server." >&2
+            echo "error: installing $* needs root or sudo; install it yourself." >&2
             return 1
         fi
         sudo=(sudo)
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: memcached is not installed and apt-get is not available; install memcached yourself." >&2
+        echo "error: apt-get is not available; install $* yourself." >&2
         return 1
     fi
-    echo "memcached not found; installing it with apt-get" >&2
+    echo "installing $* with apt-get" >&2
     if ! "${sudo[@]}" apt-get update ||
-        ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y memcached; then
-        echo "error: could not install memcached with apt-get." >&2
+        ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"; then
+        echo "error: could not install $* with apt-get." >&2
         return 1
     fi
+}
+
+# Installs memcached unless it is already on PATH.
+ensure_memcached() {
+    if command -v memcached >/dev/null 2>&1; then
+        return 0
+    fi
+    apt_install memcached || {
+        echo "To use a running server instead, set MEMCACHED_ADDR=host:port." >&2
+        return 1
+    }
     if ! command -v memcached >/dev/null 2>&1; then
         echo "error: memcached was installed but is still not on PATH." >&2
         return 1
     fi
+}
+
+# Installs a Rust toolchain with rustup (and the C linker it needs) unless cargo is on PATH.
+ensure_rust() {
+    if command -v cargo >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+        return 0
+    fi
+    if ! command -v curl >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+        apt_install curl ca-certificates gcc libc6-dev
+    fi
+    echo "cargo not found; installing Rust with rustup" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile default
+    export PATH="$HOME/.cargo/bin:$PATH"
 }
 
 # Starts a private memcached on a free loopback port, exports MEMCACHED_ADDR,

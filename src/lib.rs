@@ -58,3 +58,8 @@ pub use config::Config;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
+
+/// The README's examples, compiled as doc tests so that they cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
