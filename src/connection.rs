@@ -80,6 +80,12 @@ impl Connection {
     /// Sends `request` within the write timeout, then hands back the reader of its reply,
     /// whose read timeout starts now.
     pub(crate) fn send(&mut self, request: &[u8]) -> Result<Replies<'_>, Error> {
+        self.write_all(request)?;
+        Ok(self.replies())
+    }
+
+    /// Writes all of `request` within one write timeout.
+    pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<(), Error> {
         self.last_used = Instant::now();
         let deadline = self.last_used + self.write_timeout;
         let mut written = 0;
@@ -100,11 +106,16 @@ impl Connection {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The reader of the replies to what was written, within one read timeout from now.
+    pub(crate) fn replies(&mut self) -> Replies<'_> {
         let deadline = Instant::now() + self.read_timeout;
-        Ok(Replies {
+        Replies {
             connection: self,
             deadline,
-        })
+        }
     }
 
     /// Sets the socket's timeout for `phase` to the time left before `deadline`, or fails if

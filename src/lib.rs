@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod batch;
 mod client;
 mod config;
 mod connect;
@@ -53,6 +54,7 @@ mod expiry;
 mod item;
 pub mod protocol;
 
+pub use batch::{BatchReport, Entry, ItemResult};
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, Phase, Result};

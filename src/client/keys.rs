@@ -27,11 +27,7 @@ impl Client {
     /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         self.encode(|buf| encode_delete(buf, key, false))?;
-        self.single(|reply| match reply {
-            Reply::Deleted => Some(true),
-            Reply::NotFound => Some(false),
-            _ => None,
-        })
+        self.single(deleted)
     }
 
     /// Sets a new expiration time on `key` without fetching it: `true` if the item exists,
@@ -39,10 +35,22 @@ impl Client {
     pub fn touch(&mut self, key: &[u8], expiry: Expiry) -> Result<bool> {
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.encode(|buf| encode_touch(buf, key, exptime, false))?;
-        self.single(|reply| match reply {
-            Reply::Touched => Some(true),
-            Reply::NotFound => Some(false),
-            _ => None,
-        })
+        self.single(touched)
+    }
+}
+
+pub(super) fn deleted(reply: &Reply<'_>) -> Option<bool> {
+    match reply {
+        Reply::Deleted => Some(true),
+        Reply::NotFound => Some(false),
+        _ => None,
+    }
+}
+
+pub(super) fn touched(reply: &Reply<'_>) -> Option<bool> {
+    match reply {
+        Reply::Touched => Some(true),
+        Reply::NotFound => Some(false),
+        _ => None,
     }
 }

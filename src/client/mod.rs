@@ -2,7 +2,9 @@
 
 mod admin;
 mod arithmetic;
+mod batch;
 mod keys;
+mod pipeline;
 mod retrieval;
 mod storage;
 
@@ -94,31 +96,41 @@ impl Client {
         Ok(())
     }
 
-    /// Sends the encoded request and reads its reply with `read`. This is the one place that
-    /// decides whether the connection survives: it is dropped after any error that may have
-    /// left the stream out of step, and when the server sent more than the reply.
-    fn round_trip<R>(&mut self, read: impl FnOnce(&mut Replies<'_>) -> Result<R>) -> Result<R> {
-        if !self
-            .connection
-            .as_ref()
-            .is_some_and(Connection::is_reusable)
-        {
-            self.connection = None;
-            self.connection = Some(Connection::open(&self.addr, &self.config)?);
+    /// The open connection, or a new one if there is none or the one there cannot be trusted
+    /// with a request any more.
+    /// (Takes the fields it needs, so the request buffer can be borrowed beside it.)
+    fn connection<'c>(
+        slot: &'c mut Option<Connection>,
+        addr: &str,
+        config: &Config,
+    ) -> Result<&'c mut Connection> {
+        if !slot.as_ref().is_some_and(Connection::is_reusable) {
+            *slot = None;
+            *slot = Some(Connection::open(addr, config)?);
         }
-        let Some(connection) = self.connection.as_mut() else {
-            unreachable!("a connection was opened above");
-        };
-        let result = connection
-            .send(&self.request)
-            .and_then(|mut replies| read(&mut replies));
-        let keep = match &result {
-            Ok(_) => !connection.has_unread(),
-            Err(error) => !error.breaks_connection(),
+        Ok(slot.as_mut().expect("a connection was opened above"))
+    }
+
+    /// The one place that decides whether the connection survives an exchange: it is dropped
+    /// after any error that may have left the stream out of step, and when the server sent
+    /// more than was asked.
+    fn settle(&mut self, error: Option<&Error>) {
+        let keep = match error {
+            None => self.connection.as_ref().is_some_and(|c| !c.has_unread()),
+            Some(error) => !error.breaks_connection(),
         };
         if !keep {
             self.connection = None;
         }
+    }
+
+    /// Sends the encoded request and reads its reply with `read`.
+    fn round_trip<R>(&mut self, read: impl FnOnce(&mut Replies<'_>) -> Result<R>) -> Result<R> {
+        let connection = Self::connection(&mut self.connection, &self.addr, &self.config)?;
+        let result = connection
+            .send(&self.request)
+            .and_then(|mut replies| read(&mut replies));
+        self.settle(result.as_ref().err());
         result
     }
 

@@ -17,7 +17,9 @@ use crate::connection::Replies;
 use crate::error::Result;
 use crate::expiry::Expiry;
 use crate::item::{CasToken, Item};
-use crate::protocol::{encode_retrieval, encode_retrieval_lines, Reply, RetrievalCommand, Value};
+use crate::protocol::{
+    encode_retrieval, split_retrieval_lines, validate_key, Reply, RetrievalCommand, Value,
+};
 
 fn item(value: &Value<'_>) -> Option<Item> {
     Some(Item {
@@ -133,27 +135,32 @@ impl Client {
         })
     }
 
+    /// Reads any number of keys: the lines go through the pipeline, so a list of 100,000 keys
+    /// neither builds one huge request nor blocks on replies that are not being read.
     fn retrieve_many<K: AsRef<[u8]>, T>(
         &mut self,
         command: RetrievalCommand,
         keys: &[K],
         mut take: impl FnMut(&Value<'_>) -> Option<T>,
     ) -> Result<HashMap<Vec<u8>, T>> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
+        for key in keys {
+            validate_key(key.as_ref())?;
         }
-        self.request.clear();
-        let lines = encode_retrieval_lines(&mut self.request, command, keys)?;
-        self.round_trip(|replies| {
-            let mut found = HashMap::new();
-            for line in lines {
-                read_line_items(replies, keys, line, |value| {
+        let mut found = HashMap::new();
+        let report = self.pipeline(
+            split_retrieval_lines(command, keys),
+            |line, buf| {
+                encode_retrieval(buf, command, &keys[line.clone()])?;
+                Ok(line)
+            },
+            |line, replies| {
+                read_line_items(replies, keys, line.clone(), |value| {
                     found.insert(value.key.to_vec(), take(value)?);
                     Some(())
-                })?;
-            }
-            Ok(found)
-        })
+                })
+            },
+        );
+        report.into_first_error().map_or(Ok(found), Err)
     }
 }
 

@@ -11,6 +11,7 @@
 use std::time::SystemTime;
 
 use super::Client;
+use crate::batch::Entry;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{CasOutcome, CasToken, StoreOutcome};
@@ -34,23 +35,7 @@ impl Client {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn set(&mut self, key: &[u8], value: &[u8], flags: u32, expiry: Expiry) -> Result<()> {
-        let stored = self.store(
-            StorageCommand::Set,
-            key,
-            value,
-            flags,
-            expiry,
-            |reply| match reply {
-                Reply::Stored => Some(true),
-                Reply::NotStored => Some(false),
-                _ => None,
-            },
-        )?;
-        if stored {
-            Ok(())
-        } else {
-            Err(Error::NotStored)
-        }
+        self.store(StorageCommand::Set, key, value, flags, expiry, set_outcome)?
     }
 
     /// Stores `value` only if `key` holds nothing: [`StoreOutcome::NotStored`] when it does.
@@ -127,12 +112,7 @@ impl Client {
             value,
             flags,
             expiry,
-            |reply| match reply {
-                Reply::Stored => Some(CasOutcome::Stored),
-                Reply::Exists => Some(CasOutcome::Exists),
-                Reply::NotFound => Some(CasOutcome::NotFound),
-                _ => None,
-            },
+            cas_outcome,
         )
     }
 
@@ -144,11 +124,7 @@ impl Client {
         flags: u32,
         expiry: Expiry,
     ) -> Result<StoreOutcome> {
-        self.store(command, key, value, flags, expiry, |reply| match reply {
-            Reply::Stored => Some(StoreOutcome::Stored),
-            Reply::NotStored => Some(StoreOutcome::NotStored),
-            _ => None,
-        })
+        self.store(command, key, value, flags, expiry, store_outcome)
     }
 
     /// Checks the value's size and the expiry, sends the command and reads its reply with
@@ -163,14 +139,70 @@ impl Client {
         accept: impl FnOnce(&Reply<'_>) -> Option<R>,
     ) -> Result<R> {
         let limit = self.config.max_value_size();
-        if value.len() > limit {
-            return Err(Error::ValueTooLarge {
-                len: value.len(),
-                limit,
-            });
-        }
-        let exptime = expiry.to_wire(SystemTime::now())?;
-        self.encode(|buf| encode_storage(buf, command, key, flags, exptime, value, false))?;
+        self.request.clear();
+        let entry = Entry {
+            key,
+            value,
+            flags,
+            expiry,
+        };
+        encode_entry(&mut self.request, command, &entry, limit, SystemTime::now())?;
         self.single(accept)
+    }
+}
+
+/// Encodes one storage command after the checks no key or value may skip: the key's rules,
+/// the value's size limit and an expiry memcached can represent.
+pub(super) fn encode_entry<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    command: StorageCommand,
+    entry: &Entry<K, V>,
+    max_value_size: usize,
+    now: SystemTime,
+) -> Result<()> {
+    let value = entry.value.as_ref();
+    if value.len() > max_value_size {
+        return Err(Error::ValueTooLarge {
+            len: value.len(),
+            limit: max_value_size,
+        });
+    }
+    let exptime = entry.expiry.to_wire(now)?;
+    encode_storage(
+        buf,
+        command,
+        entry.key.as_ref(),
+        entry.flags,
+        exptime,
+        value,
+        false,
+    )?;
+    Ok(())
+}
+
+/// `set` is stored or, never in memcached 1.6, refused.
+pub(super) fn set_outcome(reply: &Reply<'_>) -> Option<Result<()>> {
+    match reply {
+        Reply::Stored => Some(Ok(())),
+        Reply::NotStored => Some(Err(Error::NotStored)),
+        _ => None,
+    }
+}
+
+/// add, replace, append and prepend are stored or not.
+pub(super) fn store_outcome(reply: &Reply<'_>) -> Option<StoreOutcome> {
+    match reply {
+        Reply::Stored => Some(StoreOutcome::Stored),
+        Reply::NotStored => Some(StoreOutcome::NotStored),
+        _ => None,
+    }
+}
+
+fn cas_outcome(reply: &Reply<'_>) -> Option<CasOutcome> {
+    match reply {
+        Reply::Stored => Some(CasOutcome::Stored),
+        Reply::Exists => Some(CasOutcome::Exists),
+        Reply::NotFound => Some(CasOutcome::NotFound),
+        _ => None,
     }
 }

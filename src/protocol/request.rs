@@ -146,9 +146,42 @@ pub fn encode_retrieval<K: AsRef<[u8]>>(
     Ok(())
 }
 
-/// Appends as many retrieval lines as `keys` need, none longer than
-/// [`MAX_RETRIEVAL_LINE_LEN`], and returns the range of `keys` each line asks for, in order.
-/// Each line is answered by its own `END`, so a reader knows which keys a frame can belong to.
+/// Splits `keys` into the ranges that one retrieval line each can carry without passing
+/// [`MAX_RETRIEVAL_LINE_LEN`], in order. Each line is answered by its own `END`, so a reader
+/// knows which keys a frame can belong to. Keys are not validated here.
+///
+/// ```
+/// use memcache_sync::protocol::{split_retrieval_lines, RetrievalCommand};
+/// let keys = vec![vec![b'k'; 250]; 20];
+/// let lines = split_retrieval_lines(RetrievalCommand::Get, &keys);
+/// assert_eq!(lines, vec![0..8, 8..16, 16..20]);
+/// ```
+pub fn split_retrieval_lines<K: AsRef<[u8]>>(
+    command: RetrievalCommand,
+    keys: &[K],
+) -> Vec<Range<usize>> {
+    let mut head = Vec::new();
+    command.put_head(&mut head);
+    let mut lines = Vec::new();
+    let mut first_key = 0;
+    let mut line_len = head.len() + 2;
+    for (i, key) in keys.iter().enumerate() {
+        let added = 1 + key.as_ref().len();
+        if i > first_key && line_len + added > MAX_RETRIEVAL_LINE_LEN {
+            lines.push(first_key..i);
+            first_key = i;
+            line_len = head.len() + 2;
+        }
+        line_len += added;
+    }
+    if first_key < keys.len() {
+        lines.push(first_key..keys.len());
+    }
+    lines
+}
+
+/// Appends as many retrieval lines as `keys` need (see [`split_retrieval_lines`]) and returns
+/// the range of `keys` each line asks for. Every key is checked before anything is appended.
 ///
 /// ```
 /// use memcache_sync::protocol::{encode_retrieval_lines, RetrievalCommand};
@@ -169,25 +202,10 @@ pub fn encode_retrieval_lines<K: AsRef<[u8]>>(
     for key in keys {
         validate_key(key.as_ref())?;
     }
-    let mut lines = Vec::new();
-    let mut line_start = buf.len();
-    let mut first_key = 0;
-    command.put_head(buf);
-    for (i, key) in keys.iter().enumerate() {
-        let key = key.as_ref();
-        let line_len = buf.len() - line_start;
-        if i > first_key && line_len + 1 + key.len() + 2 > MAX_RETRIEVAL_LINE_LEN {
-            buf.extend_from_slice(b"\r\n");
-            lines.push(first_key..i);
-            line_start = buf.len();
-            first_key = i;
-            command.put_head(buf);
-        }
-        buf.push(b' ');
-        buf.extend_from_slice(key);
+    let lines = split_retrieval_lines(command, keys);
+    for line in &lines {
+        encode_retrieval(buf, command, &keys[line.clone()])?;
     }
-    buf.extend_from_slice(b"\r\n");
-    lines.push(first_key..keys.len());
     Ok(lines)
 }
 

@@ -1,0 +1,117 @@
+//! Batches: `set_many`, `add_many`, `replace_many`, `delete_many` and `touch_many`.
+//!
+//! Every command is pipelined (see the pipeline module) and answered one by one: each item
+//! gets its own [`ItemResult`](crate::ItemResult), so one bad item never hides the others'
+//! outcomes, and nothing is reported stored that the server did not confirm.
+
+use std::time::SystemTime;
+
+use super::keys::{deleted, touched};
+use super::storage::{encode_entry, set_outcome, store_outcome};
+use super::{expect, Client};
+use crate::batch::{BatchReport, Entry};
+use crate::expiry::Expiry;
+use crate::item::StoreOutcome;
+use crate::protocol::{encode_delete, encode_touch, StorageCommand};
+
+impl Client {
+    /// Stores every entry, pipelined, and reports each one's result in input order.
+    ///
+    /// Entries with an invalid key or a value over the size limit are
+    /// [`ItemResult::Failed`](crate::ItemResult::Failed) before sending, and the rest still go.
+    /// Any number of entries works in one call, with memory bounded by the pipeline's windows
+    /// plus the results. The write and read timeouts bound each window of about 16 KiB of
+    /// requests; if the server stalls or the connection fails, the report's
+    /// [`stop_error`](BatchReport::stop_error) says why, and every entry after the last
+    /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Entry, Expiry, ItemResult};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// let entries = (0..1000).map(|i| {
+    ///     Entry::new(format!("doc:bulk:{i}"), format!("value {i}")).with_expiry(Expiry::after_secs(60))
+    /// });
+    /// let report = client.set_many(entries);
+    /// assert!(report.all_done());
+    ///
+    /// let report = client.set_many([Entry::new("doc:ok", "v"), Entry::new("bad key", "v")]);
+    /// assert!(report.results()[0].is_done());
+    /// assert!(matches!(report.results()[1], ItemResult::Failed(_)));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> BatchReport<()> {
+        let (limit, now) = (self.config.max_value_size(), SystemTime::now());
+        self.pipeline(
+            entries,
+            |entry, buf| encode_entry(buf, StorageCommand::Set, &entry, limit, now),
+            |(), replies| expect(replies, set_outcome)?,
+        )
+    }
+
+    /// Like [`Client::set_many`] with `add`: each entry is stored only if its key holds
+    /// nothing, and reports [`StoreOutcome::NotStored`] otherwise.
+    pub fn add_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> BatchReport<StoreOutcome> {
+        self.conditional_many(StorageCommand::Add, entries)
+    }
+
+    /// Like [`Client::set_many`] with `replace`: each entry is stored only if its key holds
+    /// something, and reports [`StoreOutcome::NotStored`] otherwise.
+    pub fn replace_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> BatchReport<StoreOutcome> {
+        self.conditional_many(StorageCommand::Replace, entries)
+    }
+
+    fn conditional_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        command: StorageCommand,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> BatchReport<StoreOutcome> {
+        let (limit, now) = (self.config.max_value_size(), SystemTime::now());
+        self.pipeline(
+            entries,
+            |entry, buf| encode_entry(buf, command, &entry, limit, now),
+            |(), replies| expect(replies, store_outcome),
+        )
+    }
+
+    /// Deletes every key, pipelined: `true` for each key that held an item.
+    pub fn delete_many<K: AsRef<[u8]>>(
+        &mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> BatchReport<bool> {
+        self.pipeline(
+            keys,
+            |key, buf| Ok(encode_delete(buf, key.as_ref(), false)?),
+            |(), replies| expect(replies, deleted),
+        )
+    }
+
+    /// Sets each key's expiration time, pipelined: `true` for each key that exists.
+    pub fn touch_many<K: AsRef<[u8]>>(
+        &mut self,
+        keys: impl IntoIterator<Item = (K, Expiry)>,
+    ) -> BatchReport<bool> {
+        let now = SystemTime::now();
+        self.pipeline(
+            keys,
+            |(key, expiry), buf| {
+                Ok(encode_touch(
+                    buf,
+                    key.as_ref(),
+                    expiry.to_wire(now)?,
+                    false,
+                )?)
+            },
+            |(), replies| expect(replies, touched),
+        )
+    }
+}

@@ -1,0 +1,137 @@
+//! Pipelining: many commands on one connection, written in windows and read in order.
+//!
+//! A client that writes a whole batch before reading can block forever: once the server's
+//! replies fill both socket buffers the server stops reading, and the client's write never
+//! finishes. Here requests go out in windows of at most [`WINDOW_BYTES`], and at most
+//! [`WINDOWS_IN_FLIGHT`] windows are unanswered at a time: the client writes the next window
+//! and then reads the replies to the oldest. The bytes in flight stay far below the kernel's
+//! socket buffers, so a write never waits on replies the client is not reading, while the
+//! server always has the next window queued. Memory stays bounded by the windows, whatever
+//! the batch size; only the per-item results grow with it.
+
+use std::collections::VecDeque;
+
+use super::Client;
+use crate::batch::{BatchReport, ItemResult};
+use crate::connection::{Connection, Replies};
+use crate::error::Error;
+
+/// The most request bytes encoded into one window (a window ends after the command that
+/// crosses this mark).
+pub(crate) const WINDOW_BYTES: usize = 16 * 1024;
+
+/// How many windows may be written and not yet answered.
+const WINDOWS_IN_FLIGHT: usize = 2;
+
+/// A command that was written, with what its reader needs to know.
+struct Sent<X> {
+    index: usize,
+    context: X,
+}
+
+impl Client {
+    /// Runs `commands` through the connection. `encode` appends one command's bytes, or
+    /// refuses it (the item then fails alone and nothing of it is sent); what it returns is
+    /// handed to `read` with the reply reader when that command's turn comes. The write and
+    /// read timeouts apply to each window.
+    ///
+    /// An error that leaves the stream in step (`SERVER_ERROR`) fails its item only; any
+    /// other stops the batch: the items written and unanswered become
+    /// [`ItemResult::Unconfirmed`], the rest [`ItemResult::NotSent`].
+    pub(crate) fn pipeline<C, X, T>(
+        &mut self,
+        commands: impl IntoIterator<Item = C>,
+        mut encode: impl FnMut(C, &mut Vec<u8>) -> Result<X, Error>,
+        mut read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
+    ) -> BatchReport<T> {
+        let mut results = Vec::new();
+        let mut commands = commands.into_iter();
+        let mut windows: VecDeque<Vec<Sent<X>>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
+        let mut exhausted = false;
+        let stop_error = loop {
+            if !exhausted && windows.len() < WINDOWS_IN_FLIGHT {
+                self.request.clear();
+                let mut window = Vec::new();
+                while self.request.len() < WINDOW_BYTES {
+                    let Some(command) = commands.next() else {
+                        exhausted = true;
+                        break;
+                    };
+                    let index = results.len();
+                    let mark = self.request.len();
+                    match encode(command, &mut self.request) {
+                        Ok(context) => {
+                            results.push(ItemResult::Unconfirmed);
+                            window.push(Sent { index, context });
+                        }
+                        Err(error) => {
+                            self.request.truncate(mark);
+                            results.push(ItemResult::Failed(error));
+                        }
+                    }
+                }
+                if !window.is_empty() {
+                    // Replies to windows in flight may already be buffered, so the check that a
+                    // connection is fit for a new exchange applies only when none are.
+                    let connection = match self.connection.as_mut() {
+                        Some(connection) if !windows.is_empty() => Ok(connection),
+                        _ => Self::connection(&mut self.connection, &self.addr, &self.config),
+                    };
+                    let connection = match connection {
+                        Ok(connection) => connection,
+                        Err(error) => {
+                            for sent in &window {
+                                results[sent.index] = ItemResult::NotSent;
+                            }
+                            break Some(error);
+                        }
+                    };
+                    // A failed write may have sent part of the window: its items stay
+                    // unconfirmed.
+                    if let Err(error) = connection.write_all(&self.request) {
+                        break Some(error);
+                    }
+                    windows.push_back(window);
+                }
+            }
+            let must_read =
+                windows.len() == WINDOWS_IN_FLIGHT || (exhausted && !windows.is_empty());
+            if must_read {
+                let window = windows.pop_front().unwrap_or_default();
+                let connection = self.connection.as_mut().expect("a window was written");
+                if let Err(error) = read_window(connection, &window, &mut read, &mut results) {
+                    break Some(error);
+                }
+            } else if exhausted {
+                break None;
+            }
+        };
+        if stop_error.is_some() {
+            results.extend(commands.map(|_| ItemResult::NotSent));
+        }
+        self.settle(stop_error.as_ref());
+        BatchReport {
+            results,
+            stop_error,
+        }
+    }
+}
+
+/// Reads the replies to one window, in order, into `results`. Returns the error that stops
+/// the batch, if one came.
+fn read_window<X, T>(
+    connection: &mut Connection,
+    window: &[Sent<X>],
+    read: &mut impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
+    results: &mut [ItemResult<T>],
+) -> Result<(), Error> {
+    let mut replies = connection.replies();
+    for sent in window {
+        results[sent.index] = match read(&sent.context, &mut replies) {
+            Ok(value) => ItemResult::Done(value),
+            Err(error) if !error.breaks_connection() => ItemResult::Failed(error),
+            Err(error) => return Err(error),
+        };
+    }
+    Ok(())
+}
