@@ -13,6 +13,10 @@ use crate::protocol::{
     encode_flush_all, encode_quit, encode_stats, encode_verbosity, encode_version, Reply,
 };
 
+/// How far ahead of its argument memcached's delayed flush can start (it flushes items stored
+/// up to `realtime(delay) - 1`, on a clock that ticks in whole seconds).
+const FLUSH_EARLINESS: Duration = Duration::from_secs(2);
+
 impl Client {
     /// Invalidates every item on the server at once.
     pub fn flush_all(&mut self) -> Result<()> {
@@ -21,11 +25,15 @@ impl Client {
 
     /// Invalidates every item on the server once `delay` has passed (memcached's staggered
     /// flush across a pool). A zero delay flushes at once.
+    ///
+    /// memcached keeps time in whole seconds and starts the flush up to two seconds before the
+    /// number it is sent, so the client adds two seconds to the delay (rounded up): the flush
+    /// happens between `delay` and `delay` + 1 s, never early.
     pub fn flush_all_after(&mut self, delay: Duration) -> Result<()> {
         if delay.is_zero() {
             return self.flush(None);
         }
-        let wire = Expiry::After(delay).to_wire(SystemTime::now())?;
+        let wire = Expiry::After(delay + FLUSH_EARLINESS).to_wire(SystemTime::now())?;
         self.flush(Some(wire))
     }
 

@@ -1,0 +1,286 @@
+//! Retrieval commands (`get`, `get_into`, `gets`, `get_many`, `gets_many`, `gat`, `gats`)
+//! against a real memcached.
+
+mod support;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use memcache_sync::{CasOutcome, Client, Expiry, Item};
+use support::{shared_server, unique_key};
+
+fn item(value: &[u8], flags: u32) -> Item {
+    Item {
+        value: value.to_vec(),
+        flags,
+    }
+}
+
+/// Polls until `key` is a miss; panics if it is still there at `limit`. memcached's clock
+/// ticks in whole seconds, so an item with a 1 s expiry lives for up to about 2 s.
+fn assert_gone_within(client: &mut Client, key: &[u8], limit: Duration) {
+    let started = Instant::now();
+    while client.get(key).unwrap().is_some() {
+        assert!(
+            started.elapsed() < limit,
+            "{} still present after {limit:?}",
+            String::from_utf8_lossy(key)
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- get / get_into / gets -----------------------------------------------------------------
+
+#[test]
+fn get_of_a_key_never_stored_is_a_miss_not_an_error() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    assert_eq!(client.get(&unique_key("retrieval:never:")).unwrap(), None);
+    assert!(client.is_connected());
+}
+
+#[test]
+fn get_into_replaces_the_buffers_contents_with_the_value_and_returns_the_flags() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:into:");
+    client
+        .set(&key, b"value\r\nEND", 31, Expiry::Never)
+        .unwrap();
+    let mut buf = b"stale contents that are longer than the value".to_vec();
+    assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(31));
+    assert_eq!(buf, b"value\r\nEND");
+}
+
+#[test]
+fn get_into_on_a_miss_returns_none_and_leaves_the_buffer_empty() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let mut buf = b"left over from an earlier hit".to_vec();
+    let key = unique_key("retrieval:into-miss:");
+    assert_eq!(client.get_into(&key, &mut buf).unwrap(), None);
+    assert!(buf.is_empty(), "{buf:?}");
+}
+
+#[test]
+fn get_into_reuses_one_buffer_across_hits() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let long = unique_key("retrieval:into-long:");
+    let short = unique_key("retrieval:into-short:");
+    client.set(&long, &[b'L'; 4096], 1, Expiry::Never).unwrap();
+    client.set(&short, b"s", 2, Expiry::Never).unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(client.get_into(&long, &mut buf).unwrap(), Some(1));
+    assert_eq!(buf, [b'L'; 4096]);
+    assert_eq!(client.get_into(&short, &mut buf).unwrap(), Some(2));
+    assert_eq!(buf, b"s");
+}
+
+#[test]
+fn gets_returns_the_item_with_a_token_that_changes_when_the_item_is_written() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:gets:");
+    client.set(&key, b"one", 4, Expiry::Never).unwrap();
+    let (got, first) = client.gets(&key).unwrap().expect("just stored");
+    assert_eq!(got, item(b"one", 4));
+    let (_, again) = client.gets(&key).unwrap().unwrap();
+    assert_eq!(again, first, "a read must not change the token");
+    client.set(&key, b"two", 4, Expiry::Never).unwrap();
+    let (got, second) = client.gets(&key).unwrap().unwrap();
+    assert_eq!(got, item(b"two", 4));
+    assert_ne!(second, first);
+}
+
+#[test]
+fn gets_of_a_missing_key_is_a_miss() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    assert_eq!(
+        client.gets(&unique_key("retrieval:gets-miss:")).unwrap(),
+        None
+    );
+}
+
+// ---- get_many / gets_many ------------------------------------------------------------------
+
+#[test]
+fn get_many_returns_only_the_keys_found_each_with_its_own_value_and_flags() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let a = unique_key("retrieval:many-a:");
+    let b = unique_key("retrieval:many-b:");
+    let missing = unique_key("retrieval:many-missing:");
+    client.set(&a, b"alpha", 1, Expiry::Never).unwrap();
+    client.set(&b, b"", 2, Expiry::Never).unwrap();
+    let found = client.get_many(&[&a, &missing, &b]).unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[&a], item(b"alpha", 1));
+    assert_eq!(found[&b], item(b"", 2));
+    assert!(!found.contains_key(&missing));
+}
+
+#[test]
+fn get_many_where_no_key_is_found_is_an_empty_map() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let keys = [
+        unique_key("retrieval:none-1:"),
+        unique_key("retrieval:none-2:"),
+    ];
+    assert!(client.get_many(&keys).unwrap().is_empty());
+}
+
+#[test]
+fn get_many_with_a_key_asked_twice_returns_it_once_and_stays_in_step() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let a = unique_key("retrieval:dup-a:");
+    let b = unique_key("retrieval:dup-b:");
+    client.set(&a, b"A", 0, Expiry::Never).unwrap();
+    client.set(&b, b"B", 0, Expiry::Never).unwrap();
+    let found = client.get_many(&[&a, &a, &b, &a]).unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[&a], item(b"A", 0));
+    assert_eq!(found[&b], item(b"B", 0));
+    // memcached answered `a` three times; every answer was consumed.
+    assert!(client.is_connected());
+    assert_eq!(client.get(&b).unwrap(), Some(item(b"B", 0)));
+}
+
+#[test]
+fn get_many_and_gets_many_of_an_empty_key_list_are_empty_maps_without_error() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let none: [&[u8]; 0] = [];
+    assert!(client.get_many(&none).unwrap().is_empty());
+    assert!(client.gets_many(&none).unwrap().is_empty());
+    // The connection is still usable.
+    assert!(client.version().unwrap().starts_with("1."));
+}
+
+#[test]
+fn get_many_of_1000_keys_of_200_bytes_split_over_several_lines_finds_them_all() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let base = String::from_utf8(unique_key("retrieval:1000:")).unwrap();
+    let keys: Vec<Vec<u8>> = (0..1000)
+        .map(|i| {
+            let mut key = format!("{base}:{i:04}:").into_bytes();
+            key.resize(200, b'k');
+            key
+        })
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        client
+            .set(
+                key,
+                format!("value {i}").as_bytes(),
+                i as u32,
+                Expiry::Never,
+            )
+            .unwrap();
+    }
+    // 1000 * 201 bytes of keys is far over one 2048-byte get line.
+    let found = client.get_many(&keys).unwrap();
+    assert_eq!(found.len(), 1000);
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(
+            found[key],
+            item(format!("value {i}").as_bytes(), i as u32),
+            "key {i}"
+        );
+    }
+    let with_tokens = client.gets_many(&keys).unwrap();
+    assert_eq!(with_tokens.len(), 1000);
+    assert!(client.is_connected());
+}
+
+#[test]
+fn gets_many_gives_each_found_key_a_token_usable_for_cas() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let a = unique_key("retrieval:gets-many-a:");
+    let b = unique_key("retrieval:gets-many-b:");
+    let missing = unique_key("retrieval:gets-many-missing:");
+    client.set(&a, b"1", 0, Expiry::Never).unwrap();
+    client.set(&b, b"2", 0, Expiry::Never).unwrap();
+    let found = client.gets_many(&[&a, &b, &missing]).unwrap();
+    assert_eq!(found.len(), 2);
+    let (item_a, token_a) = &found[&a];
+    let (item_b, token_b) = &found[&b];
+    assert_eq!(item_a, &item(b"1", 0));
+    assert_eq!(item_b, &item(b"2", 0));
+    assert_ne!(token_a, token_b);
+    assert_eq!(
+        client.cas(&a, b"10", 0, Expiry::Never, *token_a).unwrap(),
+        CasOutcome::Stored
+    );
+    assert_eq!(
+        client.cas(&b, b"20", 0, Expiry::Never, *token_a).unwrap(),
+        CasOutcome::Exists,
+        "a's token must not pass for b"
+    );
+    assert_eq!(client.get(&a).unwrap(), Some(item(b"10", 0)));
+    assert_eq!(client.get(&b).unwrap(), Some(item(b"2", 0)));
+}
+
+// ---- gat / gats ----------------------------------------------------------------------------
+
+#[test]
+fn gat_of_a_missing_key_is_a_miss() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:gat-miss:");
+    assert_eq!(client.gat(&key, Expiry::after_secs(60)).unwrap(), None);
+    assert_eq!(client.gats(&key, Expiry::after_secs(60)).unwrap(), None);
+}
+
+#[test]
+fn gat_returns_the_item_and_a_one_second_expiry_then_makes_it_vanish() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:gat-expire:");
+    client.set(&key, b"touched", 13, Expiry::Never).unwrap();
+    assert_eq!(
+        client.gat(&key, Expiry::after_secs(1)).unwrap(),
+        Some(item(b"touched", 13))
+    );
+    assert_gone_within(&mut client, &key, Duration::from_millis(2500));
+}
+
+#[test]
+fn gats_returns_the_item_with_a_token_that_cas_accepts() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:gats:");
+    client.set(&key, b"v1", 3, Expiry::Never).unwrap();
+    let (got, token) = client
+        .gats(&key, Expiry::after_secs(300))
+        .unwrap()
+        .expect("stored");
+    assert_eq!(got, item(b"v1", 3));
+    // Touching does not change the version stamp: gets sees the same token.
+    assert_eq!(client.gets(&key).unwrap().unwrap().1, token);
+    assert_eq!(
+        client.cas(&key, b"v2", 3, Expiry::Never, token).unwrap(),
+        CasOutcome::Stored
+    );
+    assert_eq!(client.get(&key).unwrap(), Some(item(b"v2", 3)));
+}
+
+#[test]
+fn gats_with_a_zero_expiry_returns_the_item_and_expires_it_at_once() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("retrieval:gats-zero:");
+    client.set(&key, b"last read", 0, Expiry::Never).unwrap();
+    let (got, _) = client
+        .gats(&key, Expiry::After(Duration::ZERO))
+        .unwrap()
+        .expect("stored");
+    assert_eq!(got, item(b"last read", 0));
+    assert_eq!(client.get(&key).unwrap(), None);
+}
