@@ -25,21 +25,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut client = Client::connect_with(&addr, config)?;
 
     let malformed = Cell::new(0usize);
-    let (entries, total): (
-        Box<dyn Iterator<Item = Entry<Vec<u8>, Vec<u8>>>>,
-        Option<u64>,
-    ) = match source.parse::<u64>() {
-        Ok(count) => (Box::new((0..count).map(generated)), Some(count)),
-        Err(_) => {
-            let lines = BufReader::new(File::open(&source)?).split(b'\n');
-            let entries = lines.map_while(Result::ok).filter_map(|line| {
-                let parsed = parse_line(&line);
-                malformed.set(malformed.get() + usize::from(parsed.is_none()));
-                parsed
-            });
-            (Box::new(entries), None)
-        }
-    };
+    let (entries, total): (Box<dyn Iterator<Item = OwnedEntry>>, Option<u64>) =
+        match source.parse::<u64>() {
+            Ok(count) => (Box::new((0..count).map(generated)), Some(count)),
+            Err(_) => {
+                let lines = BufReader::new(File::open(&source)?).split(b'\n');
+                let entries = lines.map_while(Result::ok).filter_map(|line| {
+                    let parsed = parse_line(&line);
+                    malformed.set(malformed.get() + usize::from(parsed.is_none()));
+                    parsed
+                });
+                (Box::new(entries), None)
+            }
+        };
 
     let progress = match total {
         Some(total) => ProgressBar::new(total),

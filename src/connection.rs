@@ -50,9 +50,25 @@ impl Connection {
             max_value_len: config.max_value_size(),
             last_used: Instant::now(),
         };
-        let far = Instant::now() + Duration::from_secs(3600);
-        connection.arm(Phase::Read, far, config.read_timeout())?;
-        connection.arm(Phase::Write, far, config.write_timeout())?;
+        // Armed with the full timeouts, so that an operation's first read and write, which
+        // start with almost all of their time left, need no further system call.
+        let set = |phase, result: std::io::Result<()>| {
+            result.map_err(|source| Error::Io { phase, source })
+        };
+        set(
+            Phase::Read,
+            connection
+                .stream
+                .set_read_timeout(Some(connection.read_timeout)),
+        )?;
+        set(
+            Phase::Write,
+            connection
+                .stream
+                .set_write_timeout(Some(connection.write_timeout)),
+        )?;
+        connection.armed_read = connection.read_timeout;
+        connection.armed_write = connection.write_timeout;
         Ok(connection)
     }
 

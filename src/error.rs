@@ -124,6 +124,24 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The server that owns the key is marked down after repeated connection failures; the
+    /// call failed at once, without waiting on the network. Nothing was sent.
+    #[error("memcached at {addr} is marked down; next probe in {retry_in:?}")]
+    ServerDown {
+        /// The server's address.
+        addr: String,
+        /// How long until one caller probes it again.
+        retry_in: Duration,
+    },
+    /// Every connection of a [`Pool`](crate::Pool) stayed in use for the whole checkout
+    /// timeout. Nothing was sent.
+    #[error("no pooled connection came free within {waited:?} (pool of {max_size})")]
+    PoolTimeout {
+        /// The checkout timeout that elapsed.
+        waited: Duration,
+        /// The pool's maximum size.
+        max_size: usize,
+    },
     /// memcached answered `NOT_STORED` to a `set`, which memcached 1.6 does not do; reported
     /// so that no refusal is ever mistaken for a store. (`add`, `replace`, `append` and
     /// `prepend` report `NOT_STORED` as a value, [`StoreOutcome::NotStored`](crate::StoreOutcome).)
@@ -146,12 +164,13 @@ impl Error {
     }
 
     /// The server could not be reached or the connection failed: connect errors, timeouts,
-    /// closed connections and socket errors. These are what failover and dead-host marking
-    /// act on.
+    /// closed connections, socket errors, and a server already marked down. These are what
+    /// failover and dead-host marking act on.
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
             Self::Connect { .. }
+                | Self::ServerDown { .. }
                 | Self::Timeout { .. }
                 | Self::ConnectionClosed { .. }
                 | Self::Io { .. }
@@ -181,23 +200,27 @@ impl Error {
 
     /// The request may have reached the server, so the command may have been applied even
     /// though no reply was read. False only when the failure came before anything was
-    /// written: connect errors, connect timeouts and refused input.
+    /// written: connect errors, connect timeouts, pool timeouts and refused input.
     pub fn may_have_reached_server(&self) -> bool {
-        !(self.is_invalid_input()
-            || matches!(
-                self,
-                Self::Connect { .. }
-                    | Self::Timeout {
-                        phase: Phase::Connect,
-                        ..
-                    }
-            ))
+        let before_sending = matches!(
+            self,
+            Self::Connect { .. }
+                | Self::PoolTimeout { .. }
+                | Self::ServerDown { .. }
+                | Self::Timeout {
+                    phase: Phase::Connect,
+                    ..
+                }
+        );
+        !(before_sending || self.is_invalid_input())
     }
 
     /// A later attempt, on a fresh connection, might succeed: the failure lay in the network,
     /// the server's state or a garbled stream, not in the request.
     pub fn is_transient(&self) -> bool {
-        self.is_connection_error() || matches!(self, Self::Protocol(_)) || self.is_out_of_memory()
+        self.is_connection_error()
+            || matches!(self, Self::Protocol(_) | Self::PoolTimeout { .. })
+            || self.is_out_of_memory()
     }
 
     /// Whether repeating the operation that failed is safe and may help. `idempotent` says
@@ -214,6 +237,60 @@ impl Error {
     /// ```
     pub fn is_safe_to_retry(&self, idempotent: bool) -> bool {
         self.is_transient() && (idempotent || !self.may_have_reached_server())
+    }
+
+    /// A copy of this error, to report one failure against each of several items. An IO
+    /// error keeps its kind, OS error code and message, not its inner source.
+    pub(crate) fn duplicate(&self) -> Error {
+        let io = |e: &io::Error| {
+            e.raw_os_error().map_or_else(
+                || io::Error::new(e.kind(), e.to_string()),
+                io::Error::from_raw_os_error,
+            )
+        };
+        match self {
+            Self::Connect { addr, source } => Self::Connect {
+                addr: addr.clone(),
+                source: io(source),
+            },
+            Self::Timeout { phase, timeout } => Self::Timeout {
+                phase: *phase,
+                timeout: *timeout,
+            },
+            Self::ConnectionClosed { phase } => Self::ConnectionClosed { phase: *phase },
+            Self::Io { phase, source } => Self::Io {
+                phase: *phase,
+                source: io(source),
+            },
+            Self::Protocol(error) => Self::Protocol(error.clone()),
+            Self::Server { message } => Self::Server {
+                message: message.clone(),
+            },
+            Self::Client { message } => Self::Client {
+                message: message.clone(),
+            },
+            Self::UnknownCommand { message } => Self::UnknownCommand {
+                message: message.clone(),
+            },
+            Self::InvalidKey(error) => Self::InvalidKey(*error),
+            Self::ValueTooLarge { len, limit } => Self::ValueTooLarge {
+                len: *len,
+                limit: *limit,
+            },
+            Self::InvalidArgument { what, reason } => Self::InvalidArgument {
+                what,
+                reason: reason.clone(),
+            },
+            Self::ServerDown { addr, retry_in } => Self::ServerDown {
+                addr: addr.clone(),
+                retry_in: *retry_in,
+            },
+            Self::PoolTimeout { waited, max_size } => Self::PoolTimeout {
+                waited: *waited,
+                max_size: *max_size,
+            },
+            Self::NotStored => Self::NotStored,
+        }
     }
 
     /// Whether the connection must be dropped after this error: everything that happened once
@@ -279,6 +356,14 @@ mod tests {
                 reason: "x".into(),
             },
             Error::NotStored,
+            Error::PoolTimeout {
+                waited: Duration::from_secs(1),
+                max_size: 4,
+            },
+            Error::ServerDown {
+                addr: "h:1".into(),
+                retry_in: Duration::from_secs(1),
+            },
         ]
     }
 
@@ -301,6 +386,8 @@ mod tests {
             (false, false, false, false),
             (false, false, false, false),
             (false, true, false, false),
+            (false, false, true, false),
+            (true, false, true, false),
         ];
         for (error, want) in examples().iter().zip(expected) {
             let got = (
@@ -322,6 +409,16 @@ mod tests {
             if error.is_invalid_input() {
                 assert!(!error.is_safe_to_retry(true), "{error:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_duplicate_reads_and_classifies_like_the_original() {
+        for error in examples() {
+            let copy = error.duplicate();
+            assert_eq!(copy.to_string(), error.to_string());
+            assert_eq!(copy.is_safe_to_retry(false), error.is_safe_to_retry(false));
+            assert_eq!(copy.breaks_connection(), error.breaks_connection());
         }
     }
 

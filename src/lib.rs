@@ -46,20 +46,27 @@
 
 mod batch;
 mod client;
+mod cluster;
 mod config;
 mod connect;
 mod connection;
+pub mod distribution;
 mod error;
 mod expiry;
 mod item;
+mod pool;
 pub mod protocol;
 
 pub use batch::{BatchReport, Entry, ItemResult};
 pub use client::Client;
+pub use cluster::{
+    Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
+};
 pub use config::Config;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
+pub use pool::{Pool, PoolConfig, PooledClient};
 
 /// The README's examples, compiled as doc tests so that they cannot drift from the API.
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,238 @@
+//! Batches across servers: keys split by server, one pipeline per server, run concurrently
+//! on scoped threads, results merged back in input order.
+
+use std::collections::HashMap;
+
+use super::Cluster;
+use crate::batch::{BatchReport, Entry, ItemResult};
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::expiry::Expiry;
+use crate::item::{Item, StoreOutcome};
+use crate::protocol::validate_key;
+
+/// What [`Cluster::get_many`] found: the items, and the keys whose server failed, each with
+/// its error. A key in neither map is a miss.
+#[derive(Debug, Default)]
+pub struct GetManyReport {
+    /// The items found, by key.
+    pub found: HashMap<Vec<u8>, Item>,
+    /// The keys that could not be read, with why: their server was down, unreachable or
+    /// failed mid-reply.
+    pub failed: HashMap<Vec<u8>, Error>,
+}
+
+impl Cluster {
+    /// Reads many keys: one pipelined request per server, all servers at once. A failing
+    /// server fails only its own keys (in [`GetManyReport::failed`]); the others' are read.
+    /// An invalid key fails the whole call before anything is sent.
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set(b"doc:fan:1", b"one", 0, Expiry::after_secs(60))?;
+    /// let report = cluster.get_many(&["doc:fan:1", "doc:fan:missing"])?;
+    /// assert_eq!(report.found.len(), 1);
+    /// assert!(report.failed.is_empty());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get_many<K: AsRef<[u8]> + Sync>(&self, keys: &[K]) -> Result<GetManyReport> {
+        for key in keys {
+            validate_key(key.as_ref())?;
+        }
+        let groups = self.group(0..keys.len(), |&i| self.server_for(keys[i].as_ref()));
+        let read = |client: &mut Client, group: &[usize]| {
+            client.get_many(&group.iter().map(|&i| keys[i].as_ref()).collect::<Vec<_>>())
+        };
+        let mut report = GetManyReport::default();
+        for (group, result) in self.fan_out(groups, read, |_| None) {
+            match result {
+                Ok(found) => report.found.extend(found),
+                Err(error) => {
+                    for i in group {
+                        report
+                            .failed
+                            .insert(keys[i].as_ref().to_vec(), error.duplicate());
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// [`Client::set_many`] across the servers: each server's entries go through its own
+    /// pipeline, all servers at once, and the results come back in input order. The entries
+    /// of a server that is down or unreachable fail each with that error; a server that fails
+    /// mid-batch leaves its later entries `Unconfirmed` or `NotSent`, and its error is the
+    /// report's [`stop_error`](BatchReport::stop_error) (the first server's, if several
+    /// failed). The entries are held in memory while the batch runs.
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Entry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// let report = cluster.set_many((0..100).map(|i| Entry::new(format!("doc:fan:{i}"), "v")));
+    /// assert!(report.all_done());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn set_many<K, V>(&self, entries: impl IntoIterator<Item = Entry<K, V>>) -> BatchReport<()>
+    where
+        K: AsRef<[u8]> + Send + Sync,
+        V: AsRef<[u8]> + Send + Sync,
+    {
+        self.batch(
+            entries,
+            |entry| entry.key.as_ref(),
+            |client, group| client.set_many(group.iter().map(|(_, entry)| borrowed(entry))),
+        )
+    }
+
+    /// [`Client::add_many`] across the servers, as [`Cluster::set_many`].
+    pub fn add_many<K, V>(
+        &self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> BatchReport<StoreOutcome>
+    where
+        K: AsRef<[u8]> + Send + Sync,
+        V: AsRef<[u8]> + Send + Sync,
+    {
+        self.batch(
+            entries,
+            |entry| entry.key.as_ref(),
+            |client, group| client.add_many(group.iter().map(|(_, entry)| borrowed(entry))),
+        )
+    }
+
+    /// [`Client::delete_many`] across the servers, as [`Cluster::set_many`].
+    pub fn delete_many<K: AsRef<[u8]> + Send + Sync>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> BatchReport<bool> {
+        self.batch(
+            keys,
+            |key| key.as_ref(),
+            |client, group| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
+        )
+    }
+
+    /// [`Client::touch_many`] across the servers, as [`Cluster::set_many`].
+    pub fn touch_many<K: AsRef<[u8]> + Send + Sync>(
+        &self,
+        keys: impl IntoIterator<Item = (K, Expiry)>,
+    ) -> BatchReport<bool> {
+        self.batch(
+            keys,
+            |(key, _)| key.as_ref(),
+            |client, group| {
+                client.touch_many(
+                    group
+                        .iter()
+                        .map(|(_, (key, expiry))| (key.as_ref(), *expiry)),
+                )
+            },
+        )
+    }
+
+    /// Splits items by the server that owns each one, keeping their order.
+    fn group<I>(
+        &self,
+        items: impl IntoIterator<Item = I>,
+        server: impl Fn(&I) -> usize,
+    ) -> Vec<Vec<I>> {
+        let mut groups: Vec<Vec<I>> = (0..self.shared.nodes.len()).map(|_| Vec::new()).collect();
+        for item in items {
+            groups[server(&item)].push(item);
+        }
+        groups
+    }
+
+    /// Runs `work` for each non-empty group on a connection to its server, all at once on
+    /// scoped threads, under the servers' health but without retries (batches hold work that
+    /// is not safe to repeat). `failure` names the error in a successful result that the
+    /// server's health should count, such as a batch's stop error. Returns each group with
+    /// its result, in server order.
+    fn fan_out<I: Send, R: Send>(
+        &self,
+        groups: Vec<Vec<I>>,
+        work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
+        failure: impl Fn(&R) -> Option<&Error> + Sync,
+    ) -> Vec<(Vec<I>, Result<R>)> {
+        let (work, failure) = (&work, &failure);
+        std::thread::scope(|scope| {
+            let running: Vec<_> = groups
+                .into_iter()
+                .enumerate()
+                .filter(|(_, group)| !group.is_empty())
+                .map(|(owner, group)| {
+                    scope.spawn(move || {
+                        let result = self.lease(owner).and_then(|mut lease| {
+                            let result = work(&mut lease.client, &group);
+                            let error = result.as_ref().map_or_else(Some, failure);
+                            self.record(lease.index, lease.admission, error);
+                            result
+                        });
+                        (group, result)
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    /// A batch across servers: `key` names each item's key, `run` sends one server's items
+    /// (with their input positions) and reports on them in order.
+    fn batch<I: Send + Sync, T: Send>(
+        &self,
+        items: impl IntoIterator<Item = I>,
+        key: impl Fn(&I) -> &[u8],
+        run: impl Fn(&mut Client, &[(usize, I)]) -> BatchReport<T> + Sync,
+    ) -> BatchReport<T> {
+        let mut count = 0;
+        let numbered = items.into_iter().enumerate().inspect(|_| count += 1);
+        let groups = self.group(numbered, |(_, item)| self.server_for(key(item)));
+        let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
+        let mut stop_error = None;
+        let work = |client: &mut Client, group: &[(usize, I)]| Ok(run(client, group));
+        for (group, outcome) in self.fan_out(groups, work, BatchReport::stop_error) {
+            match outcome {
+                Ok(report) => {
+                    for ((index, _), result) in group.iter().zip(report.results) {
+                        results[*index] = Some(result);
+                    }
+                    stop_error = stop_error.or(report.stop_error);
+                }
+                Err(error) => {
+                    for (index, _) in &group {
+                        results[*index] = Some(ItemResult::Failed(error.duplicate()));
+                    }
+                }
+            }
+        }
+        let results = results
+            .into_iter()
+            .map(|r| r.expect("every item is in one group"))
+            .collect();
+        BatchReport {
+            results,
+            stop_error,
+        }
+    }
+}
+
+/// An entry that borrows its key and value from another.
+fn borrowed<K: AsRef<[u8]>, V: AsRef<[u8]>>(entry: &Entry<K, V>) -> Entry<&[u8], &[u8]> {
+    Entry {
+        key: entry.key.as_ref(),
+        value: entry.value.as_ref(),
+        flags: entry.flags,
+        expiry: entry.expiry,
+    }
+}

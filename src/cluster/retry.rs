@@ -1,0 +1,88 @@
+//! Opt-in retries of operations that are safe to repeat.
+
+use std::time::Duration;
+
+/// How a [`Cluster`](crate::Cluster) retries a failed operation. Off by default: one attempt.
+///
+/// A retry happens only when the error says a later attempt may succeed
+/// ([`Error::is_transient`](crate::Error::is_transient)) and repeating is safe
+/// ([`Error::is_safe_to_retry`](crate::Error::is_safe_to_retry)): reads (`get`, `gets`,
+/// `gat`, `gats`, `get_many`) and `touch` are repeated after any transient failure;
+/// `set`, `add`, `replace`, `append`, `prepend`, `cas`, `incr`, `decr` and `delete` only when
+/// the request cannot have reached the server (a refused connection), because repeating them
+/// could apply them twice or misreport their outcome. A key is retried on its own server, never
+/// another, and a server marked down is not retried at all (its error is
+/// [`Error::ServerDown`](crate::Error::ServerDown)).
+///
+/// ```
+/// use memcache_sync::RetryPolicy;
+/// use std::time::Duration;
+/// let retry = RetryPolicy::attempts(3).with_backoff(Duration::from_millis(10), Duration::from_millis(200));
+/// assert_eq!(retry.max_attempts(), 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::attempts(1)
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every operation is tried once.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Up to `max_attempts` attempts in all (the first included), with a backoff of 10 ms
+    /// doubling up to 1 s, each jittered. Raised to 1 if 0.
+    pub fn attempts(max_attempts: u32) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+
+    /// The wait before the first retry, doubled for each further one up to `max`; each wait
+    /// is jittered to between half and all of its value.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// The most attempts per operation, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        super::jitter::jittered(super::jitter::exponential(
+            self.initial_backoff,
+            self.max_backoff,
+            retry,
+        ))
+    }
+}
+
+/// What a cluster does with a key whose server is marked down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Failover {
+    /// The call fails at once with [`Error::ServerDown`](crate::Error::ServerDown). A key
+    /// always lives on the server its distribution names. The default.
+    #[default]
+    Never,
+    /// The call goes to the next server in the list that is up. **This breaks what relies on
+    /// one key living in one place**: a lock taken with `add` can be taken twice (once on each
+    /// server), a reader can miss what a writer just stored on the other server, and when the
+    /// server comes back it serves values older than those written meanwhile. Use it only for
+    /// data that is a pure cache of something else.
+    NextServer,
+}
