@@ -64,7 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let stored = report.done_count();
     println!("stored:   {stored}");
-    println!("failed:   {}", report.len() - stored + malformed.get());
+    let untaken = total.map_or(0, |total| total as usize - report.len());
+    println!(
+        "failed:   {}",
+        report.len() - stored + malformed.get() + untaken
+    );
+    if untaken > 0 {
+        println!("  {untaken:>8} × not sent: the batch stopped before taking them");
+    }
     if malformed.get() > 0 {
         println!("  {:>8} × line without a tab", malformed.get());
     }

@@ -71,9 +71,9 @@ impl<T> ItemResult<T> {
     }
 }
 
-/// The result of a batch: one [`ItemResult`] per input item, in input order, and the error
-/// that stopped the batch early, if any. Nothing is reported done that the server did not
-/// confirm.
+/// The result of a batch: one [`ItemResult`] per item taken from the input, in input order
+/// (every item, unless the batch stopped early), and the error that stopped the batch, if any.
+/// Nothing is reported done that the server did not confirm.
 #[must_use = "a batch may have failed for some items; check the report"]
 #[derive(Debug)]
 pub struct BatchReport<T> {
@@ -94,12 +94,15 @@ impl<T> BatchReport<T> {
 
     /// The error that stopped the batch before every item was answered (a timeout, a lost
     /// connection): the items after it are [`ItemResult::Unconfirmed`] or
-    /// [`ItemResult::NotSent`]. `None` when every item was answered or failed on its own.
+    /// [`ItemResult::NotSent`], and items the batch had not yet taken from the caller's
+    /// iterator are not in the report at all: a batch that stops takes no more input, so
+    /// everything from [`BatchReport::len`] on was not sent. (Pass `iter.by_ref()` to keep the
+    /// rest of the iterator.) `None` when every item was answered or failed on its own.
     pub fn stop_error(&self) -> Option<&Error> {
         self.stop_error.as_ref()
     }
 
-    /// How many items the batch held.
+    /// How many items the batch took from its input: all of them, unless it stopped early.
     pub fn len(&self) -> usize {
         self.results.len()
     }

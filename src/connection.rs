@@ -17,10 +17,6 @@ const INITIAL_BUFFER: usize = 16 * 1024;
 /// socket timeouts in scheduler ticks anyway.
 const ARM_SLACK: Duration = Duration::from_millis(2);
 
-/// After this long unused, a connection is checked for a close or stray bytes before it is
-/// trusted with a request.
-const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
-
 #[derive(Debug)]
 pub(crate) struct Connection {
     stream: TcpStream,
@@ -32,7 +28,6 @@ pub(crate) struct Connection {
     armed_read: Duration,
     armed_write: Duration,
     max_value_len: usize,
-    last_used: Instant,
 }
 
 impl Connection {
@@ -48,7 +43,6 @@ impl Connection {
             armed_read: Duration::ZERO,
             armed_write: Duration::ZERO,
             max_value_len: config.max_value_size(),
-            last_used: Instant::now(),
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
         // start with almost all of their time left, need no further system call.
@@ -72,13 +66,26 @@ impl Connection {
         Ok(connection)
     }
 
-    /// Whether the connection can carry a request: nothing unread is buffered, and, if it has
-    /// been idle, the server has neither closed it nor sent anything unasked.
+    /// Whether the connection can carry a request: nothing unread is buffered, and the server
+    /// has neither closed it nor sent anything unasked since the last reply. Checked before
+    /// every request, so that a restart or idle close is noticed before a request is lost on
+    /// a dead socket, and stray bytes are never read as the answer to a later request.
     pub(crate) fn is_reusable(&self) -> bool {
-        self.start == self.end
-            && (self.last_used.elapsed() < IDLE_CHECK_AFTER || self.peer_is_quiet())
+        self.start == self.end && self.peer_is_quiet()
     }
 
+    /// One non-blocking peek: nothing to read means the stream is as the last reply left it.
+    #[cfg(unix)]
+    fn peer_is_quiet(&self) -> bool {
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit()];
+        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+        matches!(
+            socket2::SockRef::from(&self.stream).recv_with_flags(&mut probe, flags),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+
+    #[cfg(not(unix))]
     fn peer_is_quiet(&self) -> bool {
         if self.stream.set_nonblocking(true).is_err() {
             return false;
@@ -102,8 +109,7 @@ impl Connection {
 
     /// Writes all of `request` within one write timeout.
     pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<(), Error> {
-        self.last_used = Instant::now();
-        let deadline = self.last_used + self.write_timeout;
+        let deadline = Instant::now() + self.write_timeout;
         let mut written = 0;
         while written < request.len() {
             self.arm(Phase::Write, deadline, self.write_timeout)?;
@@ -125,12 +131,27 @@ impl Connection {
         Ok(())
     }
 
-    /// The reader of the replies to what was written, within one read timeout from now.
+    /// The reader of the replies to what was written, all within one read timeout from now.
     pub(crate) fn replies(&mut self) -> Replies<'_> {
         let deadline = Instant::now() + self.read_timeout;
         Replies {
             connection: self,
             deadline,
+            renew: false,
+            progressed: false,
+        }
+    }
+
+    /// The reader of a pipeline's replies: each frame must arrive within one read timeout of
+    /// the one before, so a stalled server is caught within one timeout while a long stream
+    /// of replies (a window of large values) may take as long as it needs.
+    pub(crate) fn streamed_replies(&mut self) -> Replies<'_> {
+        let deadline = Instant::now() + self.read_timeout;
+        Replies {
+            connection: self,
+            deadline,
+            renew: true,
+            progressed: false,
         }
     }
 
@@ -218,6 +239,10 @@ fn classify(error: io::Error, phase: Phase, deadline: Instant, timeout: Duration
 pub(crate) struct Replies<'c> {
     connection: &'c mut Connection,
     deadline: Instant,
+    /// Whether a complete frame starts a new read timeout for the next.
+    renew: bool,
+    /// Whether a frame completed since the deadline was last set.
+    progressed: bool,
 }
 
 impl Replies<'_> {
@@ -233,9 +258,18 @@ impl Replies<'_> {
                 Status::Complete { frame, len } => {
                     let result = f(frame);
                     conn.consume(len);
+                    self.progressed = true;
                     return result;
                 }
-                Status::Incomplete => conn.fill(self.deadline)?,
+                Status::Incomplete => {
+                    // Renewed only when a wait is due, so frames already buffered cost no clock
+                    // read.
+                    if self.renew && self.progressed {
+                        self.deadline = Instant::now() + conn.read_timeout;
+                        self.progressed = false;
+                    }
+                    conn.fill(self.deadline)?;
+                }
             }
         }
     }

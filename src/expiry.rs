@@ -62,7 +62,7 @@ impl Expiry {
                     Ok(secs as i64)
                 } else {
                     now.checked_add(Duration::from_secs(secs))
-                        .map_or(Err(too_late()), |at| Self::At(at).to_wire(now))
+                        .map_or_else(|| Err(too_late()), |at| Self::At(at).to_wire(now))
                 }
             }
             Self::At(at) => {

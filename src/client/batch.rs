@@ -23,7 +23,8 @@ impl Client {
     /// plus the results. The write and read timeouts bound each window of about 16 KiB of
     /// requests; if the server stalls or the connection fails, the report's
     /// [`stop_error`](BatchReport::stop_error) says why, and every entry after the last
-    /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`.
+    /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`; the batch then takes
+    /// no more entries from the iterator, so those after [`BatchReport::len`] were not sent.
     ///
     /// ```
     /// # use memcache_sync::{Client, Entry, Expiry, ItemResult};

@@ -37,7 +37,9 @@ impl Client {
     ///
     /// An error that leaves the stream in step (`SERVER_ERROR`) fails its item only; any
     /// other stops the batch: the items written and unanswered become
-    /// [`ItemResult::Unconfirmed`], the rest [`ItemResult::NotSent`].
+    /// [`ItemResult::Unconfirmed`], those encoded but not written [`ItemResult::NotSent`],
+    /// and no further command is taken from `commands` (a slow or endless source cannot hold
+    /// the caller past the failure).
     pub(crate) fn pipeline<C, X, T>(
         &mut self,
         commands: impl IntoIterator<Item = C>,
@@ -47,11 +49,14 @@ impl Client {
         let mut results = Vec::new();
         let mut commands = commands.into_iter();
         let mut windows: VecDeque<Vec<Sent<X>>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
+        // Read windows are cleared and reused, so a long batch allocates no window after the
+        // first two.
+        let mut spare: Vec<Vec<Sent<X>>> = Vec::with_capacity(WINDOWS_IN_FLIGHT);
         let mut exhausted = false;
         let stop_error = loop {
             if !exhausted && windows.len() < WINDOWS_IN_FLIGHT {
                 self.request.clear();
-                let mut window = Vec::new();
+                let mut window = spare.pop().unwrap_or_default();
                 while self.request.len() < WINDOW_BYTES {
                     let Some(command) = commands.next() else {
                         exhausted = true;
@@ -92,23 +97,24 @@ impl Client {
                         break Some(error);
                     }
                     windows.push_back(window);
+                } else {
+                    spare.push(window);
                 }
             }
             let must_read =
                 windows.len() == WINDOWS_IN_FLIGHT || (exhausted && !windows.is_empty());
             if must_read {
-                let window = windows.pop_front().unwrap_or_default();
+                let mut window = windows.pop_front().unwrap_or_default();
                 let connection = self.connection.as_mut().expect("a window was written");
                 if let Err(error) = read_window(connection, &window, &mut read, &mut results) {
                     break Some(error);
                 }
+                window.clear();
+                spare.push(window);
             } else if exhausted {
                 break None;
             }
         };
-        if stop_error.is_some() {
-            results.extend(commands.map(|_| ItemResult::NotSent));
-        }
         self.settle(stop_error.as_ref());
         BatchReport {
             results,
@@ -125,7 +131,7 @@ fn read_window<X, T>(
     read: &mut impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
     results: &mut [ItemResult<T>],
 ) -> Result<(), Error> {
-    let mut replies = connection.replies();
+    let mut replies = connection.streamed_replies();
     for sent in window {
         results[sent.index] = match read(&sent.context, &mut replies) {
             Ok(value) => ItemResult::Done(value),

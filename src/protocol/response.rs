@@ -285,12 +285,22 @@ fn parse_value<'a>(
         };
         return Err(ProtocolError::new(kind, &buf[..line_len - 2]));
     }
-    // The claim is at most max_value_len, so this arithmetic cannot overflow.
-    let data_end = line_len + claimed as usize;
-    if buf.len() < data_end + 2 {
+    // The claim is within max_value_len, but that limit may be as large as usize::MAX.
+    let Some(frame_len) = line_len
+        .checked_add(claimed as usize)
+        .and_then(|end| end.checked_add(2))
+    else {
+        let kind = ProtocolErrorKind::ValueTooLong {
+            claimed,
+            limit: max_value_len,
+        };
+        return Err(ProtocolError::new(kind, &buf[..line_len - 2]));
+    };
+    let data_end = frame_len - 2;
+    if buf.len() < frame_len {
         return Ok(Status::Incomplete);
     }
-    if &buf[data_end..data_end + 2] != b"\r\n" {
+    if &buf[data_end..frame_len] != b"\r\n" {
         return Err(ProtocolError::new(
             ProtocolErrorKind::UnterminatedData,
             &buf[..line_len - 2],
@@ -304,7 +314,7 @@ fn parse_value<'a>(
             cas,
             data,
         }),
-        len: data_end + 2,
+        len: frame_len,
     })
 }
 

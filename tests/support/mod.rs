@@ -5,3 +5,4 @@
 pub mod memcached;
 
 pub use memcached::*;
+pub mod fault_server;
