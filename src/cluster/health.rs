@@ -82,6 +82,17 @@ pub(crate) enum Admission {
     Probe,
 }
 
+/// What one call learnt about a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The server answered, even if with an error of its own.
+    Answered,
+    /// The server could not be reached, or the connection failed.
+    Unreachable,
+    /// The call never reached the server.
+    Unknown,
+}
+
 /// A change of a server's state, for logs and observers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transition {
@@ -142,19 +153,29 @@ impl Health {
         Ok(Admission::Probe)
     }
 
-    /// Records how a call that was let through ended: `failed` when the server could not be
-    /// reached or the connection failed.
-    pub(crate) fn record(&self, admission: Admission, failed: bool) -> Option<Transition> {
-        if !failed {
-            if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
-                self.consecutive_failures.store(0, Ordering::Relaxed);
+    /// Records what a call that was let through learnt about the server.
+    pub(crate) fn record(&self, admission: Admission, verdict: Verdict) -> Option<Transition> {
+        match verdict {
+            Verdict::Answered => {
+                if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+                    self.consecutive_failures.store(0, Ordering::Relaxed);
+                }
+                if admission == Admission::Probe || self.down.load(Ordering::Acquire) {
+                    *self.outage() = Outage::default();
+                    self.down.store(false, Ordering::Release);
+                    return Some(Transition::Up);
+                }
+                return None;
             }
-            if admission == Admission::Probe || self.down.load(Ordering::Acquire) {
-                *self.outage() = Outage::default();
-                self.down.store(false, Ordering::Release);
-                return Some(Transition::Up);
+            Verdict::Unknown => {
+                // The call never reached the server (say, no pooled connection came free): it
+                // proves nothing, and a probe that did not happen lets the next caller probe.
+                if admission == Admission::Probe {
+                    self.outage().probing = false;
+                }
+                return None;
             }
-            return None;
+            Verdict::Unreachable => {}
         }
         let failures = self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
         let mut outage = self.outage();
@@ -197,12 +218,12 @@ mod tests {
     #[test]
     fn a_server_goes_down_only_after_the_threshold_of_consecutive_failures() {
         let h = health(3, 1000);
-        assert_eq!(h.record(Admission::Go, true), None);
-        assert_eq!(h.record(Admission::Go, false), None); // a success resets the count
-        assert_eq!(h.record(Admission::Go, true), None);
-        assert_eq!(h.record(Admission::Go, true), None);
+        assert_eq!(h.record(Admission::Go, Verdict::Unreachable), None);
+        assert_eq!(h.record(Admission::Go, Verdict::Answered), None); // a success resets the count
+        assert_eq!(h.record(Admission::Go, Verdict::Unreachable), None);
+        assert_eq!(h.record(Admission::Go, Verdict::Unreachable), None);
         assert!(matches!(
-            h.record(Admission::Go, true),
+            h.record(Admission::Go, Verdict::Unreachable),
             Some(Transition::Down { .. })
         ));
         assert!(matches!(h.admit("s"), Err(Error::ServerDown { .. })));
@@ -211,25 +232,55 @@ mod tests {
     #[test]
     fn after_the_backoff_exactly_one_caller_probes_while_others_fail_fast() {
         let h = health(1, 20);
-        h.record(Admission::Go, true);
+        h.record(Admission::Go, Verdict::Unreachable);
         assert!(h.admit("s").is_err());
         std::thread::sleep(Duration::from_millis(25));
         assert_eq!(h.admit("s").unwrap(), Admission::Probe);
         assert!(h.admit("s").is_err(), "a second caller must not probe too");
-        assert_eq!(h.record(Admission::Probe, false), Some(Transition::Up));
+        assert_eq!(
+            h.record(Admission::Probe, Verdict::Answered),
+            Some(Transition::Up)
+        );
         assert_eq!(h.admit("s").unwrap(), Admission::Go);
         assert!(!h.is_down());
     }
 
     #[test]
+    fn a_call_that_never_reached_the_server_neither_resets_failures_nor_ends_an_outage() {
+        let h = health(2, 20);
+        h.record(Admission::Go, Verdict::Unreachable);
+        assert_eq!(h.record(Admission::Go, Verdict::Unknown), None);
+        assert!(matches!(
+            h.record(Admission::Go, Verdict::Unreachable),
+            Some(Transition::Down { .. })
+        ));
+        std::thread::sleep(Duration::from_millis(25));
+        assert_eq!(h.admit("s").unwrap(), Admission::Probe);
+        assert_eq!(h.record(Admission::Probe, Verdict::Unknown), None);
+        assert!(
+            h.is_down(),
+            "an unknown outcome does not mark the server up"
+        );
+        assert_eq!(
+            h.admit("s").unwrap(),
+            Admission::Probe,
+            "the next caller may probe"
+        );
+    }
+
+    #[test]
     fn a_failed_probe_keeps_the_server_down_with_a_longer_backoff() {
         let h = health(1, 20);
-        let Some(Transition::Down { retry_in: first }) = h.record(Admission::Go, true) else {
+        let Some(Transition::Down { retry_in: first }) =
+            h.record(Admission::Go, Verdict::Unreachable)
+        else {
             panic!("down expected");
         };
         std::thread::sleep(first + Duration::from_millis(2));
         assert_eq!(h.admit("s").unwrap(), Admission::Probe);
-        let Some(Transition::Down { retry_in: second }) = h.record(Admission::Probe, true) else {
+        let Some(Transition::Down { retry_in: second }) =
+            h.record(Admission::Probe, Verdict::Unreachable)
+        else {
             panic!("still down expected");
         };
         assert!(

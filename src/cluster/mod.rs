@@ -21,7 +21,7 @@ use crate::protocol::validate_key;
 
 pub use batch::GetManyReport;
 pub use health::HealthConfig;
-use health::{Admission, Health, Transition};
+use health::{Admission, Health, Transition, Verdict};
 pub use observer::{Event, Observer};
 pub use retry::{Failover, RetryPolicy};
 
@@ -240,10 +240,15 @@ impl Cluster {
     /// Feeds an outcome to the server's health, and announces a change of state.
     fn record(&self, index: usize, admission: Admission, error: Option<&Error>) {
         let node = &self.shared.nodes[index];
-        let failed = error
-            .is_some_and(|e| e.is_connection_error() && !matches!(e, Error::ServerDown { .. }));
+        let verdict = match error {
+            None => Verdict::Answered,
+            Some(Error::ServerDown { .. } | Error::PoolTimeout { .. }) => Verdict::Unknown,
+            Some(error) if error.is_connection_error() => Verdict::Unreachable,
+            Some(error) if !error.may_have_reached_server() => Verdict::Unknown,
+            Some(_) => Verdict::Answered,
+        };
         let server = node.pool.addr();
-        match node.health.record(admission, failed) {
+        match node.health.record(admission, verdict) {
             Some(Transition::Down { retry_in }) => {
                 log::warn!("memcached at {server} marked down; next probe in {retry_in:?}");
                 self.emit(&Event::ServerDown { server, retry_in });
