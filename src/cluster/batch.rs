@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::Cluster;
+use std::time::Instant;
+
+use super::{Cluster, Event};
 use crate::batch::{BatchReport, Entry, ItemResult};
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -46,7 +48,7 @@ impl Cluster {
             client.get_many(&group.iter().map(|&i| keys[i].as_ref()).collect::<Vec<_>>())
         };
         let mut report = GetManyReport::default();
-        for (group, result) in self.fan_out(groups, read, |_| None) {
+        for (group, result) in self.fan_out("get_many", groups, read, |_| None) {
             match result {
                 Ok(found) => report.found.extend(found),
                 Err(error) => {
@@ -82,6 +84,7 @@ impl Cluster {
         V: AsRef<[u8]> + Send + Sync,
     {
         self.batch(
+            "set_many",
             entries,
             |entry| entry.key.as_ref(),
             |client, group| client.set_many(group.iter().map(|(_, entry)| borrowed(entry))),
@@ -98,6 +101,7 @@ impl Cluster {
         V: AsRef<[u8]> + Send + Sync,
     {
         self.batch(
+            "add_many",
             entries,
             |entry| entry.key.as_ref(),
             |client, group| client.add_many(group.iter().map(|(_, entry)| borrowed(entry))),
@@ -110,6 +114,7 @@ impl Cluster {
         keys: impl IntoIterator<Item = K>,
     ) -> BatchReport<bool> {
         self.batch(
+            "delete_many",
             keys,
             |key| key.as_ref(),
             |client, group| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
@@ -122,6 +127,7 @@ impl Cluster {
         keys: impl IntoIterator<Item = (K, Expiry)>,
     ) -> BatchReport<bool> {
         self.batch(
+            "touch_many",
             keys,
             |(key, _)| key.as_ref(),
             |client, group| {
@@ -154,6 +160,7 @@ impl Cluster {
     /// its result, in server order.
     fn fan_out<I: Send, R: Send>(
         &self,
+        command: &'static str,
         groups: Vec<Vec<I>>,
         work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
@@ -166,11 +173,20 @@ impl Cluster {
                 .filter(|(_, group)| !group.is_empty())
                 .map(|(owner, group)| {
                     scope.spawn(move || {
+                        let started = Instant::now();
+                        let mut server = owner;
                         let result = self.lease(owner).and_then(|mut lease| {
+                            server = lease.index;
                             let result = work(&mut lease.client, &group);
                             let error = result.as_ref().map_or_else(Some, failure);
                             self.record(lease.index, lease.admission, error);
                             result
+                        });
+                        self.emit(&Event::Operation {
+                            server: self.shared.nodes[server].pool.addr(),
+                            command,
+                            latency: started.elapsed(),
+                            error: result.as_ref().map_or_else(Some, failure),
                         });
                         (group, result)
                     })
@@ -191,6 +207,7 @@ impl Cluster {
     /// (with their input positions) and reports on them in order.
     fn batch<I: Send + Sync, T: Send>(
         &self,
+        command: &'static str,
         items: impl IntoIterator<Item = I>,
         key: impl Fn(&I) -> &[u8],
         run: impl Fn(&mut Client, &[(usize, I)]) -> BatchReport<T> + Sync,
@@ -201,7 +218,7 @@ impl Cluster {
         let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
         let mut stop_error = None;
         let work = |client: &mut Client, group: &[(usize, I)]| Ok(run(client, group));
-        for (group, outcome) in self.fan_out(groups, work, BatchReport::stop_error) {
+        for (group, outcome) in self.fan_out(command, groups, work, BatchReport::stop_error) {
             match outcome {
                 Ok(report) => {
                     for ((index, _), result) in group.iter().zip(report.results) {

@@ -203,38 +203,47 @@ impl Cluster {
     }
 
     /// A connection to the server for a key owned by `owner`, if its health admits the call.
-    /// A failure to connect counts against the server's health.
+    /// A failure to connect counts against the server's health. Under
+    /// [`Failover::NextServer`], a server marked down (or whose probe finds it still dead)
+    /// passes the call to the next one in the list.
     fn lease(&self, owner: usize) -> Result<Lease> {
-        let (index, admission) = self.admit(owner)?;
-        match self.shared.nodes[index].pool.get() {
-            Ok(client) => Ok(Lease {
-                index,
-                admission,
-                client,
-            }),
-            Err(error) => {
-                self.record(index, admission, Some(&error));
-                Err(error)
-            }
-        }
-    }
-
-    /// The server to use for a key owned by `owner`, and how it was admitted.
-    fn admit(&self, owner: usize) -> Result<(usize, Admission)> {
         let nodes = &self.shared.nodes;
-        let refused = match nodes[owner].health.admit(nodes[owner].pool.addr()) {
-            Ok(admission) => return Ok((owner, admission)),
-            Err(refused) => refused,
+        let candidates = match self.shared.failover {
+            Failover::NextServer => nodes.len(),
+            Failover::Never => 1,
         };
-        if self.shared.failover == Failover::NextServer {
-            for step in 1..nodes.len() {
-                let index = (owner + step) % nodes.len();
-                if let Ok(admission) = nodes[index].health.admit(nodes[index].pool.addr()) {
-                    return Ok((index, admission));
+        let mut owner_error = None;
+        for step in 0..candidates {
+            let index = (owner + step) % nodes.len();
+            let node = &nodes[index];
+            let admission = match node.health.admit(node.pool.addr()) {
+                Ok(admission) => admission,
+                Err(refused) => {
+                    owner_error.get_or_insert(refused);
+                    continue;
+                }
+            };
+            match node.pool.get() {
+                Ok(client) => {
+                    return Ok(Lease {
+                        index,
+                        admission,
+                        client,
+                    })
+                }
+                Err(error) => {
+                    self.record(index, admission, Some(&error));
+                    // Only a server that was already down (this call was its probe) passes
+                    // the call on; one that merely failed once keeps its keys.
+                    let still_down = admission == Admission::Probe && error.is_connection_error();
+                    owner_error.get_or_insert(error);
+                    if !still_down {
+                        break;
+                    }
                 }
             }
         }
-        Err(refused)
+        Err(owner_error.expect("the owner is always tried"))
     }
 
     /// Feeds an outcome to the server's health, and announces a change of state.

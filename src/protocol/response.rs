@@ -136,7 +136,7 @@ impl fmt::Display for ProtocolErrorKind {
 pub struct ProtocolError {
     /// What was wrong.
     pub kind: ProtocolErrorKind,
-    /// The first bytes of the offending line, escaped, at most about 64 characters.
+    /// The first 48 bytes of the offending line, escaped (so at most about 200 characters).
     pub excerpt: String,
 }
 
