@@ -85,6 +85,23 @@ fn assert_prompt(elapsed: Duration) {
     );
 }
 
+/// The error an RST gives: `Io` with `ConnectionReset`, in `phase`.
+fn assert_reset(error: &Error, phase: Phase) {
+    match error {
+        Error::Io {
+            phase: seen,
+            source,
+        } if *seen == phase => {
+            assert_eq!(
+                source.kind(),
+                std::io::ErrorKind::ConnectionReset,
+                "{error:?}"
+            )
+        }
+        other => panic!("expected Io {{ phase: {phase}, ConnectionReset }}, got {other:?}"),
+    }
+}
+
 fn item(value: &[u8]) -> Option<Item> {
     Some(Item {
         value: value.to_vec(),
@@ -408,17 +425,7 @@ fn reset_after_the_request_is_an_io_error() {
     let (server, mut client) = setup(Fault::Reset, PATIENT);
     let (result, elapsed) = timed(|| client.get(K1));
     let error = result.expect_err("a reset connection answered");
-    match &error {
-        Error::Io {
-            phase: Phase::Read,
-            source,
-        } => assert_eq!(
-            source.kind(),
-            std::io::ErrorKind::ConnectionReset,
-            "{error:?}"
-        ),
-        other => panic!("expected Io {{ phase: Read, ConnectionReset }}, got {other:?}"),
-    }
+    assert_reset(&error, Phase::Read);
     assert!(error.is_connection_error() && error.is_transient());
     assert_prompt(elapsed);
     assert_recovers_on_new_connection(&server, &mut client);
@@ -431,17 +438,7 @@ fn close_with_the_request_unread_is_an_io_error() {
     let (server, mut client) = setup(Fault::CloseUnread, PATIENT);
     let (result, elapsed) = timed(|| client.get(K1));
     let error = result.expect_err("a closed connection answered");
-    match &error {
-        Error::Io {
-            phase: Phase::Read,
-            source,
-        } => assert_eq!(
-            source.kind(),
-            std::io::ErrorKind::ConnectionReset,
-            "{error:?}"
-        ),
-        other => panic!("expected Io {{ phase: Read, ConnectionReset }}, got {other:?}"),
-    }
+    assert_reset(&error, Phase::Read);
     assert_prompt(elapsed);
     assert_recovers_on_new_connection(&server, &mut client);
 }
@@ -493,17 +490,7 @@ fn reset_while_the_request_is_sent_is_an_io_error_in_the_write_phase() {
     let value = vec![b'v'; 32 << 20];
     let (result, elapsed) = timed(|| client.set(K3, &value, 0, Expiry::Never));
     let error = result.expect_err("a set cut off mid-request was reported stored");
-    match &error {
-        Error::Io {
-            phase: Phase::Write,
-            source,
-        } => assert_eq!(
-            source.kind(),
-            std::io::ErrorKind::ConnectionReset,
-            "{error:?}"
-        ),
-        other => panic!("expected Io {{ phase: Write, ConnectionReset }}, got {other:?}"),
-    }
+    assert_reset(&error, Phase::Write);
     assert!(error.may_have_reached_server());
     assert_prompt(elapsed);
     assert_eq!(server.stored(K3), None);

@@ -3,30 +3,16 @@
 
 mod support;
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memcache_sync::{CasOutcome, Client, Expiry, Item};
+use support::expiry::assert_gone_within;
 use support::{shared_server, unique_key};
 
 fn item(value: &[u8], flags: u32) -> Item {
     Item {
         value: value.to_vec(),
         flags,
-    }
-}
-
-/// Polls until `key` is a miss; panics if it is still there at `limit`. memcached's clock
-/// ticks in whole seconds, so an item with a 1 s expiry lives for up to about 2 s.
-fn assert_gone_within(client: &mut Client, key: &[u8], limit: Duration) {
-    let started = Instant::now();
-    while client.get(key).unwrap().is_some() {
-        assert!(
-            started.elapsed() < limit,
-            "{} still present after {limit:?}",
-            String::from_utf8_lossy(key)
-        );
-        thread::sleep(Duration::from_millis(50));
     }
 }
 

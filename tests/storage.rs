@@ -4,10 +4,10 @@
 
 mod support;
 
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use memcache_sync::{CasOutcome, Client, Config, Error, Expiry, Item, StoreOutcome};
+use support::expiry::assert_gone_within;
 use support::{shared_server, unique_key, Memcached};
 
 const KIB: usize = 1024;
@@ -18,20 +18,6 @@ fn item(value: &[u8], flags: u32) -> Option<Item> {
         value: value.to_vec(),
         flags,
     })
-}
-
-/// Polls until `key` is a miss; panics if it is still there at `limit`. memcached's clock
-/// ticks in whole seconds, so an item with a 1 s expiry lives for up to about 2 s.
-fn assert_gone_within(client: &mut Client, key: &[u8], limit: Duration) {
-    let started = Instant::now();
-    while client.get(key).unwrap().is_some() {
-        assert!(
-            started.elapsed() < limit,
-            "{} still present after {limit:?}",
-            String::from_utf8_lossy(key)
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---- set / add / replace -------------------------------------------------------------------

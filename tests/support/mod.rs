@@ -2,7 +2,8 @@
 //! module separately and uses only part of it, hence the blanket allow.
 #![allow(dead_code)]
 
+pub mod expiry;
+pub mod fault_server;
 pub mod memcached;
 
 pub use memcached::*;
-pub mod fault_server;
