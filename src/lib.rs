@@ -38,9 +38,15 @@
 //! ```
 //!
 //! # Layers
-//! [`protocol`] is a sans-IO codec for the text protocol: it encodes into a buffer and parses
-//! from a slice, and never touches a socket. The [`Client`] owns one TCP connection (built with
-//! `socket2`), sends each request in one write, and turns reply frames into outcomes.
+//! Each layer is built only from the ones below it.
+//!
+//! | layer | what it is for |
+//! |---|---|
+//! | [`protocol`] | a sans-IO codec for the text protocol: encodes into a buffer, parses from a slice, never touches a socket |
+//! | [`Client`] | one server, one TCP connection (`socket2`), one method per command; each request is one write |
+//! | batches ([`Client::set_many`], [`Client::get_many`], …) | pipelined windows with a result per item ([`BatchReport`]) |
+//! | [`Pool`] | a bounded, thread-safe pool of `Client`s for one server |
+//! | [`Cluster`] | many servers: key distribution compatible with other clients ([`distribution`]), shared dead-host marking, opt-in [`RetryPolicy`] and [`Failover`], [`Observer`] hooks |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
