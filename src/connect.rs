@@ -29,6 +29,26 @@ pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
         Resolution::TimedOut => timed_out(),
         Resolution::Failed(source) => failed(source),
     })?;
+    dial_any(&candidates, deadline, config).map_err(|error| match error {
+        Some(error)
+            if !matches!(
+                error.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            failed(error)
+        }
+        _ => timed_out(),
+    })
+}
+
+/// Connects to the first of `candidates` that answers before `deadline`, or returns the last
+/// failure (`None` if the deadline passed before any attempt).
+fn dial_any(
+    candidates: &[SocketAddr],
+    deadline: Instant,
+    config: &Config,
+) -> Result<TcpStream, Option<io::Error>> {
     let mut last_error = None;
     for (i, candidate) in candidates.iter().enumerate() {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -43,17 +63,7 @@ pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
             Err(error) => last_error = Some(error),
         }
     }
-    match last_error {
-        Some(error)
-            if !matches!(
-                error.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) =>
-        {
-            Err(failed(error))
-        }
-        _ => Err(timed_out()),
-    }
+    Err(last_error)
 }
 
 fn dial(addr: &SocketAddr, timeout: Duration, config: &Config) -> io::Result<TcpStream> {
@@ -101,5 +111,82 @@ fn resolve(addr: &str, deadline: Instant) -> Result<Vec<SocketAddr>, Resolution>
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(Resolution::Failed(io::Error::other(
             "the resolver thread stopped without an answer",
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv6Addr, TcpListener};
+
+    fn deadline() -> Instant {
+        Instant::now() + Duration::from_secs(2)
+    }
+
+    /// A loopback port with nothing listening: bind, note the port, close.
+    fn closed_port(ip: std::net::IpAddr) -> Option<SocketAddr> {
+        let listener = TcpListener::bind((ip, 0)).ok()?;
+        listener.local_addr().ok()
+    }
+
+    #[test]
+    fn a_refused_address_is_skipped_for_the_next_one_that_listens() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = closed_port([127, 0, 0, 1].into()).unwrap();
+        let candidates = [refused, listener.local_addr().unwrap()];
+        let stream = dial_any(&candidates, deadline(), &Config::default()).unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), candidates[1]);
+    }
+
+    #[test]
+    fn an_ipv6_address_that_refuses_falls_back_to_ipv4() {
+        let Some(refused) = closed_port(Ipv6Addr::LOCALHOST.into()) else {
+            return; // no IPv6 loopback on this machine: nothing to fall back from
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let candidates = [refused, listener.local_addr().unwrap()];
+        let stream = dial_any(&candidates, deadline(), &Config::default()).unwrap();
+        assert!(stream.peer_addr().unwrap().is_ipv4());
+    }
+
+    #[test]
+    fn when_every_address_refuses_the_last_failure_is_reported() {
+        let candidates = [
+            closed_port([127, 0, 0, 1].into()).unwrap(),
+            closed_port([127, 0, 0, 1].into()).unwrap(),
+        ];
+        let error = dial_any(&candidates, deadline(), &Config::default()).unwrap_err();
+        assert_eq!(error.unwrap().kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_fails_within_the_connect_timeout() {
+        let timeout = Duration::from_millis(300);
+        let config = Config::default().with_connect_timeout(timeout);
+        let started = Instant::now();
+        let error = open("no-such-host.invalid:11211", &config).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Connect { .. }
+                    | Error::Timeout {
+                        phase: Phase::Connect,
+                        ..
+                    }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() < timeout + Duration::from_millis(200),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_literal_address_needs_no_resolver() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        assert!(open(&addr, &Config::default()).is_ok());
     }
 }
