@@ -17,10 +17,10 @@ use support::{raw_exchange, raw_stats, shared_server, unique_key, Memcached};
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
-/// The pipeline's window size (`pipeline::WINDOW_BYTES`, private to the crate) and how many
-/// windows may be unanswered at once: used to bound how many items a stopped batch may leave
-/// unconfirmed.
-const WINDOW_BYTES: usize = 16 * KIB;
+/// The pipeline's window size for stores (`pipeline::STORE_WINDOW_BYTES`, private to the
+/// crate) and how many windows may be unanswered at once: used to bound how many items a
+/// stopped batch may leave unconfirmed.
+const WINDOW_BYTES: usize = 64 * KIB;
 const WINDOWS_IN_FLIGHT: usize = 2;
 
 // ---- deterministic bulk items ------------------------------------------------------------

@@ -9,7 +9,7 @@ use memcache_sync::protocol::{
     encode_arith, encode_delete, encode_reply, encode_retrieval, encode_retrieval_lines,
     encode_storage, encode_touch, parse_reply, split_retrieval_lines, validate_key, ArithCommand,
     KeyError, ProtocolErrorKind, Reply, RetrievalCommand, Status, StorageCommand, Value,
-    MAX_KEY_LEN, MAX_LINE_LEN, MAX_RETRIEVAL_LINE_LEN,
+    MAX_KEY_LEN, MAX_LINE_LEN,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -712,7 +712,7 @@ proptest! {
         prop_assert_eq!(text.len(), ranges.len());
         let mut next = 0;
         for (line, range) in text.iter().zip(&ranges) {
-            prop_assert!(line.len() <= MAX_RETRIEVAL_LINE_LEN, "{} bytes", line.len());
+            prop_assert!(line.len() <= command.max_line_len(), "{} bytes", line.len());
             assert_one_line(line)?;
             prop_assert_eq!(range.start, next);
             prop_assert!(range.end > range.start, "an empty line");
@@ -725,7 +725,7 @@ proptest! {
         // The split is greedy: a line ends only where the next key would not have fitted.
         for (line, range) in text.iter().zip(&ranges).take(ranges.len() - 1) {
             prop_assert!(
-                line.len() + 1 + keys[range.end].len() > MAX_RETRIEVAL_LINE_LEN,
+                line.len() + 1 + keys[range.end].len() > command.max_line_len(),
                 "a {}-byte line ended before a {}-byte key that fitted",
                 line.len(),
                 keys[range.end].len()

@@ -7,6 +7,7 @@
 use std::time::SystemTime;
 
 use super::keys::{deleted, touched};
+use super::pipeline::STORE_WINDOW_BYTES;
 use super::storage::{encode_entry, set_outcome, store_outcome};
 use super::{expect, Client};
 use crate::batch::{BatchReport, Entry};
@@ -20,7 +21,7 @@ impl Client {
     /// Entries with an invalid key or a value over the size limit are
     /// [`ItemResult::Failed`](crate::ItemResult::Failed) before sending, and the rest still go.
     /// Any number of entries works in one call, with memory bounded by the pipeline's windows
-    /// plus the results. The write and read timeouts bound each window of about 16 KiB of
+    /// plus the results. The write and read timeouts bound each window of about 64 KiB of
     /// requests; if the server stalls or the connection fails, the report's
     /// [`stop_error`](BatchReport::stop_error) says why, and every entry after the last
     /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`; the batch then takes
@@ -47,6 +48,7 @@ impl Client {
     ) -> BatchReport<()> {
         let (limit, now) = (self.config.max_value_size(), SystemTime::now());
         self.pipeline(
+            STORE_WINDOW_BYTES,
             entries,
             |entry, buf| encode_entry(buf, StorageCommand::Set, &entry, limit, now),
             |(), replies| expect(replies, set_outcome)?,
@@ -78,6 +80,7 @@ impl Client {
     ) -> BatchReport<StoreOutcome> {
         let (limit, now) = (self.config.max_value_size(), SystemTime::now());
         self.pipeline(
+            STORE_WINDOW_BYTES,
             entries,
             |entry, buf| encode_entry(buf, command, &entry, limit, now),
             |(), replies| expect(replies, store_outcome),
@@ -90,6 +93,7 @@ impl Client {
         keys: impl IntoIterator<Item = K>,
     ) -> BatchReport<bool> {
         self.pipeline(
+            STORE_WINDOW_BYTES,
             keys,
             |key, buf| Ok(encode_delete(buf, key.as_ref(), false)?),
             |(), replies| expect(replies, deleted),
@@ -103,6 +107,7 @@ impl Client {
     ) -> BatchReport<bool> {
         let now = SystemTime::now();
         self.pipeline(
+            STORE_WINDOW_BYTES,
             keys,
             |(key, expiry), buf| {
                 Ok(encode_touch(

@@ -2,12 +2,17 @@
 //!
 //! A client that writes a whole batch before reading can block forever: once the server's
 //! replies fill both socket buffers the server stops reading, and the client's write never
-//! finishes. Here requests go out in windows of at most [`WINDOW_BYTES`], and at most
-//! [`WINDOWS_IN_FLIGHT`] windows are unanswered at a time: the client writes the next window
-//! and then reads the replies to the oldest. The bytes in flight stay far below the kernel's
-//! socket buffers, so a write never waits on replies the client is not reading, while the
-//! server always has the next window queued. Memory stays bounded by the windows, whatever
-//! the batch size; only the per-item results grow with it.
+//! finishes. Here requests go out in windows, and at most [`WINDOWS_IN_FLIGHT`] windows are
+//! unanswered at a time: the client writes the next window and then reads the replies to the
+//! oldest, so the server always has the next window queued. Memory stays bounded by the
+//! windows, whatever the batch size; only the per-item results grow with it.
+//!
+//! The window size depends on the replies. A store, delete or touch is answered by a short
+//! line, so the server never waits to write and always keeps reading: [`STORE_WINDOW_BYTES`]
+//! can be large, for fewer system calls. A retrieval can be answered by far more bytes than
+//! it asked with; while the client writes its next window the server may be stalled on
+//! replies the client is not yet reading, so everything in flight must fit in the kernel's
+//! socket buffers: [`READ_WINDOW_BYTES`] keeps it to a small fraction of their default size.
 
 use std::collections::VecDeque;
 
@@ -16,9 +21,12 @@ use crate::batch::{BatchReport, ItemResult};
 use crate::connection::{Connection, Replies};
 use crate::error::Error;
 
-/// The most request bytes encoded into one window (a window ends after the command that
-/// crosses this mark).
-pub(crate) const WINDOW_BYTES: usize = 16 * 1024;
+/// The request bytes encoded into one window of commands answered by short lines (a window
+/// ends after the command that crosses this mark).
+pub(crate) const STORE_WINDOW_BYTES: usize = 64 * 1024;
+
+/// The request bytes encoded into one window of retrievals.
+pub(crate) const READ_WINDOW_BYTES: usize = 16 * 1024;
 
 /// How many windows may be written and not yet answered.
 const WINDOWS_IN_FLIGHT: usize = 2;
@@ -42,12 +50,13 @@ impl Client {
     /// the caller past the failure).
     pub(crate) fn pipeline<C, X, T>(
         &mut self,
+        window_bytes: usize,
         commands: impl IntoIterator<Item = C>,
         mut encode: impl FnMut(C, &mut Vec<u8>) -> Result<X, Error>,
         mut read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
     ) -> BatchReport<T> {
-        let mut results = Vec::new();
         let mut commands = commands.into_iter();
+        let mut results = Vec::with_capacity(commands.size_hint().0);
         let mut windows: VecDeque<Vec<Sent<X>>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
         // Read windows are cleared and reused, so a long batch allocates no window after the
         // first two.
@@ -57,7 +66,7 @@ impl Client {
             if !exhausted && windows.len() < WINDOWS_IN_FLIGHT {
                 self.request.clear();
                 let mut window = spare.pop().unwrap_or_default();
-                while self.request.len() < WINDOW_BYTES {
+                while self.request.len() < window_bytes {
                     let Some(command) = commands.next() else {
                         exhausted = true;
                         break;

@@ -12,11 +12,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::time::SystemTime;
 
+use super::pipeline::READ_WINDOW_BYTES;
 use super::{expect, Client};
 use crate::connection::Replies;
 use crate::error::Result;
 use crate::expiry::Expiry;
 use crate::item::{CasToken, Item};
+use crate::protocol::request::put_retrieval_line;
 use crate::protocol::{
     encode_retrieval, split_retrieval_lines, validate_key, Reply, RetrievalCommand, Value,
 };
@@ -117,6 +119,37 @@ impl Client {
         self.retrieve_many(RetrievalCommand::Gets, keys, item_with_token)
     }
 
+    /// Reads many keys in one round trip without allocating: each item found is handed to
+    /// `found` as it is parsed, with the position of its key in `keys`, its value (borrowed
+    /// from the read buffer) and its flags. Keys not handed over are misses. For large reads
+    /// where [`Client::get_many`]'s map of owned items costs more than the network.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:with:a", b"12", 0, Expiry::Never)?;
+    /// client.set(b"doc:with:b", b"30", 0, Expiry::Never)?;
+    /// let keys = ["doc:with:a", "doc:with:missing", "doc:with:b"];
+    /// let mut total = 0;
+    /// client.get_many_with(&keys, |index, value, _flags| {
+    ///     assert_ne!(index, 1);
+    ///     total += std::str::from_utf8(value).unwrap().parse::<u32>().unwrap();
+    /// })?;
+    /// assert_eq!(total, 42);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get_many_with<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+        mut found: impl FnMut(usize, &[u8], u32),
+    ) -> Result<()> {
+        self.retrieve_each(RetrievalCommand::Get, keys, |index, value| {
+            found(index, value.data, value.flags);
+            Some(())
+        })
+    }
+
     fn retrieve<T>(
         &mut self,
         command: RetrievalCommand,
@@ -127,7 +160,7 @@ impl Client {
         self.round_trip(|replies| {
             let mut take = Some(take);
             let mut found = None;
-            read_line_items(replies, &[key], 0..1, |value| {
+            read_line_items(replies, &[key], 0..1, |_, value| {
                 found = take.take()?(value);
                 found.as_ref().map(|_| ())
             })?;
@@ -135,44 +168,56 @@ impl Client {
         })
     }
 
-    /// Reads any number of keys: the lines go through the pipeline, so a list of 100,000 keys
-    /// neither builds one huge request nor blocks on replies that are not being read.
+    /// Reads any number of keys, handing each item found to `take` with the position of its
+    /// key in `keys`. The lines go through the pipeline, so a list of 100,000 keys neither
+    /// builds one huge request nor blocks on replies that are not being read.
+    fn retrieve_each<K: AsRef<[u8]>>(
+        &mut self,
+        command: RetrievalCommand,
+        keys: &[K],
+        mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+    ) -> Result<()> {
+        for key in keys {
+            validate_key(key.as_ref())?;
+        }
+        let report = self.pipeline(
+            READ_WINDOW_BYTES,
+            split_retrieval_lines(command, keys),
+            |line, buf| {
+                // Every key was checked above, before anything was sent.
+                put_retrieval_line(buf, command, &keys[line.clone()]);
+                Ok(line)
+            },
+            |line, replies| read_line_items(replies, keys, line.clone(), &mut take),
+        );
+        report.into_first_error().map_or(Ok(()), Err)
+    }
+
+    /// [`Client::retrieve_each`] into a map by key.
     fn retrieve_many<K: AsRef<[u8]>, T>(
         &mut self,
         command: RetrievalCommand,
         keys: &[K],
         mut take: impl FnMut(&Value<'_>) -> Option<T>,
     ) -> Result<HashMap<Vec<u8>, T>> {
-        for key in keys {
-            validate_key(key.as_ref())?;
-        }
-        let mut found = HashMap::new();
-        let report = self.pipeline(
-            split_retrieval_lines(command, keys),
-            |line, buf| {
-                encode_retrieval(buf, command, &keys[line.clone()])?;
-                Ok(line)
-            },
-            |line, replies| {
-                read_line_items(replies, keys, line.clone(), |value| {
-                    found.insert(value.key.to_vec(), take(value)?);
-                    Some(())
-                })
-            },
-        );
-        report.into_first_error().map_or(Ok(found), Err)
+        let mut found = HashMap::with_capacity(keys.len());
+        self.retrieve_each(command, keys, |_, value| {
+            found.insert(value.key.to_vec(), take(value)?);
+            Some(())
+        })?;
+        Ok(found)
     }
 }
 
 /// Reads the frames answering one retrieval line, which asked for `keys[line]`, up to its
 /// `END`. Each `VALUE` must be for one of those keys, in the order asked (memcached answers in
-/// order, and a key asked twice comes back twice); `take` accepts it, or returns `None` if the
-/// frame does not answer the command.
+/// order, and a key asked twice comes back twice); `take` accepts it with the position of its
+/// key in `keys`, or returns `None` if the frame does not answer the command.
 fn read_line_items<K: AsRef<[u8]>>(
     replies: &mut Replies<'_>,
     keys: &[K],
     line: Range<usize>,
-    mut take: impl FnMut(&Value<'_>) -> Option<()>,
+    mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
     let mut next = line.start;
     loop {
@@ -182,8 +227,9 @@ fn read_line_items<K: AsRef<[u8]>>(
                 let offset = keys[next..line.end]
                     .iter()
                     .position(|k| k.as_ref() == value.key)?;
-                next += offset + 1;
-                take(value)?;
+                let index = next + offset;
+                next = index + 1;
+                take(index, value)?;
                 Some(true)
             }
             _ => None,

@@ -42,13 +42,17 @@ pub fn validate_key(key: &[u8]) -> Result<(), KeyError> {
     if key.len() > MAX_KEY_LEN {
         return Err(KeyError::TooLong { len: key.len() });
     }
-    match key.iter().position(|&b| b <= b' ' || b == 0x7f) {
-        Some(index) => Err(KeyError::ForbiddenByte {
-            byte: key[index],
-            index,
-        }),
-        None => Ok(()),
+    let forbidden = |b: u8| b <= b' ' || b == 0x7f;
+    // Checked without an early exit first, which compiles to a tight branch-free loop: keys
+    // are checked on every request and almost always pass.
+    if !key.iter().fold(false, |seen, &b| seen | forbidden(b)) {
+        return Ok(());
     }
+    let index = key.iter().position(|&b| forbidden(b)).unwrap_or_default();
+    Err(KeyError::ForbiddenByte {
+        byte: key[index],
+        index,
+    })
 }
 
 #[cfg(test)]

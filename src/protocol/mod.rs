@@ -29,7 +29,7 @@
 
 mod key;
 mod number;
-mod request;
+pub(crate) mod request;
 mod response;
 
 pub use key::{validate_key, KeyError, MAX_KEY_LEN};
@@ -37,7 +37,7 @@ pub use request::{
     encode_arith, encode_delete, encode_flush_all, encode_quit, encode_retrieval,
     encode_retrieval_lines, encode_stats, encode_storage, encode_touch, encode_verbosity,
     encode_version, split_retrieval_lines, ArithCommand, RetrievalCommand, StorageCommand,
-    MAX_RETRIEVAL_LINE_LEN,
+    MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,
 };
 pub use response::{
     encode_reply, parse_reply, ProtocolError, ProtocolErrorKind, Reply, Status, Value, MAX_LINE_LEN,

@@ -7,10 +7,15 @@ use std::ops::Range;
 use super::key::{validate_key, KeyError};
 use super::number::{put_i64, put_u64};
 
-/// The longest retrieval line [`encode_retrieval_lines`] writes, `\r\n` included. memcached
-/// 1.6 closes a connection whose command line passes 2048 bytes unless it is a `get`/`gets`,
-/// so multi-key requests are split into lines of at most this size.
-pub const MAX_RETRIEVAL_LINE_LEN: usize = 2048;
+/// The longest retrieval line [`encode_retrieval_lines`] writes, `\r\n` included: the limit
+/// for `get` and `gets` (see [`RetrievalCommand::max_line_len`]). memcached reads long
+/// `get`/`gets` lines without limit; lines of a few KiB keep its buffers small while halving
+/// the replies (one `END` each) a multi-key read waits for.
+pub const MAX_RETRIEVAL_LINE_LEN: usize = 8192;
+
+/// The longest `gat`/`gats` line: memcached 1.6 closes a connection whose command line passes
+/// 2048 bytes unless it is a `get` or `gets`.
+pub const MAX_TOUCH_RETRIEVAL_LINE_LEN: usize = 2048;
 
 /// The storage commands, which carry a data block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +61,14 @@ pub enum RetrievalCommand {
 }
 
 impl RetrievalCommand {
+    /// The longest line of this command that memcached accepts, `\r\n` included.
+    pub fn max_line_len(self) -> usize {
+        match self {
+            Self::Get | Self::Gets => MAX_RETRIEVAL_LINE_LEN,
+            Self::Gat(_) | Self::Gats(_) => MAX_TOUCH_RETRIEVAL_LINE_LEN,
+        }
+    }
+
     fn put_head(self, buf: &mut Vec<u8>) {
         match self {
             Self::Get => buf.extend_from_slice(b"get"),
@@ -137,24 +150,34 @@ pub fn encode_retrieval<K: AsRef<[u8]>>(
     for key in keys {
         validate_key(key.as_ref())?;
     }
+    put_retrieval_line(buf, command, keys);
+    Ok(())
+}
+
+/// Appends one retrieval line for keys the caller has already validated.
+pub(crate) fn put_retrieval_line<K: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    command: RetrievalCommand,
+    keys: &[K],
+) {
     command.put_head(buf);
     for key in keys {
         buf.push(b' ');
         buf.extend_from_slice(key.as_ref());
     }
     buf.extend_from_slice(b"\r\n");
-    Ok(())
 }
 
 /// Splits `keys` into the ranges that one retrieval line each can carry without passing
-/// [`MAX_RETRIEVAL_LINE_LEN`], in order. Each line is answered by its own `END`, so a reader
+/// [`RetrievalCommand::max_line_len`], in order. Each line is answered by its own `END`, so a reader
 /// knows which keys a frame can belong to. Keys are not validated here.
 ///
 /// ```
 /// use memcache_sync::protocol::{split_retrieval_lines, RetrievalCommand};
 /// let keys = vec![vec![b'k'; 250]; 20];
-/// let lines = split_retrieval_lines(RetrievalCommand::Get, &keys);
+/// let lines = split_retrieval_lines(RetrievalCommand::Gat(60), &keys);
 /// assert_eq!(lines, vec![0..8, 8..16, 16..20]);
+/// assert_eq!(split_retrieval_lines(RetrievalCommand::Get, &keys), vec![0..20]);
 /// ```
 pub fn split_retrieval_lines<K: AsRef<[u8]>>(
     command: RetrievalCommand,
@@ -167,7 +190,7 @@ pub fn split_retrieval_lines<K: AsRef<[u8]>>(
     let mut line_len = head.len() + 2;
     for (i, key) in keys.iter().enumerate() {
         let added = 1 + key.as_ref().len();
-        if i > first_key && line_len + added > MAX_RETRIEVAL_LINE_LEN {
+        if i > first_key && line_len + added > command.max_line_len() {
             lines.push(first_key..i);
             first_key = i;
             line_len = head.len() + 2;
@@ -204,7 +227,7 @@ pub fn encode_retrieval_lines<K: AsRef<[u8]>>(
     }
     let lines = split_retrieval_lines(command, keys);
     for line in &lines {
-        encode_retrieval(buf, command, &keys[line.clone()])?;
+        put_retrieval_line(buf, command, &keys[line.clone()]);
     }
     Ok(lines)
 }
@@ -487,7 +510,7 @@ mod tests {
             assert!(lines.len() > 1);
             let mut next = 0;
             for (line, range) in text.iter().zip(&lines) {
-                assert!(line.len() <= MAX_RETRIEVAL_LINE_LEN, "{} bytes", line.len());
+                assert!(line.len() <= command.max_line_len(), "{} bytes", line.len());
                 assert_eq!(range.start, next);
                 next = range.end;
                 let mut reencoded = Vec::new();
