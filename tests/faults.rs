@@ -77,6 +77,21 @@ fn assert_timed_out_on_time(elapsed: Duration, timeout: Duration) {
     );
 }
 
+/// The error of a call that must have timed out in `phase`, no earlier than `timeout` and no
+/// later than `timeout` + margin; `what` says what went wrong if it did not fail.
+fn expect_timeout<T: std::fmt::Debug>(
+    result: Result<T, Error>,
+    phase: Phase,
+    elapsed: Duration,
+    timeout: Duration,
+    what: &str,
+) -> Error {
+    let error = result.expect_err(what);
+    assert_eq!(error.timeout_phase(), Some(phase), "{error:?}");
+    assert_timed_out_on_time(elapsed, timeout);
+    error
+}
+
 /// An error that needs no waiting must come well before the (long) read timeout.
 fn assert_prompt(elapsed: Duration) {
     assert!(
@@ -200,18 +215,13 @@ fn reply_delayed_less_than_the_timeout_is_returned() {
 fn reply_delayed_past_the_timeout_times_out_and_is_never_seen() {
     let (server, mut client) = setup(Fault::Delay(Duration::from_millis(600)), TIMEOUT);
     let (result, elapsed) = timed(|| client.get(K1));
-    let error = result.expect_err("a reply later than the timeout was waited for");
-    assert!(
-        matches!(
-            error,
-            Error::Timeout {
-                phase: Phase::Read,
-                ..
-            }
-        ),
-        "{error:?}"
+    expect_timeout(
+        result,
+        Phase::Read,
+        elapsed,
+        TIMEOUT,
+        "a reply later than the timeout was waited for",
     );
-    assert_timed_out_on_time(elapsed, TIMEOUT);
     // Let the late reply go out (to a closed socket) before the next calls.
     thread::sleep(Duration::from_millis(400));
     assert_recovers_on_new_connection(&server, &mut client);
@@ -221,18 +231,13 @@ fn reply_delayed_past_the_timeout_times_out_and_is_never_seen() {
 fn store_whose_reply_is_late_times_out_and_says_it_may_have_been_applied() {
     let (server, mut client) = setup(Fault::Delay(Duration::from_millis(600)), TIMEOUT);
     let (result, elapsed) = timed(|| client.set(K3, b"late", 0, Expiry::Never));
-    let error = result.expect_err("a set whose reply never came in time was reported");
-    assert!(
-        matches!(
-            error,
-            Error::Timeout {
-                phase: Phase::Read,
-                ..
-            }
-        ),
-        "{error:?}"
+    let error = expect_timeout(
+        result,
+        Phase::Read,
+        elapsed,
+        TIMEOUT,
+        "a set whose reply never came in time was reported",
     );
-    assert_timed_out_on_time(elapsed, TIMEOUT);
     // The server did apply it: a read timeout is not "not stored", and the error says so.
     assert!(error.may_have_reached_server());
     assert!(!error.is_safe_to_retry(false) && error.is_safe_to_retry(true));
@@ -246,18 +251,13 @@ fn trickled_reply_cannot_stretch_the_read_past_its_deadline() {
     // take seconds. The read timeout is a deadline for the whole reply.
     let (server, mut client) = setup(Fault::Trickle(Duration::from_millis(100)), TIMEOUT);
     let (result, elapsed) = timed(|| client.get(K1));
-    let error = result.expect_err("a trickled reply beat its deadline");
-    assert!(
-        matches!(
-            error,
-            Error::Timeout {
-                phase: Phase::Read,
-                ..
-            }
-        ),
-        "{error:?}"
+    expect_timeout(
+        result,
+        Phase::Read,
+        elapsed,
+        TIMEOUT,
+        "a trickled reply beat its deadline",
     );
-    assert_timed_out_on_time(elapsed, TIMEOUT);
     assert_recovers_on_new_connection(&server, &mut client);
 }
 
