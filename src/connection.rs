@@ -36,6 +36,8 @@ pub(crate) struct Connection {
     max_value_len: usize,
     /// When the last request started, to tell back-to-back use from idleness.
     last_request: Instant,
+    /// A request was written whose replies have not all been read.
+    in_exchange: bool,
 }
 
 impl Connection {
@@ -52,6 +54,7 @@ impl Connection {
             armed_write: Duration::ZERO,
             max_value_len: config.max_value_size(),
             last_request: Instant::now(),
+            in_exchange: false,
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
         // start with almost all of their time left, need no further system call.
@@ -81,8 +84,17 @@ impl Connection {
     /// request is lost on a dead socket, and stray bytes are never read as the answer to a
     /// later request; back-to-back requests skip the system call.
     pub(crate) fn is_reusable(&self) -> bool {
-        self.start == self.end
+        !self.in_exchange
+            && self.start == self.end
             && (self.last_request.elapsed() < QUIET_CHECK_AFTER || self.peer_is_quiet())
+    }
+
+    /// Marks the exchange begun by the last write as complete: every reply it asked for was
+    /// read (or the connection is about to be dropped). Until then the connection is not
+    /// reusable, so an exchange cut short by a panic leaves no replies behind for the next
+    /// request to take as its own.
+    pub(crate) fn exchange_done(&mut self) {
+        self.in_exchange = false;
     }
 
     /// One non-blocking peek: nothing to read means the stream is as the last reply left it.
@@ -120,6 +132,7 @@ impl Connection {
 
     /// Writes all of `request` within one write timeout.
     pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<(), Error> {
+        self.in_exchange = true;
         self.last_request = Instant::now();
         let deadline = self.last_request + self.write_timeout;
         let mut written = 0;

@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Duration;
 
-use crate::protocol::{KeyError, ProtocolError};
+use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind};
 
 /// Which wait ran out, or which direction of the connection failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -216,17 +216,33 @@ impl Error {
     }
 
     /// A later attempt, on a fresh connection, might succeed: the failure lay in the network,
-    /// the server's state or a garbled stream, not in the request.
+    /// the server's state or a garbled stream, not in the request. (A value longer than this
+    /// client accepts is not transient: asking again cannot make it shorter.)
     pub fn is_transient(&self) -> bool {
+        let too_long = matches!(
+            self,
+            Self::Protocol(ProtocolError {
+                kind: ProtocolErrorKind::ValueTooLong { .. },
+                ..
+            })
+        );
+        let connections_full = matches!(
+            self,
+            Self::UnknownCommand { message } if message.contains("Too many open connections")
+        );
         self.is_connection_error()
-            || matches!(self, Self::Protocol(_) | Self::PoolTimeout { .. })
+            || (matches!(self, Self::Protocol(_)) && !too_long)
+            || matches!(self, Self::PoolTimeout { .. })
             || self.is_out_of_memory()
+            || connections_full
     }
 
     /// Whether repeating the operation that failed is safe and may help. `idempotent` says
-    /// whether applying the operation twice is harmless (get, gets, touch, set, delete): such
-    /// operations may be retried after any transient error; others (incr, decr, add, append,
-    /// prepend, cas) only when the request cannot have reached the server.
+    /// whether doing the operation twice changes nothing, outcome included: reads (`get`,
+    /// `gets`, `gat`, `gats`) and `touch`, which may be retried after any transient error.
+    /// Others (`incr`, `decr`, `add`, `append`, `prepend`, `cas`, and `set`, `replace` and
+    /// `delete`, whose second attempt can misreport or overwrite) only when the request cannot
+    /// have reached the server. [`Cluster`](crate::Cluster) follows exactly this rule.
     ///
     /// ```
     /// # use memcache_sync::{Error, Phase};

@@ -995,3 +995,26 @@ fn get_many_of_large_values_does_not_time_out_against_a_server_that_keeps_sendin
     let found = client.get_many(&keys).unwrap();
     assert_eq!(found.len(), keys.len());
 }
+
+#[test]
+fn a_batch_cut_short_by_a_panic_leaves_no_reply_for_the_next_request_to_take() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    client
+        .set(b"panic:known", b"known", 0, Expiry::Never)
+        .unwrap();
+    // The input panics after several windows were written: their replies are in flight.
+    let entries = (0..50_000).map(|i| {
+        assert!(i < 5_000, "the caller's iterator panics");
+        Entry::new(format!("panic:{i}").into_bytes(), b"v".to_vec())
+    });
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.set_many(entries)));
+    assert!(panicked.is_err());
+    // The next requests are answered by their own replies, not the batch's leftovers.
+    assert_eq!(client.get(b"panic:known").unwrap().unwrap().value, b"known");
+    client
+        .set(b"panic:after", b"after", 0, Expiry::Never)
+        .unwrap();
+    assert_eq!(client.get(b"panic:after").unwrap().unwrap().value, b"after");
+}

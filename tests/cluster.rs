@@ -1361,3 +1361,76 @@ fn a_pool_timeout_between_two_failures_does_not_reset_the_failure_count() {
          the server down"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batches cut short, and panics
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_batch_spanning_many_windows_on_a_server_that_dies_reports_every_item_without_panicking() {
+    let mut servers = start(2);
+    let cluster = builder(&servers).build().unwrap();
+    const COUNT: usize = 20_000;
+    let keys: Vec<Vec<u8>> = (0..COUNT)
+        .map(|i| format!("cut:{i:06}").into_bytes())
+        .collect();
+    // A pooled connection to server 1, then server 1 dies: the batch finds it gone at its
+    // first window and takes no more of that server's items.
+    let warm = key_on(&cluster, 1, "cut:warm:");
+    assert_eq!(cluster.get(&warm).unwrap(), None);
+    servers[1].kill();
+
+    let report = cluster.set_many(keys.iter().map(|key| Entry::new(key, b"v")));
+    assert_eq!(report.len(), COUNT, "every item is reported");
+    for (key, result) in keys.iter().zip(report.results()) {
+        match cluster.server_for(key) {
+            0 => assert!(result.is_done(), "{}: {result:?}", text(key)),
+            _ => assert!(
+                matches!(result, ItemResult::NotSent | ItemResult::Failed(_)),
+                "{}: {result:?}",
+                text(key)
+            ),
+        }
+    }
+    assert!(report.stop_error().is_some_and(Error::is_connection_error));
+}
+
+#[test]
+fn a_probe_whose_caller_panics_does_not_leave_the_server_down_with_nobody_probing() {
+    let mut servers = start(1);
+    let cluster = builder(&servers)
+        .health(
+            HealthConfig::default()
+                .with_failure_threshold(1)
+                .with_backoff(Duration::from_millis(50), Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap();
+    let key = key_on(&cluster, 0, "probe:panic:");
+    servers[0].kill();
+    assert!(cluster.get(&key).is_err());
+    assert!(cluster.is_down(0));
+    servers[0].restart();
+
+    thread::sleep(Duration::from_millis(120));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cluster.with_key(&key, "get", true, |_| -> Result<(), Error> {
+            panic!("the probe's caller panics")
+        })
+    }));
+    assert!(panicked.is_err());
+    // The next caller probes in its place (within one more backoff) and finds the server up.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match cluster.get(&key) {
+            Ok(found) => break assert_eq!(found, None),
+            Err(Error::ServerDown { .. }) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Err(error) => {
+                panic!("the server stayed down after the probe's caller panicked: {error:?}")
+            }
+        }
+    }
+    assert!(!cluster.is_down(0));
+}

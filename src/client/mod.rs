@@ -119,8 +119,9 @@ impl Client {
             None => self.connection.as_ref().is_some_and(|c| !c.has_unread()),
             Some(error) => !error.breaks_connection(),
         };
-        if !keep {
-            self.connection = None;
+        match self.connection.as_mut() {
+            Some(connection) if keep => connection.exchange_done(),
+            _ => self.connection = None,
         }
     }
 

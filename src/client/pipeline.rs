@@ -150,3 +150,39 @@ fn read_window<X, T>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use crate::{Client, Entry};
+
+    #[test]
+    fn a_batch_cut_short_by_a_panic_leaves_its_connection_unfit_for_another_request() {
+        // A server that reads everything and answers nothing: the first window's replies are
+        // still owed when the caller's iterator panics while the second is being encoded.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        });
+        let mut client = Client::connect(&addr).unwrap();
+        let entries = (0..10_000).map(|i| {
+            assert!(i < 3_000, "the caller's iterator panics");
+            Entry::new(format!("panic:{i:010}"), "v")
+        });
+        let panicked = catch_unwind(AssertUnwindSafe(|| client.set_many(entries)));
+        assert!(panicked.is_err());
+        let connection = client.connection.as_ref().expect("nothing dropped it");
+        assert!(
+            !connection.is_reusable(),
+            "its owed replies would answer the next request"
+        );
+        drop(client);
+        server.join().unwrap();
+    }
+}

@@ -13,14 +13,15 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 use super::pipeline::READ_WINDOW_BYTES;
-use super::{expect, Client};
+use super::{unexpected, Client};
 use crate::connection::Replies;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{CasToken, Item};
 use crate::protocol::request::put_retrieval_line;
 use crate::protocol::{
-    encode_retrieval, split_retrieval_lines, validate_key, Reply, RetrievalCommand, Value,
+    encode_retrieval, split_retrieval_lines, validate_key, ProtocolError, ProtocolErrorKind, Reply,
+    RetrievalCommand, Value,
 };
 
 fn item(value: &Value<'_>) -> Option<Item> {
@@ -122,7 +123,8 @@ impl Client {
     /// Reads many keys in one round trip without allocating: each item found is handed to
     /// `found` as it is parsed, with the position of its key in `keys`, its value (borrowed
     /// from the read buffer) and its flags. Keys not handed over are misses. For large reads
-    /// where [`Client::get_many`]'s map of owned items costs more than the network.
+    /// where [`Client::get_many`]'s map of owned items costs more than the network. If the
+    /// call fails part-way, `found` has already seen the items read before the failure.
     ///
     /// ```
     /// # use memcache_sync::{Client, Expiry};
@@ -221,18 +223,27 @@ fn read_line_items<K: AsRef<[u8]>>(
 ) -> Result<()> {
     let mut next = line.start;
     loop {
-        let more = expect(replies, |reply| match reply {
-            Reply::End => Some(false),
+        let more = replies.next(|reply| match &reply {
+            Reply::End => Ok(false),
             Reply::Value(value) => {
-                let offset = keys[next..line.end]
+                let Some(offset) = keys[next..line.end]
                     .iter()
-                    .position(|k| k.as_ref() == value.key)?;
-                let index = next + offset;
-                next = index + 1;
-                take(index, value)?;
-                Some(true)
+                    .position(|k| k.as_ref() == value.key)
+                else {
+                    return Err(unexpected(&reply));
+                };
+                next += offset + 1;
+                // The key was asked for; a frame the command still cannot use (a `gets` reply
+                // without a CAS value) is malformed.
+                take(next - 1, value).ok_or_else(|| {
+                    Error::from(ProtocolError::unexpected(
+                        ProtocolErrorKind::MalformedLine,
+                        &reply,
+                    ))
+                })?;
+                Ok(true)
             }
-            _ => None,
+            _ => Err(unexpected(&reply)),
         })?;
         if !more {
             return Ok(());

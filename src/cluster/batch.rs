@@ -166,40 +166,44 @@ impl Cluster {
         failure: impl Fn(&R) -> Option<&Error> + Sync,
     ) -> Vec<(Vec<I>, Result<R>)> {
         let (work, failure) = (&work, &failure);
+        let run = move |owner: usize, group: Vec<I>| {
+            let started = Instant::now();
+            let mut server = owner;
+            let result = self.lease(owner).and_then(|mut lease| {
+                let result = work(&mut lease.client, &group);
+                let error = result.as_ref().map_or_else(Some, failure);
+                self.record(lease.index, lease.admission, error);
+                server = lease.recorded();
+                result
+            });
+            self.emit(&Event::Operation {
+                server: self.shared.nodes[server].pool.addr(),
+                command,
+                latency: started.elapsed(),
+                error: result.as_ref().map_or_else(Some, failure),
+            });
+            (group, result)
+        };
+        let mut busy = groups
+            .into_iter()
+            .enumerate()
+            .filter(|(_, group)| !group.is_empty());
+        // The first server's work runs on the calling thread: a batch for one server spawns
+        // no thread at all.
+        let Some((first_owner, first_group)) = busy.next() else {
+            return Vec::new();
+        };
         std::thread::scope(|scope| {
-            let running: Vec<_> = groups
-                .into_iter()
-                .enumerate()
-                .filter(|(_, group)| !group.is_empty())
-                .map(|(owner, group)| {
-                    scope.spawn(move || {
-                        let started = Instant::now();
-                        let mut server = owner;
-                        let result = self.lease(owner).and_then(|mut lease| {
-                            server = lease.index;
-                            let result = work(&mut lease.client, &group);
-                            let error = result.as_ref().map_or_else(Some, failure);
-                            self.record(lease.index, lease.admission, error);
-                            result
-                        });
-                        self.emit(&Event::Operation {
-                            server: self.shared.nodes[server].pool.addr(),
-                            command,
-                            latency: started.elapsed(),
-                            error: result.as_ref().map_or_else(Some, failure),
-                        });
-                        (group, result)
-                    })
-                })
+            let others: Vec<_> = busy
+                .map(|(owner, group)| scope.spawn(move || run(owner, group)))
                 .collect();
-            running
-                .into_iter()
-                .map(|thread| {
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+            let mut results = vec![run(first_owner, first_group)];
+            results.extend(others.into_iter().map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }));
+            results
         })
     }
 
@@ -221,8 +225,11 @@ impl Cluster {
         for (group, outcome) in self.fan_out(command, groups, work, BatchReport::stop_error) {
             match outcome {
                 Ok(report) => {
-                    for ((index, _), result) in group.iter().zip(report.results) {
-                        results[*index] = Some(result);
+                    // A server's batch that stopped early took no more of its items: those
+                    // were not sent.
+                    let mut answered = report.results.into_iter();
+                    for (index, _) in &group {
+                        results[*index] = Some(answered.next().unwrap_or(ItemResult::NotSent));
                     }
                     stop_error = stop_error.or(report.stop_error);
                 }

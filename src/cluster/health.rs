@@ -196,6 +196,12 @@ impl Health {
         Some(Transition::Down { retry_in })
     }
 
+    /// Gives up a probe whose outcome will never be recorded (its caller panicked), so the
+    /// next caller may probe.
+    pub(crate) fn abandon_probe(&self) {
+        self.outage().probing = false;
+    }
+
     /// Whether the server is marked down now.
     pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::Acquire)

@@ -66,10 +66,28 @@ struct Node {
 }
 
 /// A connection to one server, and how the server's health admitted it.
-struct Lease {
+struct Lease<'c> {
     index: usize,
     admission: Admission,
     client: PooledClient,
+    /// Set once the outcome is recorded; a lease dropped without one (the caller's closure
+    /// panicked) gives up its probe, so the server is not left down with nobody probing.
+    health: Option<&'c Health>,
+}
+
+impl Lease<'_> {
+    fn recorded(mut self) -> usize {
+        self.health = None;
+        self.index
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let (Some(health), Admission::Probe) = (self.health, self.admission) {
+            health.abandon_probe();
+        }
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -122,8 +140,18 @@ impl Cluster {
     }
 
     /// The index (into [`Cluster::servers`]) of the server that owns `key`.
+    ///
+    /// # Panics
+    /// If the distribution names a server past the end of the list: a broken
+    /// [`Distribution`] implementation.
     pub fn server_for(&self, key: &[u8]) -> usize {
-        self.shared.distribution.server_for(key)
+        let index = self.shared.distribution.server_for(key);
+        let servers = self.shared.nodes.len();
+        assert!(
+            index < servers,
+            "the distribution chose server {index} of {servers}"
+        );
+        index
     }
 
     /// Whether the server at `index` is marked down now.
@@ -169,7 +197,7 @@ impl Cluster {
                 Ok(mut lease) => {
                     let result = op(&mut lease.client);
                     self.record(lease.index, lease.admission, result.as_ref().err());
-                    (lease.index, result)
+                    (lease.recorded(), result)
                 }
                 Err(error) => (owner, Err(error)),
             };
@@ -206,7 +234,7 @@ impl Cluster {
     /// A failure to connect counts against the server's health. Under
     /// [`Failover::NextServer`], a server marked down (or whose probe finds it still dead)
     /// passes the call to the next one in the list.
-    fn lease(&self, owner: usize) -> Result<Lease> {
+    fn lease(&self, owner: usize) -> Result<Lease<'_>> {
         let nodes = &self.shared.nodes;
         let candidates = match self.shared.failover {
             Failover::NextServer => nodes.len(),
@@ -229,6 +257,7 @@ impl Cluster {
                         index,
                         admission,
                         client,
+                        health: Some(&node.health),
                     })
                 }
                 Err(error) => {

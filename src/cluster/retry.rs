@@ -7,11 +7,12 @@ use std::time::Duration;
 /// A retry happens only when the error says a later attempt may succeed
 /// ([`Error::is_transient`](crate::Error::is_transient)) and repeating is safe
 /// ([`Error::is_safe_to_retry`](crate::Error::is_safe_to_retry)): reads (`get`, `gets`,
-/// `gat`, `gats`, `get_many`) and `touch` are repeated after any transient failure;
+/// `gat`, `gats`) and `touch` are repeated after any transient failure;
 /// `set`, `add`, `replace`, `append`, `prepend`, `cas`, `incr`, `decr` and `delete` only when
 /// the request cannot have reached the server (a refused connection), because repeating them
 /// could apply them twice or misreport their outcome. A key is retried on its own server, never
-/// another, and a server marked down is not retried at all (its error is
+/// another, and a server marked down is not retried at all. Batches (`get_many`, `set_many`,
+/// …) are not retried: each server's part reports its own error (its error is
 /// [`Error::ServerDown`](crate::Error::ServerDown)).
 ///
 /// ```

@@ -63,7 +63,7 @@ pub use modulo::Modulo;
 /// was built for. Implementations must be pure functions of the key: the same key always
 /// maps to the same server.
 pub trait Distribution: Send + Sync + std::fmt::Debug {
-    /// The index of the server that owns `key`.
+    /// The index of the server that owns `key`, always below [`Distribution::server_count`].
     fn server_for(&self, key: &[u8]) -> usize;
 
     /// How many servers the distribution spreads keys over.

@@ -297,7 +297,7 @@ pub fn encode_version(buf: &mut Vec<u8>) {
 }
 
 /// Appends `stats [<args>]\r\n`. `args` is one or more tokens separated by single spaces
-/// (`settings`, `items`, `slabs`, `cachedump 1 10`), each checked by the key rules, so no
+/// (`settings`, `items`, `slabs`, `detail on`), each checked by the key rules, so no
 /// argument can end the line.
 pub fn encode_stats(buf: &mut Vec<u8>, args: Option<&[u8]>) -> Result<(), KeyError> {
     if let Some(args) = args {
