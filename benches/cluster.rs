@@ -15,13 +15,14 @@
 //!   keys) and a single `Client::get_many` of the same keys on that server.
 //!
 //! ```text
-//! cargo bench --bench cluster                    # full run, ~3 minutes
+//! cargo bench --bench cluster                    # full run, ~2 minutes
 //! CLUSTER_QUICK=1 cargo bench --bench cluster    # smoke run, ~20 s
 //! ```
 //!
 //! Environment: `CLUSTER_QUICK`, `CLUSTER_ROUNDS` (default 7, quick 3), `CLUSTER_PLACEMENT`
-//! (`spread`, the default: no pinning, the threads need both CPUs; `pinned`: the bench and
-//! every memcached thread on one CPU), `CLUSTER_CPU` (for `pinned`, default 0), `CLUSTER_ONLY`
+//! (`split`, the default: threaded and cluster runs unpinned, as they need both CPUs, and each
+//! single-connection run pinned with its server to one CPU; `spread`: nothing pinned; `pinned`:
+//! the bench and every memcached thread on one CPU), `CLUSTER_CPU` (default 0), `CLUSTER_ONLY`
 //! (`pool,fan-out`), `CLUSTER_OPS` (pool gets per thread per round), `CLUSTER_MANY_OPS`
 //! (get_many(100) calls per implementation per round; get_many(1000) runs a tenth of them),
 //! `CLUSTER_SLICES`, `CLUSTER_MICRO_ITERS`. See `benches/README.md`.
@@ -67,8 +68,112 @@ const MEMCACHED_ARGS: [&str; 2] = ["-m", "256"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Placement {
-    Pinned(usize),
+    /// The default: each single-connection run (floor, bare `Client`, 1-thread pool,
+    /// `Client::get_many`) with its thread and all of its server's memcached threads on this
+    /// CPU; the threaded and cluster runs spread over every CPU.
+    Split(usize),
+    /// Nothing pinned.
     Spread,
+    /// The bench and every memcached thread on this CPU, for every run.
+    Pinned(usize),
+}
+
+impl Placement {
+    /// The CPU a single-connection run is pinned to, when this placement moves it there.
+    fn single(self) -> Option<usize> {
+        match self {
+            Placement::Split(cpu) => Some(cpu),
+            _ => None,
+        }
+    }
+}
+
+/// Sets the CPUs a thread may run on (`tid` 0: the calling thread).
+fn set_affinity(tid: libc::pid_t, cpus: &[usize]) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the pointer and size are those of a
+    // live local.
+    let result = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(
+        result,
+        0,
+        "sched_setaffinity({tid}, {cpus:?}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The CPUs this thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: as in set_affinity; CPU_ISSET reads the set sched_getaffinity filled in.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let result = libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        assert_eq!(
+            result,
+            0,
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
+    }
+}
+
+/// Every thread of the process `pid` onto `cpus`.
+fn set_process_affinity(pid: u32, cpus: &[usize]) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("memcached's threads");
+    for task in tasks.flatten() {
+        let tid: libc::pid_t = task
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("a thread id");
+        set_affinity(tid, cpus);
+    }
+}
+
+/// For a single-connection run under [`Placement::Split`]: its server's memcached threads
+/// (and the thread that runs it) on one CPU while it runs, then back on every CPU.
+struct SinglePin {
+    server_pid: u32,
+    cpu: usize,
+    all: Vec<usize>,
+}
+
+impl SinglePin {
+    fn new(placement: Placement, server: &Memcached) -> Option<SinglePin> {
+        placement.single().map(|cpu| SinglePin {
+            server_pid: server.pid(),
+            cpu,
+            all: allowed_cpus(),
+        })
+    }
+
+    fn pin_server(&self) {
+        set_process_affinity(self.server_pid, &[self.cpu]);
+    }
+
+    fn release_server(&self) {
+        set_process_affinity(self.server_pid, &self.all);
+    }
+
+    /// The calling thread and the server on the one CPU.
+    fn pin_here(&self) {
+        set_affinity(0, &[self.cpu]);
+        self.pin_server();
+    }
+
+    /// The calling thread and the server back on every CPU.
+    fn release_here(&self) {
+        set_affinity(0, &self.all);
+        self.release_server();
+    }
 }
 
 struct Settings {
@@ -127,24 +232,36 @@ impl Settings {
     }
 }
 
-/// By default nothing is pinned (the threads and the four servers need both CPUs). With
+/// By default (`split`) the threaded and cluster runs are not pinned (their threads and the
+/// four servers need both CPUs), while each single-connection run is pinned, with its server,
+/// to one CPU (see [`Placement::Split`]). `CLUSTER_PLACEMENT=spread` pins nothing. With
 /// `CLUSTER_PLACEMENT=pinned` this process re-executes itself under `taskset -c <cpu>` (the
 /// child finds the marker and carries on) and every memcached thread is pinned there too.
 fn establish_placement() -> (Placement, String) {
     let cpu = env_usize("CLUSTER_CPU", 0);
+    let allowed = proc_status_field("self", "Cpus_allowed_list");
     match env::var("CLUSTER_PLACEMENT").as_deref() {
-        Ok("spread") | Ok("") | Err(_) => {
-            let allowed = proc_status_field("self", "Cpus_allowed_list");
+        Ok("split") | Ok("") | Err(_) => {
+            return (
+                Placement::Split(cpu),
+                format!(
+                    "split (the default): threaded and cluster runs not pinned (bench Cpus_allowed_list={allowed}, \
+                     memcached wherever the scheduler puts it); each single-connection run (marked \"pinned\") \
+                     with its thread and all of server 1's memcached threads on CPU {cpu} while it runs"
+                ),
+            );
+        }
+        Ok("spread") => {
             return (
                 Placement::Spread,
                 format!(
-                    "spread (the default): nothing pinned; bench Cpus_allowed_list={allowed}, \
+                    "spread (CLUSTER_PLACEMENT=spread): nothing pinned; bench Cpus_allowed_list={allowed}, \
                      memcached threads wherever the scheduler puts them"
                 ),
             );
         }
         Ok("pinned") => {}
-        Ok(other) => panic!("CLUSTER_PLACEMENT={other:?}: use spread or pinned"),
+        Ok(other) => panic!("CLUSTER_PLACEMENT={other:?}: use split, spread or pinned"),
     }
     if env::var_os(CHILD_MARKER).is_none() {
         let exe = env::current_exe().expect("the bench's own path");
@@ -333,22 +450,45 @@ impl Raw {
 // ---------------------------------------------------------------------------------------------
 // Measurement
 
-/// CPU time actually run, in ns, by this process and the given memcached processes (every
-/// thread), from `/proc/<pid>/task/*/schedstat`.
+/// CPU time actually run, in ns, by this process (`CLOCK_PROCESS_CPUTIME_ID`: every thread,
+/// including the worker and scoped threads that have exited by the time it is read) and the
+/// given memcached processes (every thread, from `/proc/<pid>/task/*/schedstat`; their threads
+/// live as long as they do).
 struct CpuClock {
-    pids: Vec<String>,
+    server_pids: Vec<String>,
 }
 
 impl CpuClock {
     fn new(servers: &[&Memcached]) -> CpuClock {
-        let mut pids = vec!["self".to_string()];
-        pids.extend(servers.iter().map(|s| s.pid().to_string()));
-        CpuClock { pids }
+        CpuClock {
+            server_pids: servers.iter().map(|s| s.pid().to_string()).collect(),
+        }
     }
 
     fn now(&self) -> u64 {
-        self.pids.iter().map(|pid| task_run_ns(pid)).sum()
+        process_cpu_ns()
+            + self
+                .server_pids
+                .iter()
+                .map(|pid| task_run_ns(pid))
+                .sum::<u64>()
     }
+}
+
+fn process_cpu_ns() -> u64 {
+    // SAFETY: clock_gettime writes into the live, zero-initialised timespec it is given.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        let result = libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
+        assert_eq!(
+            result,
+            0,
+            "clock_gettime: {}",
+            std::io::Error::last_os_error()
+        );
+        ts
+    };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn task_run_ns(pid: &str) -> u64 {
@@ -466,7 +606,11 @@ const RESULT_HEADERS: [&str; 10] = [
 // Section 1: the pool under threads
 
 enum PoolSetup {
-    Floor(Floor),
+    /// `unpinned`: the floor left where the scheduler puts it, under the split placement.
+    Floor {
+        floor: Floor,
+        unpinned: bool,
+    },
     Client(Box<Client>),
     Pool {
         pool: Pool,
@@ -476,15 +620,30 @@ enum PoolSetup {
 }
 
 impl PoolSetup {
-    fn name(&self) -> String {
+    fn name(&self, placement: Placement) -> String {
+        let pinned = if self.pinned(placement) {
+            ", pinned"
+        } else {
+            ""
+        };
         match self {
-            PoolSetup::Floor(_) => "floor (1 connection, 1 thread)".into(),
-            PoolSetup::Client(_) => "bare Client (1 thread)".into(),
+            PoolSetup::Floor { unpinned: true, .. } => {
+                "floor, not pinned (diagnostic: cross-CPU wake-ups)".into()
+            }
+            PoolSetup::Floor { .. } => format!("floor (1 connection, 1 thread{pinned})"),
+            PoolSetup::Client(_) => format!("bare Client (1 thread{pinned})"),
             PoolSetup::Pool { threads, max, .. } => {
                 let s = if *threads == 1 { "" } else { "s" };
-                format!("Pool: {threads} thread{s}, max {max}")
+                format!("Pool: {threads} thread{s}, max {max}{pinned}")
             }
         }
+    }
+
+    /// Whether this run is pinned to one CPU with its server under `placement`.
+    fn pinned(&self, placement: Placement) -> bool {
+        placement.single().is_some()
+            && self.threads() == 1
+            && !matches!(self, PoolSetup::Floor { unpinned: true, .. })
     }
 
     fn threads(&self) -> usize {
@@ -496,7 +655,7 @@ impl PoolSetup {
 
     fn workers(&mut self) -> Vec<Worker<'_>> {
         match self {
-            PoolSetup::Floor(floor) => vec![Worker::Floor(floor)],
+            PoolSetup::Floor { floor, .. } => vec![Worker::Floor(floor)],
             PoolSetup::Client(client) => vec![Worker::Client(client)],
             PoolSetup::Pool { pool, threads, .. } => {
                 (0..*threads).map(|_| Worker::Pool(&*pool)).collect()
@@ -539,6 +698,7 @@ fn run_threads(
     cursor: usize,
     keys: &[&str],
     latencies: &mut Vec<u32>,
+    pin: Option<usize>,
 ) -> Duration {
     let barrier = Barrier::new(workers.len());
     let results: Vec<(Instant, Instant, Vec<u32>)> = thread::scope(|scope| {
@@ -548,6 +708,9 @@ fn run_threads(
             .map(|(t, mut worker)| {
                 let barrier = &barrier;
                 scope.spawn(move || {
+                    if let Some(cpu) = pin {
+                        set_affinity(0, &[cpu]);
+                    }
                     let mut latencies = Vec::with_capacity(ops);
                     barrier.wait();
                     let started = Instant::now();
@@ -644,7 +807,10 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
             .with_checkout_timeout(Duration::from_secs(30))
     };
     let mut setups = vec![
-        PoolSetup::Floor(Floor::connect(addr)),
+        PoolSetup::Floor {
+            floor: Floor::connect(addr),
+            unpinned: false,
+        },
         PoolSetup::Client(Box::new(Client::connect(addr).expect("Client connects"))),
     ];
     for (threads, max) in POOL_RUNS {
@@ -654,11 +820,19 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
         drop(held);
         setups.push(PoolSetup::Pool { pool, threads, max });
     }
+    if settings.placement.single().is_some() {
+        setups.push(PoolSetup::Floor {
+            floor: Floor::connect(addr),
+            unpinned: true,
+        });
+    }
+    let placement = settings.placement;
+    let single_pin = SinglePin::new(placement, server);
     let n = setups.len();
     let mut records: Vec<Record> = (0..n).map(|_| Record::default()).collect();
     // Warm-up, untimed.
     for setup in &mut setups {
-        run_threads(setup.workers(), 200, 0, &keys, &mut Vec::new());
+        run_threads(setup.workers(), 200, 0, &keys, &mut Vec::new(), None);
     }
     let micro_pool = Pool::new(addr, Config::default(), pool_config(1));
     drop(micro_pool.get().expect("checkout"));
@@ -675,6 +849,10 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
                 let record = &mut records[i];
                 let threads = setup.threads();
                 let cursor = record.cursor;
+                let pin = single_pin.as_ref().filter(|_| setup.pinned(placement));
+                if let Some(pin) = pin {
+                    pin.pin_server();
+                }
                 let cpu_before = cpu.now();
                 let wall = run_threads(
                     setup.workers(),
@@ -682,8 +860,12 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
                     cursor,
                     &keys,
                     &mut record.latencies_ns,
+                    pin.map(|p| p.cpu),
                 );
                 let cpu_ns = cpu.now().saturating_sub(cpu_before);
+                if let Some(pin) = pin {
+                    pin.release_server();
+                }
                 record.add(round, per_slice * threads, wall, cpu_ns);
             }
         }
@@ -707,7 +889,7 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
     };
     rows.push(result_row(
         "get (hit)",
-        &setups[0].name(),
+        &setups[0].name(placement),
         &mut floor_copy,
         floor,
         rounds,
@@ -715,7 +897,7 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
     for (setup, record) in setups[1..].iter().zip(rest.iter_mut()) {
         rows.push(result_row(
             "get (hit)",
-            &setup.name(),
+            &setup.name(placement),
             record,
             floor,
             rounds,
@@ -839,13 +1021,27 @@ enum FanSetup {
 }
 
 impl FanSetup {
-    fn name(&self) -> &'static str {
+    fn name(&self, placement: Placement) -> String {
+        let pinned = if self.pinned(placement) {
+            ", pinned"
+        } else {
+            ""
+        };
         match self {
-            FanSetup::Floor(_) => "floor: 1 get line, 1 connection, 1 server",
-            FanSetup::Client(_) => "Client::get_many, 1 server",
-            FanSetup::Cluster { spread: true, .. } => "Cluster::get_many, keys over 4 servers",
-            FanSetup::Cluster { spread: false, .. } => "Cluster::get_many, keys all on 1 server",
+            FanSetup::Floor(_) => format!("floor: 1 get line, 1 connection, 1 server{pinned}"),
+            FanSetup::Client(_) => format!("Client::get_many, 1 server{pinned}"),
+            FanSetup::Cluster { spread: true, .. } => {
+                "Cluster::get_many, keys over 4 servers".into()
+            }
+            FanSetup::Cluster { spread: false, .. } => {
+                "Cluster::get_many, keys all on 1 server".into()
+            }
         }
+    }
+
+    /// Whether this run is pinned to one CPU with its server under `placement`.
+    fn pinned(&self, placement: Placement) -> bool {
+        placement.single().is_some() && matches!(self, FanSetup::Floor(_) | FanSetup::Client(_))
     }
 
     fn get_many(&mut self, one: &[&str], spread: &[&str]) {
@@ -1000,6 +1196,8 @@ fn fan_out_section(settings: &Settings, servers: &[Memcached], started: Instant)
     ];
     let n = setups.len();
     let server_refs: Vec<&Memcached> = servers.iter().collect();
+    let placement = settings.placement;
+    let single_pin = SinglePin::new(placement, &servers[0]);
     let cpu = CpuClock::new(&server_refs);
     let mut rows = Vec::new();
     let mut micro = FanMicro::default();
@@ -1023,6 +1221,10 @@ fn fan_out_section(settings: &Settings, servers: &[Memcached], started: Instant)
                     let i = (k + round + slice) % n;
                     let setup = &mut setups[i];
                     let record = &mut records[i];
+                    let pin = single_pin.as_ref().filter(|_| setup.pinned(placement));
+                    if let Some(pin) = pin {
+                        pin.pin_here();
+                    }
                     let cpu_before = cpu.now();
                     let start = Instant::now();
                     let mut last = start;
@@ -1035,6 +1237,9 @@ fn fan_out_section(settings: &Settings, servers: &[Memcached], started: Instant)
                         last = now;
                     }
                     let cpu_ns = cpu.now().saturating_sub(cpu_before);
+                    if let Some(pin) = pin {
+                        pin.release_here();
+                    }
                     record.add(round, per_slice, last - start, cpu_ns);
                 }
             }
@@ -1061,7 +1266,7 @@ fn fan_out_section(settings: &Settings, servers: &[Memcached], started: Instant)
         let workload = format!("get_many({size})");
         rows.push(result_row(
             &workload,
-            setups[0].name(),
+            &setups[0].name(placement),
             &mut floor_copy,
             floor,
             settings.rounds,
@@ -1069,7 +1274,7 @@ fn fan_out_section(settings: &Settings, servers: &[Memcached], started: Instant)
         for (setup, record) in setups[1..].iter().zip(rest.iter_mut()) {
             rows.push(result_row(
                 &workload,
-                setup.name(),
+                &setup.name(placement),
                 record,
                 floor,
                 settings.rounds,
@@ -1257,6 +1462,9 @@ fn main() {
             format!("{threads} memcached threads on CPU {cpu}")
         }
         Placement::Spread => "not pinned".into(),
+        Placement::Split(cpu) => {
+            format!("not pinned, but server 1's threads on CPU {cpu} during single-connection runs")
+        }
     };
     let version = Raw::connect(&servers[0].addr()).version();
 
@@ -1308,7 +1516,7 @@ fn main() {
          higher = more throughput; min–max: the per-round ratios' range"
     );
     println!(
-        "CPU/op:     CPU time run by the bench and the memcached processes in use (schedstat) per op; \
+        "CPU/op:     CPU time run by the bench (all its threads) and the memcached processes in use (schedstat) per op; \
          CPU/wall: that CPU time's share of the wall time (2 CPUs: at most 200%)"
     );
     if let Some(pool) = &pool {

@@ -118,6 +118,9 @@ struct State {
     idle: Vec<Idle>,
     /// Connections open now: idle, in use, or being opened.
     open: usize,
+    /// Callers waiting for a connection: a return wakes one only if there is one, since a
+    /// wake-up is a system call even with nobody waiting.
+    waiting: usize,
 }
 
 #[derive(Debug)]
@@ -138,6 +141,7 @@ impl Pool {
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
+                    waiting: 0,
                 }),
                 returned: Condvar::new(),
             }),
@@ -181,10 +185,12 @@ impl Pool {
                     max_size: shared.pool_config.max_size,
                 });
             }
+            state.waiting += 1;
             state = shared
                 .returned
                 .wait_timeout(state, remaining)
                 .map_or_else(|poisoned| poisoned.into_inner().0, |(state, _)| state);
+            state.waiting -= 1;
         }
     }
 
@@ -216,8 +222,18 @@ impl Shared {
     }
 
     fn release_slot(&self) {
-        self.lock().open -= 1;
-        self.returned.notify_one();
+        let mut state = self.lock();
+        state.open -= 1;
+        self.wake_one(state);
+    }
+
+    /// Wakes one waiting caller, if any, after the change `state` holds.
+    fn wake_one(&self, state: MutexGuard<'_, State>) {
+        let someone_waits = state.waiting > 0;
+        drop(state);
+        if someone_waits {
+            self.returned.notify_one();
+        }
     }
 }
 
@@ -249,11 +265,12 @@ impl Drop for PooledClient {
             return;
         };
         if client.is_connected() {
-            self.pool.lock().idle.push(Idle {
+            let mut state = self.pool.lock();
+            state.idle.push(Idle {
                 client,
                 since: Instant::now(),
             });
-            self.pool.returned.notify_one();
+            self.pool.wake_one(state);
         } else {
             drop(client);
             self.pool.release_slot();
