@@ -6,6 +6,8 @@ mod batch;
 mod keys;
 mod pipeline;
 mod retrieval;
+
+pub(crate) use retrieval::fits_one_window;
 mod storage;
 
 use crate::config::Config;

@@ -250,3 +250,62 @@ fn read_line_items<K: AsRef<[u8]>>(
         }
     }
 }
+
+/// A multi-key read split in two, so that one thread can have requests out to several
+/// servers at once: [`Client::send_get_many`] writes, [`Client::receive_get_many`] reads.
+impl Client {
+    /// Writes the `get` lines for `keys`, which must fit in one pipeline window (see
+    /// [`fits_one_window`]), and returns the lines to read the replies of.
+    pub(crate) fn send_get_many<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+    ) -> Result<Vec<Range<usize>>> {
+        for key in keys {
+            validate_key(key.as_ref())?;
+        }
+        let lines = split_retrieval_lines(RetrievalCommand::Get, keys);
+        self.request.clear();
+        for line in &lines {
+            put_retrieval_line(
+                &mut self.request,
+                RetrievalCommand::Get,
+                &keys[line.clone()],
+            );
+        }
+        let written = Self::connection(&mut self.connection, &self.addr, &self.config)
+            .and_then(|connection| connection.write_all(&self.request));
+        if let Err(error) = written {
+            self.settle(Some(&error));
+            return Err(error);
+        }
+        Ok(lines)
+    }
+
+    /// Reads the replies to [`Client::send_get_many`]'s lines, handing each item found to
+    /// `take` with the position of its key.
+    pub(crate) fn receive_get_many<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+        lines: Vec<Range<usize>>,
+        mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+    ) -> Result<()> {
+        let connection = self.connection.as_mut().expect("send_get_many connected");
+        let mut replies = connection.streamed_replies();
+        let result = lines
+            .into_iter()
+            .try_for_each(|line| read_line_items(&mut replies, keys, line, &mut take));
+        self.settle(result.as_ref().err());
+        result
+    }
+}
+
+/// Whether a `get` of `keys` is small enough to be written whole before any reply is read:
+/// no bigger than one pipeline window, so it always fits in the socket buffers. (Counted as
+/// if each key had a line of its own, which overestimates.)
+pub(crate) fn fits_one_window<K: AsRef<[u8]>>(keys: &[K]) -> bool {
+    let request_bytes: usize = keys
+        .iter()
+        .map(|key| "get \r\n".len() + key.as_ref().len())
+        .sum();
+    request_bytes <= READ_WINDOW_BYTES
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{Cluster, Event};
 use crate::batch::{BatchReport, Entry, ItemResult};
-use crate::client::Client;
+use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{Item, StoreOutcome};
@@ -22,6 +22,17 @@ pub struct GetManyReport {
     /// The keys that could not be read, with why: their server was down, unreachable or
     /// failed mid-reply.
     pub failed: HashMap<Vec<u8>, Error>,
+}
+
+impl GetManyReport {
+    /// Records every one of `keys` as failed with `error`, and none of them as found (a
+    /// server that failed mid-reply may have delivered some before).
+    fn fail(&mut self, keys: &[&[u8]], error: &Error) {
+        for key in keys {
+            self.found.remove(*key);
+            self.failed.insert(key.to_vec(), error.duplicate());
+        }
+    }
 }
 
 impl Cluster {
@@ -44,23 +55,84 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let groups = self.group(0..keys.len(), |&i| self.server_for(keys[i].as_ref()));
-        let read = |client: &mut Client, group: &[usize]| {
-            client.get_many(&group.iter().map(|&i| keys[i].as_ref()).collect::<Vec<_>>())
-        };
+        let group_keys =
+            |group: &[usize]| -> Vec<&[u8]> { group.iter().map(|&i| keys[i].as_ref()).collect() };
         let mut report = GetManyReport::default();
+        if groups
+            .iter()
+            .all(|group| fits_one_window(&group_keys(group)))
+        {
+            self.get_many_from_one_thread(groups, &group_keys, &mut report);
+            return Ok(report);
+        }
+        let read = |client: &mut Client, group: &[usize]| client.get_many(&group_keys(group));
         for (group, result) in self.fan_out("get_many", groups, read, |_| None) {
             match result {
                 Ok(found) => report.found.extend(found),
-                Err(error) => {
-                    for i in group {
-                        report
-                            .failed
-                            .insert(keys[i].as_ref().to_vec(), error.duplicate());
-                    }
-                }
+                Err(error) => report.fail(&group_keys(&group), &error),
             }
         }
         Ok(report)
+    }
+
+    /// A read small enough for every server's request to be written before any reply is read
+    /// (one window each): all requests go out, then each server's replies are read, on the
+    /// calling thread. The servers work in parallel; no thread is started.
+    fn get_many_from_one_thread<'k>(
+        &self,
+        groups: Vec<Vec<usize>>,
+        group_keys: &dyn Fn(&[usize]) -> Vec<&'k [u8]>,
+        report: &mut GetManyReport,
+    ) {
+        let started = Instant::now();
+        let mut sent = Vec::new();
+        for (owner, group) in groups
+            .iter()
+            .enumerate()
+            .filter(|(_, group)| !group.is_empty())
+        {
+            let keys = group_keys(group);
+            let lease =
+                self.lease(owner)
+                    .and_then(|mut lease| match lease.client.send_get_many(&keys) {
+                        Ok(lines) => Ok((lease, lines)),
+                        Err(error) => {
+                            self.record(lease.index, lease.admission, Some(&error));
+                            self.finished(lease.recorded(), started, Some(&error));
+                            Err(error)
+                        }
+                    });
+            match lease {
+                Ok((lease, lines)) => sent.push((lease, keys, lines)),
+                Err(error) => report.fail(&keys, &error),
+            }
+        }
+        for (mut lease, keys, lines) in sent {
+            let found = &mut report.found;
+            let result = lease.client.receive_get_many(&keys, lines, |index, value| {
+                let item = Item {
+                    value: value.data.to_vec(),
+                    flags: value.flags,
+                };
+                found.insert(keys[index].to_vec(), item);
+                Some(())
+            });
+            self.record(lease.index, lease.admission, result.as_ref().err());
+            self.finished(lease.recorded(), started, result.as_ref().err());
+            if let Err(error) = result {
+                report.fail(&keys, &error);
+            }
+        }
+    }
+
+    /// Tells the observer that one server's share of a batch finished.
+    fn finished(&self, server: usize, started: Instant, error: Option<&Error>) {
+        self.emit(&Event::Operation {
+            server: self.shared.nodes[server].pool.addr(),
+            command: "get_many",
+            latency: started.elapsed(),
+            error,
+        });
     }
 
     /// [`Client::set_many`] across the servers: each server's entries go through its own
