@@ -1434,3 +1434,29 @@ fn a_probe_whose_caller_panics_does_not_leave_the_server_down_with_nobody_probin
     }
     assert!(!cluster.is_down(0));
 }
+
+#[test]
+fn a_get_many_too_big_to_send_whole_still_fails_only_the_dead_servers_keys() {
+    let mut servers = start(3);
+    let cluster = builder(&servers).build().unwrap();
+    // About 30 KiB of keys per server: more than one window, so each server's share runs
+    // through its own pipeline on its own thread.
+    let keys: Vec<Vec<u8>> = (0..3000)
+        .map(|i| format!("big:{i:028}").into_bytes())
+        .collect();
+    assert!(cluster
+        .set_many(keys.iter().map(|key| Entry::new(key, b"v")))
+        .all_done());
+    servers[2].kill();
+    let report = cluster.get_many(&keys).unwrap();
+    for key in &keys {
+        if cluster.server_for(key) == 2 {
+            let error = &report.failed[key];
+            assert!(error.is_connection_error(), "{error:?}");
+            assert!(!report.found.contains_key(key));
+        } else {
+            assert_eq!(report.found[key].value, b"v", "{}", text(key));
+        }
+    }
+    assert_eq!(report.found.len() + report.failed.len(), keys.len());
+}
