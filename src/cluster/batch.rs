@@ -54,22 +54,18 @@ impl Cluster {
         for key in keys {
             validate_key(key.as_ref())?;
         }
-        let groups = self.group(0..keys.len(), |&i| self.server_for(keys[i].as_ref()));
-        let group_keys =
-            |group: &[usize]| -> Vec<&[u8]> { group.iter().map(|&i| keys[i].as_ref()).collect() };
+        // Grouped as the keys' bytes: every path below needs them, none the positions.
+        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
         let mut report = GetManyReport::default();
-        if groups
-            .iter()
-            .all(|group| fits_one_window(&group_keys(group)))
-        {
-            self.get_many_from_one_thread(groups, &group_keys, &mut report);
+        if groups.iter().all(|group| fits_one_window(group)) {
+            self.get_many_from_one_thread(groups, &mut report);
             return Ok(report);
         }
-        let read = |client: &mut Client, group: &[usize]| client.get_many(&group_keys(group));
+        let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
         for (group, result) in self.fan_out("get_many", groups, read, |_| None) {
             match result {
                 Ok(found) => report.found.extend(found),
-                Err(error) => report.fail(&group_keys(&group), &error),
+                Err(error) => report.fail(&group, &error),
             }
         }
         Ok(report)
@@ -78,20 +74,14 @@ impl Cluster {
     /// A read small enough for every server's request to be written before any reply is read
     /// (one window each): all requests go out, then each server's replies are read, on the
     /// calling thread. The servers work in parallel; no thread is started.
-    fn get_many_from_one_thread<'k>(
-        &self,
-        groups: Vec<Vec<usize>>,
-        group_keys: &dyn Fn(&[usize]) -> Vec<&'k [u8]>,
-        report: &mut GetManyReport,
-    ) {
+    fn get_many_from_one_thread(&self, groups: Vec<Vec<&[u8]>>, report: &mut GetManyReport) {
         let started = Instant::now();
         let mut sent = Vec::new();
-        for (owner, group) in groups
-            .iter()
+        for (owner, keys) in groups
+            .into_iter()
             .enumerate()
-            .filter(|(_, group)| !group.is_empty())
+            .filter(|(_, keys)| !keys.is_empty())
         {
-            let keys = group_keys(group);
             let lease =
                 self.lease(owner)
                     .and_then(|mut lease| match lease.client.send_get_many(&keys) {
