@@ -5,7 +5,8 @@ use std::time::Duration;
 /// How a [`Client`](crate::Client) connects and how long it may wait.
 ///
 /// Every timeout is a deadline for the whole phase of one operation, never per system call: a
-/// server that trickles a byte at a time cannot stretch a read past `read_timeout`.
+/// server that trickles a byte at a time cannot stretch a read past `read_timeout`. A
+/// [`Deadline`](crate::Deadline) of the caller's own bounds a whole call on top of these.
 ///
 /// ```
 /// use memcache_sync::Config;
@@ -51,8 +52,10 @@ impl Config {
         self
     }
 
-    /// The limit on waiting for and reading one operation's whole reply. Default: 1 s. A zero
-    /// duration is raised to 1 ms.
+    /// The limit on waiting for and reading one operation's whole reply, counted from when
+    /// its request was sent; in a batch, every reply to one window must arrive within this of
+    /// the window's send. Default: 1 s. A zero duration is raised to 1 ms. To bound a whole
+    /// call (every window, reconnect and retry), use a [`Deadline`](crate::Deadline).
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout.max(MIN_TIMEOUT);
         self

@@ -9,17 +9,15 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 use crate::config::Config;
+use crate::deadline::Bound;
 use crate::error::{Error, Phase};
 
 /// Resolves `addr` ("host:port") and connects to the first address that answers, all within
-/// the configured connect timeout.
+/// the configured connect timeout (or the caller's deadline, if that comes first).
 pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
-    let timeout = config.connect_timeout();
-    let deadline = Instant::now() + timeout;
-    let timed_out = || Error::Timeout {
-        phase: Phase::Connect,
-        timeout,
-    };
+    let bound = Bound::from_now(config.connect_timeout());
+    let deadline = bound.at();
+    let timed_out = || bound.expired(Phase::Connect);
     let failed = |source| Error::Connect {
         addr: addr.to_owned(),
         source,

@@ -5,6 +5,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::deadline::Bound;
 use crate::error::{Error, Phase};
 use crate::protocol::{parse_reply, Reply, Status};
 
@@ -12,11 +13,9 @@ use crate::protocol::{parse_reply, Reply, Status};
 /// within bounds is still incomplete.
 const INITIAL_BUFFER: usize = 16 * 1024;
 
-/// A connection unused for this long gets a non-blocking peek before its next request. Within
-/// it the peek (a system call costing about as much as the client's own work on a request) is
-/// skipped: a close is then met by the reply read, and only bytes a misbehaving server sends
-/// unasked within that millisecond could pass for the next reply.
-const QUIET_CHECK_AFTER: Duration = Duration::from_millis(1);
+/// A read buffer grown past this by one large reply is given back after the exchange, so an
+/// idle pooled connection does not keep twice its largest reply for good.
+pub(crate) const SHRINK_ABOVE: usize = 4 * INITIAL_BUFFER;
 
 /// The socket timeout is reset only when it differs from the time left by more than this, so
 /// the common operation (one write, one read) costs no extra system call. The kernel measures
@@ -34,8 +33,6 @@ pub(crate) struct Connection {
     armed_read: Duration,
     armed_write: Duration,
     max_value_len: usize,
-    /// When the last request started, to tell back-to-back use from idleness.
-    last_request: Instant,
     /// A request was written whose replies have not all been read.
     in_exchange: bool,
 }
@@ -53,7 +50,6 @@ impl Connection {
             armed_read: Duration::ZERO,
             armed_write: Duration::ZERO,
             max_value_len: config.max_value_size(),
-            last_request: Instant::now(),
             in_exchange: false,
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
@@ -78,23 +74,25 @@ impl Connection {
         Ok(connection)
     }
 
-    /// Whether the connection can carry a request: nothing unread is buffered, and, once it
-    /// has been idle for [`QUIET_CHECK_AFTER`], the server has neither closed it nor sent
-    /// anything unasked since the last reply. So a restart or idle close is noticed before a
-    /// request is lost on a dead socket, and stray bytes are never read as the answer to a
-    /// later request; back-to-back requests skip the system call.
+    /// Whether the connection can carry a request: nothing unread is buffered, and the server
+    /// has neither closed it nor sent anything unasked since the last reply. Checked before
+    /// every request, however soon after the last: a text-protocol reply carries nothing that
+    /// ties it to its request, so a stray `END` that arrives a moment after a reply would
+    /// otherwise answer the next `get` as a false miss, and a close sent just after a reply
+    /// (a proxy's, after `SERVER_ERROR`) would fail the next call.
     pub(crate) fn is_reusable(&self) -> bool {
-        !self.in_exchange
-            && self.start == self.end
-            && (self.last_request.elapsed() < QUIET_CHECK_AFTER || self.peer_is_quiet())
+        !self.in_exchange && self.start == self.end && self.peer_is_quiet()
     }
 
     /// Marks the exchange begun by the last write as complete: every reply it asked for was
     /// read (or the connection is about to be dropped). Until then the connection is not
     /// reusable, so an exchange cut short by a panic leaves no replies behind for the next
-    /// request to take as its own.
+    /// request to take as its own. A read buffer that one large reply grew is given back.
     pub(crate) fn exchange_done(&mut self) {
         self.in_exchange = false;
+        if self.buf.len() > SHRINK_ABOVE && self.start == self.end {
+            self.buf = Vec::new();
+        }
     }
 
     /// One non-blocking peek: nothing to read means the stream is as the last reply left it.
@@ -126,18 +124,19 @@ impl Connection {
     /// Sends `request` within the write timeout, then hands back the reader of its reply,
     /// whose read timeout starts now.
     pub(crate) fn send(&mut self, request: &[u8]) -> Result<Replies<'_>, Error> {
-        self.write_all(request)?;
-        Ok(self.replies())
+        let sent = self.write_all(request)?;
+        Ok(self.replies(sent))
     }
 
-    /// Writes all of `request` within one write timeout.
-    pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<(), Error> {
+    /// Writes all of `request` within one write timeout (or the caller's deadline, if that
+    /// comes first), and returns when the last byte left: the start of its replies' read
+    /// timeout.
+    pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<Instant, Error> {
         self.in_exchange = true;
-        self.last_request = Instant::now();
-        let deadline = self.last_request + self.write_timeout;
+        let bound = Bound::from_now(self.write_timeout);
         let mut written = 0;
         while written < request.len() {
-            self.arm(Phase::Write, deadline, self.write_timeout)?;
+            self.arm(Phase::Write, &bound)?;
             match (&self.stream).write(&request[written..]) {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
@@ -146,46 +145,33 @@ impl Connection {
                 }
                 Ok(n) => written += n,
                 Err(error) => {
-                    if let Some(error) = classify(error, Phase::Write, deadline, self.write_timeout)
-                    {
+                    if let Some(error) = classify(error, Phase::Write, &bound) {
                         return Err(error);
                     }
                 }
             }
         }
-        Ok(())
+        Ok(Instant::now())
     }
 
-    /// The reader of the replies to what was written, all within one read timeout from now.
-    pub(crate) fn replies(&mut self) -> Replies<'_> {
-        let deadline = Instant::now() + self.read_timeout;
+    /// The reader of the replies to what was written at `sent` (as [`Connection::write_all`]
+    /// returned it): all of them must arrive within one read timeout of then, or the
+    /// caller's deadline if that comes first. One rule for a single command and for a
+    /// pipeline's window alike.
+    pub(crate) fn replies(&mut self, sent: Instant) -> Replies<'_> {
+        let bound = Bound::new(sent, self.read_timeout);
         Replies {
             connection: self,
-            deadline,
-            renew: false,
-            progressed: false,
+            bound,
         }
     }
 
-    /// The reader of a pipeline's replies: each frame must arrive within one read timeout of
-    /// the one before, so a stalled server is caught within one timeout while a long stream
-    /// of replies (a window of large values) may take as long as it needs.
-    pub(crate) fn streamed_replies(&mut self) -> Replies<'_> {
-        let deadline = Instant::now() + self.read_timeout;
-        Replies {
-            connection: self,
-            deadline,
-            renew: true,
-            progressed: false,
-        }
-    }
-
-    /// Sets the socket's timeout for `phase` to the time left before `deadline`, or fails if
-    /// none is left.
-    fn arm(&mut self, phase: Phase, deadline: Instant, timeout: Duration) -> Result<(), Error> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+    /// Sets the socket's timeout for `phase` to the time left before `bound`, or fails if none
+    /// is left.
+    fn arm(&mut self, phase: Phase, bound: &Bound) -> Result<(), Error> {
+        let remaining = bound.remaining();
         if remaining.is_zero() {
-            return Err(Error::Timeout { phase, timeout });
+            return Err(bound.expired(phase));
         }
         let armed = if phase == Phase::Read {
             &mut self.armed_read
@@ -205,7 +191,7 @@ impl Connection {
     }
 
     /// Reads at least one more byte into the buffer, making room first.
-    fn fill(&mut self, deadline: Instant) -> Result<(), Error> {
+    fn fill(&mut self, bound: &Bound) -> Result<(), Error> {
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -217,7 +203,7 @@ impl Connection {
             }
         }
         loop {
-            self.arm(Phase::Read, deadline, self.read_timeout)?;
+            self.arm(Phase::Read, bound)?;
             match (&self.stream).read(&mut self.buf[self.end..]) {
                 Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
                 Ok(n) => {
@@ -225,7 +211,7 @@ impl Connection {
                     return Ok(());
                 }
                 Err(error) => {
-                    if let Some(error) = classify(error, Phase::Read, deadline, self.read_timeout) {
+                    if let Some(error) = classify(error, Phase::Read, bound) {
                         return Err(error);
                     }
                 }
@@ -243,12 +229,12 @@ impl Connection {
 }
 
 /// The one place an IO error becomes an [`Error`]. `None` means "try the call again": it was
-/// interrupted, or the socket timeout fired before the operation's deadline.
-fn classify(error: io::Error, phase: Phase, deadline: Instant, timeout: Duration) -> Option<Error> {
+/// interrupted, or the socket timeout fired before the operation's bound.
+fn classify(error: io::Error, phase: Phase, bound: &Bound) -> Option<Error> {
     match error.kind() {
         io::ErrorKind::Interrupted => None,
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            (Instant::now() >= deadline).then_some(Error::Timeout { phase, timeout })
+            bound.passed().then(|| bound.expired(phase))
         }
         io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
             Some(Error::ConnectionClosed { phase })
@@ -260,14 +246,10 @@ fn classify(error: io::Error, phase: Phase, deadline: Instant, timeout: Duration
     }
 }
 
-/// The reader of one request's reply frames, all within one read deadline.
+/// The reader of one request's (or one window's) reply frames, all within one bound.
 pub(crate) struct Replies<'c> {
     connection: &'c mut Connection,
-    deadline: Instant,
-    /// Whether a complete frame starts a new read timeout for the next.
-    renew: bool,
-    /// Whether a frame completed since the deadline was last set.
-    progressed: bool,
+    bound: Bound,
 }
 
 impl Replies<'_> {
@@ -283,18 +265,9 @@ impl Replies<'_> {
                 Status::Complete { frame, len } => {
                     let result = f(frame);
                     conn.consume(len);
-                    self.progressed = true;
                     return result;
                 }
-                Status::Incomplete => {
-                    // Renewed only when a wait is due, so frames already buffered cost no clock
-                    // read.
-                    if self.renew && self.progressed {
-                        self.deadline = Instant::now() + conn.read_timeout;
-                        self.progressed = false;
-                    }
-                    conn.fill(self.deadline)?;
-                }
+                Status::Incomplete => conn.fill(&self.bound)?,
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind};
 /// Which wait ran out, or which direction of the connection failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
-    /// Resolving the address and opening the TCP connection.
+    /// Getting a connection: waiting for a pooled one, resolving the address, opening it.
     Connect,
     /// Sending the request.
     Write,
@@ -32,6 +32,7 @@ impl std::fmt::Display for Phase {
 /// |---|---|
 /// | nothing listening, host unknown, unreachable | [`Error::Connect`] |
 /// | no answer within a configured timeout | [`Error::Timeout`] with its [`Phase`] |
+/// | the caller's [`Deadline`](crate::Deadline) for the whole call passed | [`Error::DeadlineExceeded`] |
 /// | server closed the connection mid-exchange | [`Error::ConnectionClosed`] |
 /// | reset or another socket error | [`Error::Io`] |
 /// | bytes that are not a valid reply | [`Error::Protocol`] |
@@ -58,6 +59,15 @@ pub enum Error {
         phase: Phase,
         /// The configured timeout that elapsed.
         timeout: Duration,
+    },
+    /// The caller's own [`Deadline`](crate::Deadline) for the whole call passed during this
+    /// phase. Like a timeout, a request in flight leaves its connection dropped; unlike one,
+    /// it says nothing about the server's health, so a [`Cluster`](crate::Cluster) neither
+    /// counts it against the server nor retries it.
+    #[error("the caller's deadline passed during the {phase}")]
+    DeadlineExceeded {
+        /// Which wait was under way.
+        phase: Phase,
     },
     /// The server closed the connection before the reply was complete (memcached was
     /// restarted or killed, or closed the connection on purpose).
@@ -150,15 +160,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// A wait ran out: connect, write or read.
+    /// A wait ran out: a configured timeout ([`Error::Timeout`]) or the caller's deadline
+    /// ([`Error::DeadlineExceeded`]), in any phase.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. })
+        matches!(self, Self::Timeout { .. } | Self::DeadlineExceeded { .. })
     }
 
     /// Which phase timed out, if this is a timeout.
     pub fn timeout_phase(&self) -> Option<Phase> {
         match self {
-            Self::Timeout { phase, .. } => Some(*phase),
+            Self::Timeout { phase, .. } | Self::DeadlineExceeded { phase } => Some(*phase),
             _ => None,
         }
     }
@@ -210,6 +221,9 @@ impl Error {
                 | Self::Timeout {
                     phase: Phase::Connect,
                     ..
+                }
+                | Self::DeadlineExceeded {
+                    phase: Phase::Connect
                 }
         );
         !(before_sending || self.is_invalid_input())
@@ -273,6 +287,7 @@ impl Error {
                 phase: *phase,
                 timeout: *timeout,
             },
+            Self::DeadlineExceeded { phase } => Self::DeadlineExceeded { phase: *phase },
             Self::ConnectionClosed { phase } => Self::ConnectionClosed { phase: *phase },
             Self::Io { phase, source } => Self::Io {
                 phase: *phase,
@@ -345,6 +360,10 @@ mod tests {
                 timeout: Duration::from_secs(1),
             },
             Error::ConnectionClosed { phase: Phase::Read },
+            Error::DeadlineExceeded { phase: Phase::Read },
+            Error::DeadlineExceeded {
+                phase: Phase::Connect,
+            },
             Error::Io {
                 phase: Phase::Read,
                 source: io(),
@@ -392,6 +411,8 @@ mod tests {
             (true, true, true, true),
             (true, true, true, true),
             (true, true, true, true),
+            (false, true, false, true),
+            (false, false, false, false),
             (true, true, true, true),
             (false, true, true, true),
             (false, true, false, false),
@@ -441,8 +462,8 @@ mod tests {
     #[test]
     fn server_errors_are_recognisable() {
         let errors = examples();
-        assert!(errors[7].is_item_too_large() && !errors[7].is_out_of_memory());
-        assert!(errors[8].is_out_of_memory() && !errors[8].is_item_too_large());
+        assert!(errors[9].is_item_too_large() && !errors[9].is_out_of_memory());
+        assert!(errors[10].is_out_of_memory() && !errors[10].is_item_too_large());
     }
 
     #[test]
@@ -451,8 +472,8 @@ mod tests {
         let errors = examples();
         assert_eq!(errors[3].to_string(), "read timed out after 1s");
         assert!(errors[0].source().is_some());
-        assert!(errors[6].source().is_some());
-        assert_eq!(errors[10].to_string(), "memcached answered ERROR");
+        assert!(errors[8].source().is_some());
+        assert_eq!(errors[12].to_string(), "memcached answered ERROR");
         let with_message = Error::UnknownCommand {
             message: "Too many open connections".into(),
         };

@@ -56,6 +56,7 @@ mod cluster;
 mod config;
 mod connect;
 mod connection;
+mod deadline;
 pub mod distribution;
 mod error;
 mod expiry;
@@ -69,6 +70,7 @@ pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
 };
 pub use config::Config;
+pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::deadline::Bound;
+use crate::error::{Error, Phase, Result};
 
 /// How many connections a [`Pool`] may open, how long a caller waits for one, and how long
 /// an idle one is kept.
@@ -158,7 +159,7 @@ impl Pool {
     /// fail like [`Client::connect`].
     pub fn get(&self) -> Result<PooledClient> {
         let shared = &self.shared;
-        let deadline = Instant::now() + shared.pool_config.checkout_timeout;
+        let bound = Bound::from_now(shared.pool_config.checkout_timeout);
         let mut state = shared.lock();
         loop {
             while let Some(idle) = state.idle.pop() {
@@ -178,11 +179,14 @@ impl Pool {
                     }
                 };
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = bound.remaining();
             if remaining.is_zero() {
-                return Err(Error::PoolTimeout {
-                    waited: shared.pool_config.checkout_timeout,
-                    max_size: shared.pool_config.max_size,
+                return Err(match bound.expired(Phase::Connect) {
+                    Error::Timeout { .. } => Error::PoolTimeout {
+                        waited: shared.pool_config.checkout_timeout,
+                        max_size: shared.pool_config.max_size,
+                    },
+                    callers => callers,
                 });
             }
             state.waiting += 1;

@@ -33,7 +33,8 @@ impl Client {
         if delay.is_zero() {
             return self.flush(None);
         }
-        let wire = Expiry::After(delay + FLUSH_EARLINESS).to_wire(SystemTime::now())?;
+        let wire =
+            Expiry::After(delay.saturating_add(FLUSH_EARLINESS)).to_wire(SystemTime::now())?;
         self.flush(Some(wire))
     }
 

@@ -21,8 +21,10 @@ impl Client {
     /// Entries with an invalid key or a value over the size limit are
     /// [`ItemResult::Failed`](crate::ItemResult::Failed) before sending, and the rest still go.
     /// Any number of entries works in one call, with memory bounded by the pipeline's windows
-    /// plus the results. The write and read timeouts bound each window of about 64 KiB of
-    /// requests; if the server stalls or the connection fails, the report's
+    /// plus the results. Each window of about 64 KiB of requests is sent within the write
+    /// timeout, and all of its replies must arrive within one read timeout of its send; a
+    /// [`Deadline`](crate::Deadline) bounds the whole call. If the server stalls, the
+    /// deadline passes or the connection fails, the report's
     /// [`stop_error`](BatchReport::stop_error) says why, and every entry after the last
     /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`; the batch then takes
     /// no more entries from the iterator, so those after [`BatchReport::len`] were not sent.

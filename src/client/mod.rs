@@ -11,7 +11,7 @@ pub(crate) use retrieval::fits_one_window;
 mod storage;
 
 use crate::config::Config;
-use crate::connection::{Connection, Replies};
+use crate::connection::{Connection, Replies, SHRINK_ABOVE};
 use crate::error::{Error, Result};
 use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Reply};
 
@@ -124,6 +124,10 @@ impl Client {
         match self.connection.as_mut() {
             Some(connection) if keep => connection.exchange_done(),
             _ => self.connection = None,
+        }
+        // A large value or window leaves its capacity behind; an idle client gives it back.
+        if self.request.capacity() > SHRINK_ABOVE {
+            self.request = Vec::new();
         }
     }
 

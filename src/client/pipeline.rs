@@ -15,6 +15,7 @@
 //! socket buffers: [`READ_WINDOW_BYTES`] keeps it to a small fraction of their default size.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use super::Client;
 use crate::batch::{BatchReport, ItemResult};
@@ -31,17 +32,30 @@ pub(crate) const READ_WINDOW_BYTES: usize = 16 * 1024;
 /// How many windows may be written and not yet answered.
 const WINDOWS_IN_FLIGHT: usize = 2;
 
+/// The most results reserved up front. A source's size hint can be anything (`usize::MAX`
+/// for an endless iterator, none at all for most adapters), and the results grow as needed
+/// anyway; within this, a source that knows its length gets exactly its length.
+const MAX_RESERVED_RESULTS: usize = 1 << 20;
+
 /// A command that was written, with what its reader needs to know.
 struct Sent<X> {
     index: usize,
     context: X,
 }
 
+/// A window of commands, and when its last byte was written: its replies must all arrive
+/// within one read timeout of then.
+struct Window<X> {
+    commands: Vec<Sent<X>>,
+    sent: Instant,
+}
+
 impl Client {
     /// Runs `commands` through the connection. `encode` appends one command's bytes, or
     /// refuses it (the item then fails alone and nothing of it is sent); what it returns is
-    /// handed to `read` with the reply reader when that command's turn comes. The write and
-    /// read timeouts apply to each window.
+    /// handed to `read` with the reply reader when that command's turn comes. Each window is
+    /// written within the write timeout, and all of its replies must arrive within one read
+    /// timeout of its send; the caller's [`Deadline`](crate::Deadline) bounds the whole batch.
     ///
     /// An error that leaves the stream in step (`SERVER_ERROR`) fails its item only; any
     /// other stops the batch: the items written and unanswered become
@@ -56,8 +70,13 @@ impl Client {
         mut read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
     ) -> BatchReport<T> {
         let mut commands = commands.into_iter();
-        let mut results = Vec::with_capacity(commands.size_hint().0);
-        let mut windows: VecDeque<Vec<Sent<X>>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
+        let reserved = match commands.size_hint() {
+            // An endless source has no upper bound: reserve nothing rather than everything.
+            (lower, Some(_)) => lower.min(MAX_RESERVED_RESULTS),
+            (_, None) => 0,
+        };
+        let mut results = Vec::with_capacity(reserved);
+        let mut windows: VecDeque<Window<X>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
         // Read windows are cleared and reused, so a long batch allocates no window after the
         // first two.
         let mut spare: Vec<Vec<Sent<X>>> = Vec::with_capacity(WINDOWS_IN_FLIGHT);
@@ -102,10 +121,13 @@ impl Client {
                     };
                     // A failed write may have sent part of the window: its items stay
                     // unconfirmed.
-                    if let Err(error) = connection.write_all(&self.request) {
-                        break Some(error);
+                    match connection.write_all(&self.request) {
+                        Ok(sent) => windows.push_back(Window {
+                            commands: window,
+                            sent,
+                        }),
+                        Err(error) => break Some(error),
                     }
-                    windows.push_back(window);
                 } else {
                     spare.push(window);
                 }
@@ -113,13 +135,15 @@ impl Client {
             let must_read =
                 windows.len() == WINDOWS_IN_FLIGHT || (exhausted && !windows.is_empty());
             if must_read {
-                let mut window = windows.pop_front().unwrap_or_default();
+                let Some(mut window) = windows.pop_front() else {
+                    unreachable!("a window was written")
+                };
                 let connection = self.connection.as_mut().expect("a window was written");
                 if let Err(error) = read_window(connection, &window, &mut read, &mut results) {
                     break Some(error);
                 }
-                window.clear();
-                spare.push(window);
+                window.commands.clear();
+                spare.push(window.commands);
             } else if exhausted {
                 break None;
             }
@@ -136,12 +160,12 @@ impl Client {
 /// the batch, if one came.
 fn read_window<X, T>(
     connection: &mut Connection,
-    window: &[Sent<X>],
+    window: &Window<X>,
     read: &mut impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
     results: &mut [ItemResult<T>],
 ) -> Result<(), Error> {
-    let mut replies = connection.streamed_replies();
-    for sent in window {
+    let mut replies = connection.replies(window.sent);
+    for sent in &window.commands {
         results[sent.index] = match read(&sent.context, &mut replies) {
             Ok(value) => ItemResult::Done(value),
             Err(error) if !error.breaks_connection() => ItemResult::Failed(error),

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::pipeline::READ_WINDOW_BYTES;
 use super::{unexpected, Client};
@@ -255,11 +255,13 @@ fn read_line_items<K: AsRef<[u8]>>(
 /// servers at once: [`Client::send_get_many`] writes, [`Client::receive_get_many`] reads.
 impl Client {
     /// Writes the `get` lines for `keys`, which must fit in one pipeline window (see
-    /// [`fits_one_window`]), and returns the lines to read the replies of.
+    /// [`fits_one_window`]), and returns the lines to read the replies of, with when they
+    /// were sent: the replies' read timeout runs from then, so servers written to together
+    /// are waited for together, however many of them stall.
     pub(crate) fn send_get_many<K: AsRef<[u8]>>(
         &mut self,
         keys: &[K],
-    ) -> Result<Vec<Range<usize>>> {
+    ) -> Result<(Vec<Range<usize>>, Instant)> {
         for key in keys {
             validate_key(key.as_ref())?;
         }
@@ -274,11 +276,13 @@ impl Client {
         }
         let written = Self::connection(&mut self.connection, &self.addr, &self.config)
             .and_then(|connection| connection.write_all(&self.request));
-        if let Err(error) = written {
-            self.settle(Some(&error));
-            return Err(error);
+        match written {
+            Ok(sent) => Ok((lines, sent)),
+            Err(error) => {
+                self.settle(Some(&error));
+                Err(error)
+            }
         }
-        Ok(lines)
     }
 
     /// Reads the replies to [`Client::send_get_many`]'s lines, handing each item found to
@@ -286,11 +290,11 @@ impl Client {
     pub(crate) fn receive_get_many<K: AsRef<[u8]>>(
         &mut self,
         keys: &[K],
-        lines: Vec<Range<usize>>,
+        (lines, sent): (Vec<Range<usize>>, Instant),
         mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
     ) -> Result<()> {
         let connection = self.connection.as_mut().expect("send_get_many connected");
-        let mut replies = connection.streamed_replies();
+        let mut replies = connection.replies(sent);
         let result = lines
             .into_iter()
             .try_for_each(|line| read_line_items(&mut replies, keys, line, &mut take));

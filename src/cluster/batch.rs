@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{Cluster, Event};
 use crate::batch::{BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{Item, StoreOutcome};
@@ -255,9 +256,13 @@ impl Cluster {
         let Some((first_owner, first_group)) = busy.next() else {
             return Vec::new();
         };
+        // The caller's deadline bounds the work of every thread, as it would on one.
+        let deadline = Deadline::current();
         std::thread::scope(|scope| {
             let others: Vec<_> = busy
-                .map(|(owner, group)| scope.spawn(move || run(owner, group)))
+                .map(|(owner, group)| {
+                    scope.spawn(move || Deadline::run_under(deadline, || run(owner, group)))
+                })
                 .collect();
             let mut results = vec![run(first_owner, first_group)];
             results.extend(others.into_iter().map(|thread| {

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::client::Client;
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::distribution::{Distribution, Ketama, Server};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
@@ -205,7 +206,8 @@ impl Cluster {
                 Err(error)
                     if attempt < self.shared.retry.max_attempts()
                         && error.is_safe_to_retry(idempotent)
-                        && !matches!(error, Error::ServerDown { .. }) =>
+                        && !matches!(error, Error::ServerDown { .. })
+                        && leaves_time_for(self.shared.retry.backoff(attempt)) =>
                 {
                     let backoff = self.shared.retry.backoff(attempt);
                     self.emit(&Event::Retry {
@@ -402,6 +404,12 @@ impl Cluster {
     pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
         self.with_key(key, "decr", false, |client| client.decr(key, delta))
     }
+}
+
+/// Whether the caller's [`Deadline`], if any, leaves time for another attempt after sleeping
+/// `backoff`: a retry that could only end in [`Error::DeadlineExceeded`] is not started.
+fn leaves_time_for(backoff: std::time::Duration) -> bool {
+    Deadline::current().is_none_or(|deadline| deadline.remaining() > backoff)
 }
 
 impl ClusterBuilder {

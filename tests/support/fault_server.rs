@@ -143,6 +143,9 @@ pub enum Fault {
     Error,
     /// Healthy for this many requests, then the fault (request faults only).
     After(usize, Box<Fault>),
+    /// The fault on every request of the connection, not only the first (request faults
+    /// only): `Every(Box::new(Fault::Delay(d)))` answers each request `d` after reading it.
+    Every(Box<Fault>),
 }
 
 impl Fault {
@@ -151,6 +154,7 @@ impl Fault {
         match self {
             Fault::After(n, fault) if index == *n => Some(fault),
             Fault::After(..) => None,
+            Fault::Every(fault) => Some(fault),
             fault if index == 0 => Some(fault),
             _ => None,
         }
@@ -166,6 +170,9 @@ pub struct ConnectionLog {
     pub requests: Vec<String>,
     /// Whether the server has closed (or reset) this connection.
     pub closed: bool,
+    /// Whether [`Fault::UnsolicitedLater`]'s bytes have been written (so they are in the
+    /// client's receive buffer, loopback delivering within the write).
+    pub unsolicited_sent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -683,7 +690,9 @@ impl Conn {
         let (frame, header_len) = value_frame(&self.shared, &key);
         let data_len = frame.len() - header_len - 2;
         let sent = match fault {
-            Fault::Healthy | Fault::Greeting(_) | Fault::After(..) => return self.healthy(request),
+            Fault::Healthy | Fault::Greeting(_) | Fault::After(..) | Fault::Every(_) => {
+                return self.healthy(request)
+            }
             Fault::Silent => return Next::Mute,
             Fault::Delay(delay) => {
                 let Some(reply) = answer(&self.shared, request) else {
@@ -781,7 +790,9 @@ impl Conn {
                 let Some(reply) = answer(&self.shared, request) else {
                     return Next::Close;
                 };
-                self.send(&reply) && self.shared.sleep(*delay) && self.send(bytes)
+                let sent = self.send(&reply) && self.shared.sleep(*delay) && self.send(bytes);
+                self.shared.state().logs[self.index].unsolicited_sent = sent;
+                sent
             }
             Fault::ServerError(message) => {
                 self.send(format!("SERVER_ERROR {message}\r\n").as_bytes())
