@@ -261,7 +261,7 @@ fn a_cluster_fan_out_returns_by_the_callers_deadline_and_marks_no_server_down() 
 /// A retry whose backoff would outlast the caller's deadline is not started.
 #[test]
 fn a_cluster_does_not_retry_past_the_callers_deadline() {
-    let servers = vec![FaultServer::start(vec![Fault::Silent])];
+    let servers = [FaultServer::start(vec![Fault::Silent])];
     let cluster = Cluster::builder(servers.iter().map(FaultServer::addr))
         .config(patient().with_read_timeout(Duration::from_millis(100)))
         .retry(RetryPolicy::attempts(5).with_backoff(PATIENT, PATIENT))
