@@ -144,6 +144,15 @@ def script(c):
     keep("stats-sizes", b"stats sizes\r\n")
     keep("stats-conns", b"stats conns\r\n")
     keep("stats-unknown", b"stats nonsense\r\n")
+    keep("stats-extstore-off", b"stats extstore\r\n")
+    keep("stats-cachedump", b"stats cachedump 1 0\r\n")
+    keep("stats-cachedump-bad-class", b"stats cachedump 99 1\r\n")
+    keep("stats-detail-on", b"stats detail on\r\n")
+    c.exchange(b"set user:1 0 0 1\r\nx\r\nget user:1 user:2\r\ndelete user:1\r\nget :lead\r\n")
+    keep("stats-detail-dump", b"stats detail dump\r\n")
+    keep("stats-detail-off", b"stats detail off\r\n")
+    keep("stats-detail-usage", b"stats detail\r\n")
+    keep("stats-reset", b"stats reset\r\n")
     keep("flush-all-ok", b"flush_all\r\n")
     # A pipelined batch: several replies in one read, as a reader sees them.
     keep(

@@ -65,7 +65,7 @@ mod pool;
 pub mod protocol;
 
 pub use batch::{BatchReport, Entry, ItemResult};
-pub use client::Client;
+pub use client::{CachedumpItem, Client, PrefixStats};
 pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
 };

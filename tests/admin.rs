@@ -3,14 +3,75 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use memcache_sync::{Client, Error, Expiry};
-use support::{raw_stats, shared_server, unique_key, Memcached};
+use memcache_sync::{CachedumpItem, Client, Error, Expiry, PrefixStats};
+use support::{raw_exchange, raw_stats, shared_server, unique_key, Memcached};
 
 fn stat(addr: &str, name: &str) -> u64 {
     raw_stats(addr)[name].parse().unwrap()
+}
+
+/// `stats settings` read over a plain TcpStream, independent of the client under test.
+fn raw_setting(addr: &str, name: &str) -> String {
+    let reply = raw_exchange(addr, b"stats settings\r\n", b"END\r\n");
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let prefix = format!("STAT {name} ");
+    text.split("\r\n")
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+        .to_string()
+}
+
+/// Runs `call` and then a `version` on `client`, and asserts that neither needed a new
+/// connection: memcached answers stats commands in step, so nothing may drop it. (Each
+/// `total_connections` probe opens one connection of its own.)
+fn assert_keeps_its_connection<R>(
+    addr: &str,
+    client: &mut Client,
+    call: impl FnOnce(&mut Client) -> R,
+) -> R {
+    let opened = stat(addr, "total_connections");
+    let result = call(client);
+    assert!(client.is_connected(), "the call dropped the connection");
+    assert!(client.version().unwrap().starts_with("1."));
+    assert_eq!(
+        stat(addr, "total_connections"),
+        opened + 1,
+        "the client opened a new connection"
+    );
+    result
+}
+
+/// The slab classes holding items, from `stats items` (`items:<class>:number`).
+fn classes_in_use(client: &mut Client) -> Vec<u32> {
+    let mut classes: Vec<u32> = client
+        .stats_group("items")
+        .unwrap()
+        .iter()
+        .filter(|(name, value)| name.ends_with(":number") && *value != "0")
+        .map(|(name, _)| name.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes
+}
+
+fn sorted(mut prefixes: Vec<PrefixStats>) -> Vec<PrefixStats> {
+    prefixes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    prefixes
+}
+
+fn prefix(prefix: &str, [gets, hits, sets, deletes]: [u64; 4]) -> PrefixStats {
+    PrefixStats {
+        prefix: prefix.as_bytes().to_vec(),
+        gets,
+        hits,
+        sets,
+        deletes,
+    }
 }
 
 // ---- flush_all -----------------------------------------------------------------------------
@@ -180,6 +241,321 @@ fn stats_of_a_group_memcached_does_not_know_is_an_unknown_command_and_the_next_c
     let error = client.stats_group("no_such_group").unwrap_err();
     assert!(matches!(error, Error::UnknownCommand { .. }), "{error:?}");
     assert!(!client.is_connected(), "ERROR drops the connection");
+    assert!(client.version().unwrap().starts_with("1."));
+}
+
+#[test]
+fn stats_group_reads_every_stat_shaped_group_memcached_1_6_answers() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    client
+        .set(&unique_key("admin:groups:"), b"v", 0, Expiry::Never)
+        .unwrap();
+    type Check = fn(&HashMap<String, String>) -> bool;
+    let groups: [(&str, Check); 6] = [
+        ("settings", |m| m["detail_enabled"] == "no"),
+        ("items", |m| m.keys().any(|k| k.ends_with(":number"))),
+        ("slabs", |m| m.contains_key("active_slabs")),
+        // Size tracking is off unless memcached was started with -o track_sizes.
+        ("sizes", |m| m.len() == 1 && m["sizes_status"] == "disabled"),
+        ("conns", |m| m.keys().any(|k| k.ends_with(":state"))),
+        // Built with extstore, run without it: END alone.
+        ("extstore", HashMap::is_empty),
+    ];
+    for (group, check) in groups {
+        let stats = assert_keeps_its_connection(&server.addr(), &mut client, |client| {
+            client.stats_group(group).unwrap()
+        });
+        assert!(check(&stats), "stats {group}: {stats:?}");
+    }
+}
+
+#[test]
+fn stats_sizes_under_track_sizes_is_a_histogram_by_32_byte_bucket() {
+    let server = Memcached::start_with(&["-o", "track_sizes"]);
+    let mut client = Client::connect(&server.addr()).unwrap();
+    client
+        .set(&unique_key("admin:sizes:"), &[b'x'; 1000], 0, Expiry::Never)
+        .unwrap();
+    let sizes = client.stats_group("sizes").unwrap();
+    assert_eq!(
+        sizes
+            .values()
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum::<u64>(),
+        1
+    );
+    for bucket in sizes.keys() {
+        assert_eq!(bucket.parse::<u64>().unwrap() % 32, 0, "{sizes:?}");
+    }
+}
+
+#[test]
+fn stats_extstore_on_a_server_with_extstore_lists_its_pages() {
+    let path = std::env::temp_dir().join(format!(
+        "memcache-sync-extstore-{}",
+        String::from_utf8(unique_key("")).unwrap()
+    ));
+    let ext_path = format!("ext_path={}:64m", path.display());
+    let server = Memcached::start_with(&["-o", &ext_path]);
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let stats = client.stats_group("extstore");
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+    let stats = stats.unwrap();
+    assert!(stats.contains_key("0:version"), "{stats:?}");
+}
+
+#[test]
+fn stats_group_refuses_every_argument_not_answered_with_stat_lines_and_sends_nothing() {
+    // stats_group used to send these and misread what memcached did: RESET and OK became
+    // protocol errors (transient, inviting a retry), sizes_enable waited out the read timeout.
+    let server = Memcached::start();
+    let addr = server.addr();
+    let mut client = Client::connect(&addr).unwrap();
+    client.get(b"admin:refused:miss").unwrap();
+    let cases = [
+        ("reset", "stats_reset"),
+        ("reset all", "stats_reset"),
+        ("detail on", "stats_detail"),
+        ("detail off", "stats_detail"),
+        ("detail dump", "stats_detail_dump"),
+        ("detail", "stats_detail"),
+        ("cachedump 1 10", "stats_cachedump"),
+        ("cachedump", "stats_cachedump"),
+        ("sizes_enable", "track_sizes"),
+        ("sizes_disable", "track_sizes"),
+    ];
+    for (group, instead) in cases {
+        let error = assert_keeps_its_connection(&addr, &mut client, |client| {
+            client.stats_group(group).unwrap_err()
+        });
+        let Error::InvalidArgument { what, reason } = &error else {
+            panic!("stats {group}: {error:?}");
+        };
+        assert_eq!(*what, "stats group");
+        assert!(reason.contains(instead), "stats {group}: {reason}");
+        assert!(!error.may_have_reached_server() && !error.is_transient());
+    }
+    // Nothing reached memcached: the counters were not reset, detail and size tracking are off.
+    assert_eq!(stat(&addr, "get_misses"), 1);
+    assert_eq!(raw_setting(&addr, "detail_enabled"), "no");
+    assert_eq!(
+        client.stats_group("sizes").unwrap()["sizes_status"],
+        "disabled"
+    );
+}
+
+// ---- stats reset -----------------------------------------------------------------------
+
+#[test]
+fn stats_reset_answers_reset_and_zeroes_the_counters_on_the_same_connection() {
+    let server = Memcached::start();
+    let addr = server.addr();
+    let mut client = Client::connect(&addr).unwrap();
+    let key = unique_key("admin:reset:");
+    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.get(&key).unwrap();
+    client.get(b"admin:reset:miss").unwrap();
+    assert_eq!(stat(&addr, "get_hits"), 1);
+
+    client.stats_reset().unwrap();
+    assert!(client.is_connected());
+    assert_eq!(client.get(&key).unwrap().unwrap().value, b"v");
+    let stats = raw_stats(&addr);
+    assert_eq!(stats["get_misses"], "0");
+    assert_eq!(stats["cmd_set"], "0");
+    assert_eq!(stats["get_hits"], "1", "only the get after the reset");
+    // total_connections restarts from zero too: this probe is the only connection opened
+    // since, so the client kept its own.
+    assert_eq!(stats["total_connections"], "1");
+    // Gauges are not counters.
+    assert_eq!(stats["curr_items"], "1");
+}
+
+#[test]
+fn stats_reset_clears_the_detail_prefix_counters() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    client.stats_detail(true).unwrap();
+    client.get(b"admin-reset-detail:k").unwrap();
+    assert_eq!(client.stats_detail_dump().unwrap().len(), 1);
+    client.stats_reset().unwrap();
+    assert_eq!(client.stats_detail_dump().unwrap(), vec![]);
+}
+
+// ---- stats detail ----------------------------------------------------------------------
+
+#[test]
+fn stats_detail_on_and_off_answer_ok_and_switch_detail_enabled() {
+    let server = Memcached::start();
+    let addr = server.addr();
+    let mut client = Client::connect(&addr).unwrap();
+    assert_keeps_its_connection(&addr, &mut client, |client| client.stats_detail(true)).unwrap();
+    assert_eq!(raw_setting(&addr, "detail_enabled"), "yes");
+    assert_keeps_its_connection(&addr, &mut client, |client| client.stats_detail(false)).unwrap();
+    assert_eq!(raw_setting(&addr, "detail_enabled"), "no");
+}
+
+#[test]
+fn stats_detail_dump_counts_gets_hits_sets_and_deletes_per_key_prefix() {
+    let server = Memcached::start();
+    let addr = server.addr();
+    let mut client = Client::connect(&addr).unwrap();
+    client.stats_detail(true).unwrap();
+    client.set(b"users:1", b"a", 0, Expiry::Never).unwrap();
+    client.get(b"users:1").unwrap();
+    client.get(b"users:1").unwrap();
+    client.get(b"users:2").unwrap();
+    assert!(client.delete(b"users:1").unwrap());
+    client.set(b"pages:home", b"b", 0, Expiry::Never).unwrap();
+    client.get(b":leading-delimiter").unwrap();
+    client.set(b"no-delimiter", b"c", 0, Expiry::Never).unwrap();
+
+    let dump = assert_keeps_its_connection(&addr, &mut client, |client| {
+        client.stats_detail_dump().unwrap()
+    });
+    assert_eq!(
+        sorted(dump),
+        vec![
+            prefix("", [1, 0, 0, 0]),
+            prefix("pages", [0, 0, 1, 0]),
+            prefix("users", [3, 2, 1, 1]),
+        ]
+    );
+}
+
+#[test]
+fn stats_detail_dump_is_empty_until_detail_is_on_and_keeps_its_counts_once_off() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    client.set(b"early:k", b"v", 0, Expiry::Never).unwrap();
+    assert_eq!(client.stats_detail_dump().unwrap(), vec![]);
+
+    client.stats_detail(true).unwrap();
+    client.set(b"counted:k", b"v", 0, Expiry::Never).unwrap();
+    client.stats_detail(false).unwrap();
+    client.set(b"counted:k", b"v", 0, Expiry::Never).unwrap();
+    client.set(b"late:k", b"v", 0, Expiry::Never).unwrap();
+    assert_eq!(
+        client.stats_detail_dump().unwrap(),
+        vec![prefix("counted", [0, 0, 1, 0])]
+    );
+}
+
+// ---- stats cachedump -------------------------------------------------------------------
+
+#[test]
+fn stats_cachedump_lists_each_items_key_size_and_expiry_time() {
+    // Without the LRU maintainer every item goes straight to the COLD LRU that cachedump lists.
+    let server = Memcached::start_with(&["-o", "no_lru_maintainer"]);
+    let addr = server.addr();
+    let mut client = Client::connect(&addr).unwrap();
+    client.set(b"forever", b"hello", 0, Expiry::Never).unwrap();
+    let stored_at = SystemTime::now();
+    client
+        .set(b"for-a-while", b"0123456789", 0, Expiry::after_secs(100))
+        .unwrap();
+    let classes = classes_in_use(&mut client);
+    assert_eq!(classes.len(), 1, "both items are small: {classes:?}");
+
+    let mut items = assert_keeps_its_connection(&addr, &mut client, |client| {
+        client.stats_cachedump(classes[0], 0).unwrap()
+    });
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    let [for_a_while, forever] = &items[..] else {
+        panic!("{items:?}");
+    };
+    assert_eq!(
+        *forever,
+        CachedumpItem {
+            key: b"forever".to_vec(),
+            size: 5,
+            expires: None
+        }
+    );
+    assert_eq!(
+        (&for_a_while.key[..], for_a_while.size),
+        (&b"for-a-while"[..], 10)
+    );
+    // memcached keeps time in whole seconds, on a clock that starts a little behind.
+    let expires = for_a_while.expires.expect("stored with an expiry");
+    let expected = stored_at + Duration::from_secs(100);
+    let off = expires
+        .duration_since(expected)
+        .unwrap_or_else(|e| e.duration());
+    assert!(off <= Duration::from_secs(5), "{expires:?} vs {expected:?}");
+}
+
+#[test]
+fn stats_cachedump_lists_no_more_than_the_limit() {
+    let server = Memcached::start_with(&["-o", "no_lru_maintainer"]);
+    let mut client = Client::connect(&server.addr()).unwrap();
+    for i in 0..5 {
+        client
+            .set(format!("limit:{i}").as_bytes(), b"v", 0, Expiry::Never)
+            .unwrap();
+    }
+    let class = classes_in_use(&mut client)[0];
+    assert_eq!(client.stats_cachedump(class, 2).unwrap().len(), 2);
+    assert_eq!(client.stats_cachedump(class, 0).unwrap().len(), 5);
+}
+
+#[test]
+fn stats_cachedump_finds_a_new_item_under_default_settings() {
+    // By default an item starts in the HOT LRU; memcached moves it to COLD within moments.
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = unique_key("admin:cachedump:");
+    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    let class = classes_in_use(&mut client)[0];
+    let started = Instant::now();
+    while !client
+        .stats_cachedump(class, 0)
+        .unwrap()
+        .iter()
+        .any(|item| item.key == key)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "cachedump never listed the item"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn stats_cachedump_of_an_empty_class_is_an_empty_list() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let items = assert_keeps_its_connection(&server.addr(), &mut client, |client| {
+        client.stats_cachedump(5, 10).unwrap()
+    });
+    assert_eq!(items, vec![]);
+}
+
+#[test]
+fn stats_cachedump_of_a_class_memcached_cannot_have_is_a_client_error_and_the_next_call_works() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let error = client.stats_cachedump(64, 1).unwrap_err();
+    assert!(
+        matches!(&error, Error::Client { message } if message == "Illegal slab id"),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert!(client.version().unwrap().starts_with("1."));
+}
+
+#[test]
+fn stats_cachedump_on_a_server_started_with_dumping_disabled_is_a_client_error() {
+    let server = Memcached::start_with(&["-X"]);
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let error = client.stats_cachedump(1, 1).unwrap_err();
+    assert!(
+        matches!(&error, Error::Client { message } if message.contains("not allowed")),
+        "{error:?}"
+    );
     assert!(client.version().unwrap().starts_with("1."));
 }
 

@@ -30,6 +30,7 @@ enum OwnedReply {
     Deleted,
     Touched,
     Ok,
+    Reset,
     End,
     Value {
         key: Vec<u8>,
@@ -40,6 +41,18 @@ enum OwnedReply {
     Stat {
         name: Vec<u8>,
         value: Vec<u8>,
+    },
+    CachedumpItem {
+        key: Vec<u8>,
+        size: u64,
+        expiry: u64,
+    },
+    Prefix {
+        prefix: Vec<u8>,
+        gets: u64,
+        hits: u64,
+        sets: u64,
+        deletes: u64,
     },
     Version(Vec<u8>),
     Number(u64),
@@ -58,6 +71,7 @@ impl OwnedReply {
             Self::Deleted => Reply::Deleted,
             Self::Touched => Reply::Touched,
             Self::Ok => Reply::Ok,
+            Self::Reset => Reply::Reset,
             Self::End => Reply::End,
             Self::Value {
                 key,
@@ -71,6 +85,24 @@ impl OwnedReply {
                 data,
             }),
             Self::Stat { name, value } => Reply::Stat { name, value },
+            Self::CachedumpItem { key, size, expiry } => Reply::CachedumpItem {
+                key,
+                size: *size,
+                expiry: *expiry,
+            },
+            Self::Prefix {
+                prefix,
+                gets,
+                hits,
+                sets,
+                deletes,
+            } => Reply::Prefix {
+                prefix,
+                gets: *gets,
+                hits: *hits,
+                sets: *sets,
+                deletes: *deletes,
+            },
             Self::Version(v) => Reply::Version(v),
             Self::Number(n) => Reply::Number(*n),
             Self::Error(m) => Reply::Error(m),
@@ -88,6 +120,7 @@ impl OwnedReply {
             Reply::Deleted => Self::Deleted,
             Reply::Touched => Self::Touched,
             Reply::Ok => Self::Ok,
+            Reply::Reset => Self::Reset,
             Reply::End => Self::End,
             Reply::Value(v) => Self::Value {
                 key: v.key.to_vec(),
@@ -98,6 +131,24 @@ impl OwnedReply {
             Reply::Stat { name, value } => Self::Stat {
                 name: name.to_vec(),
                 value: value.to_vec(),
+            },
+            Reply::CachedumpItem { key, size, expiry } => Self::CachedumpItem {
+                key: key.to_vec(),
+                size,
+                expiry,
+            },
+            Reply::Prefix {
+                prefix,
+                gets,
+                hits,
+                sets,
+                deletes,
+            } => Self::Prefix {
+                prefix: prefix.to_vec(),
+                gets,
+                hits,
+                sets,
+                deletes,
             },
             Reply::Version(v) => Self::Version(v.to_vec()),
             Reply::Number(n) => Self::Number(n),
@@ -175,6 +226,17 @@ fn stat_name() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// A key as `stats cachedump` and `stats detail dump` print it: up to 250 bytes of anything
+/// but a line end (binary-protocol keys may hold spaces), often shaped like the fields after it.
+fn listed_key() -> impl Strategy<Value = Vec<u8>> {
+    let byte = any::<u8>().prop_filter("no line end", |&b| b != b'\r' && b != b'\n');
+    prop_oneof![
+        2 => vec(key_byte(), 0..=MAX_KEY_LEN),
+        1 => vec(byte, 0..=MAX_KEY_LEN),
+        1 => vec(select(b"k [0 b; s] get hit set del".to_vec()), 0..=40),
+    ]
+}
+
 /// Value data: arbitrary bytes, or bytes made of the pieces of line ends and replies.
 fn data() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -193,6 +255,7 @@ fn reply() -> impl Strategy<Value = OwnedReply> {
         Just(OwnedReply::Deleted),
         Just(OwnedReply::Touched),
         Just(OwnedReply::Ok),
+        Just(OwnedReply::Reset),
         Just(OwnedReply::End),
         (valid_key(), any::<u32>(), any::<Option<u64>>(), data()).prop_map(
             |(key, flags, cas, data)| OwnedReply::Value {
@@ -203,6 +266,17 @@ fn reply() -> impl Strategy<Value = OwnedReply> {
             }
         ),
         (stat_name(), line_text(80)).prop_map(|(name, value)| OwnedReply::Stat { name, value }),
+        (listed_key(), any::<u64>(), any::<u64>())
+            .prop_map(|(key, size, expiry)| OwnedReply::CachedumpItem { key, size, expiry }),
+        (listed_key(), any::<[u64; 4]>()).prop_map(|(prefix, [gets, hits, sets, deletes])| {
+            OwnedReply::Prefix {
+                prefix,
+                gets,
+                hits,
+                sets,
+                deletes,
+            }
+        }),
         line_text(40).prop_map(OwnedReply::Version),
         any::<u64>().prop_map(OwnedReply::Number),
         line_text(80).prop_map(OwnedReply::Error),
@@ -223,6 +297,12 @@ fn reply_like_bytes() -> impl Strategy<Value = Vec<u8>> {
         b"ERROR",
         b"SERVER_ERROR ",
         b"VERSION ",
+        b"RESET",
+        b"ITEM k [",
+        b" b; ",
+        b" s]",
+        b"PREFIX p get 1 hit ",
+        b" set 0 del ",
         b"\r\n",
         b"\r",
         b"\n",

@@ -41,6 +41,10 @@ fn valid_vectors() -> Vec<(Vec<u8>, Reply<'static>)> {
     let mut key_high_header = b"VALUE ".to_vec();
     key_high_header.extend_from_slice(KEY_HIGH);
     key_high_header.extend_from_slice(b" 1 1 2\r\n\xff\r\n");
+    let line = |head: &[u8], middle: &[u8], tail: &[u8]| [head, middle, tail].concat();
+    let item_250 = line(b"ITEM ", &KEY_250, b" [10000 b; 0 s]\r\n");
+    let item_high = line(b"ITEM ", KEY_HIGH, b" [4 b; 0 s]\r\n");
+    let prefix_250 = line(b"PREFIX ", &KEY_250, b" get 0 hit 0 set 1 del 0\r\n");
     vec![
         (b"STORED\r\n".to_vec(), Reply::Stored),
         (b"NOT_STORED\r\n".to_vec(), Reply::NotStored),
@@ -175,7 +179,64 @@ fn valid_vectors() -> Vec<(Vec<u8>, Reply<'static>)> {
             Reply::ServerError(b"out of memory storing object"),
         ),
         (b"SERVER_ERROR\r\n".to_vec(), Reply::ServerError(b"")),
+        // `stats reset`, `stats cachedump` and `stats detail dump`, as memcached 1.6.18 sends
+        // them.
+        (b"RESET\r\n".to_vec(), Reply::Reset),
+        (
+            b"ITEM foo:bar [3 b; 1796116626 s]\r\n".to_vec(),
+            item(b"foo:bar", 3, 1_796_116_626),
+        ),
+        (b"ITEM key0 [5 b; 0 s]\r\n".to_vec(), item(b"key0", 5, 0)),
+        (b"ITEM k [0 b; 0 s]\r\n".to_vec(), item(b"k", 0, 0)),
+        (
+            b"ITEM k [18446744073709551615 b; 18446744073709551615 s]\r\n".to_vec(),
+            item(b"k", u64::MAX, u64::MAX),
+        ),
+        (item_250, item(&KEY_250, 10000, 0)),
+        (item_high, item(KEY_HIGH, 4, 0)),
+        // memcached prints a key up to its first NUL, so a binary-protocol key can come out
+        // empty or holding spaces, even a copy of the fields: they are read from the right.
+        (b"ITEM  [5 b; 0 s]\r\n".to_vec(), item(b"", 5, 0)),
+        (
+            b"ITEM a b [1 b; 2 s] [7 b; 9 s]\r\n".to_vec(),
+            item(b"a b [1 b; 2 s]", 7, 9),
+        ),
+        (
+            b"PREFIX user get 2 hit 1 set 1 del 1\r\n".to_vec(),
+            prefix(b"user", [2, 1, 1, 1]),
+        ),
+        // Keys that start with the delimiter count under the empty prefix.
+        (
+            b"PREFIX  get 1 hit 0 set 0 del 0\r\n".to_vec(),
+            prefix(b"", [1, 0, 0, 0]),
+        ),
+        (
+            b"PREFIX p get 18446744073709551615 hit 0 set 0 del 18446744073709551615\r\n".to_vec(),
+            prefix(b"p", [u64::MAX, 0, 0, u64::MAX]),
+        ),
+        (prefix_250, prefix(&KEY_250, [0, 0, 1, 0])),
+        (
+            b"PREFIX x get 1 hit 1 get 2 hit 1 set 3 del 4\r\n".to_vec(),
+            prefix(b"x get 1 hit 1", [2, 1, 3, 4]),
+        ),
     ]
+}
+
+/// A `stats cachedump` line's frame.
+fn item(key: &'static [u8], size: u64, expiry: u64) -> Reply<'static> {
+    Reply::CachedumpItem { key, size, expiry }
+}
+
+/// A `stats detail dump` line's frame; `counts` are get, hit, set and del, in wire order.
+fn prefix(prefix: &'static [u8], counts: [u64; 4]) -> Reply<'static> {
+    let [gets, hits, sets, deletes] = counts;
+    Reply::Prefix {
+        prefix,
+        gets,
+        hits,
+        sets,
+        deletes,
+    }
 }
 
 /// Bytes that may follow a frame in the buffer: nothing, the next frame, part of it, or garbage.
@@ -277,6 +338,46 @@ fn a_whole_multi_get_reply_decodes_frame_by_frame() {
     );
 }
 
+#[test]
+fn a_whole_cachedump_and_detail_dump_decode_frame_by_frame() {
+    // As memcached 1.6.18 answered `stats cachedump 1 0` and `stats detail dump`.
+    let cachedump = b"ITEM foo:bar [3 b; 1796116626 s]\r\nITEM key2 [5 b; 0 s]\r\nEND\r\n";
+    let detail =
+        b"PREFIX a get 2 hit 1 set 1 del 1\r\nPREFIX bb get 0 hit 0 set 1 del 0\r\nEND\r\n";
+    let cases: [(&[u8], Vec<Reply<'static>>); 2] = [
+        (
+            cachedump,
+            vec![
+                item(b"foo:bar", 3, 1_796_116_626),
+                item(b"key2", 5, 0),
+                Reply::End,
+            ],
+        ),
+        (
+            detail,
+            vec![
+                prefix(b"a", [2, 1, 1, 1]),
+                prefix(b"bb", [0, 0, 1, 0]),
+                Reply::End,
+            ],
+        ),
+    ];
+    for (wire, want) in cases {
+        let mut rest = wire;
+        let mut frames = Vec::new();
+        while !rest.is_empty() {
+            match parse_reply(rest, LIMIT).expect("valid stream") {
+                Status::Complete { frame, len } => {
+                    frames.push(frame);
+                    rest = &rest[len..];
+                }
+                Status::Incomplete => panic!("stream ended mid-frame: {:?}", show(rest)),
+            }
+        }
+        assert_eq!(frames, want, "{:?}", show(wire));
+    }
+}
+
 /// Inputs that can never become a valid frame, the limit to parse them with, and the error kind
 /// they must produce.
 fn invalid_vectors() -> Vec<(Vec<u8>, usize, ProtocolErrorKind)> {
@@ -284,6 +385,14 @@ fn invalid_vectors() -> Vec<(Vec<u8>, usize, ProtocolErrorKind)> {
     let mut key_251 = b"VALUE ".to_vec();
     key_251.extend_from_slice(&[b'k'; MAX_KEY_LEN + 1]);
     key_251.extend_from_slice(b" 0 1\r\nx\r\n");
+    let key_251_bytes = [b'k'; MAX_KEY_LEN + 1];
+    let item_251 = [&b"ITEM "[..], &key_251_bytes, b" [1 b; 0 s]\r\n"].concat();
+    let prefix_251 = [
+        &b"PREFIX "[..],
+        &key_251_bytes,
+        b" get 0 hit 0 set 0 del 0\r\n",
+    ]
+    .concat();
     let v = |bytes: &[u8], limit: usize, kind: ProtocolErrorKind| (bytes.to_vec(), limit, kind);
     vec![
         // Line ends.
@@ -361,6 +470,85 @@ fn invalid_vectors() -> Vec<(Vec<u8>, usize, ProtocolErrorKind)> {
         v(b"STAT pid\r\n", LIMIT, MalformedLine),
         v(b"STAT \r\n", LIMIT, MalformedLine),
         v(b"STAT  1\r\n", LIMIT, MalformedLine),
+        // RESET, ITEM and PREFIX spelled otherwise than memcached does.
+        v(b"RESET \r\n", LIMIT, UnknownReply),
+        v(b"reset\r\n", LIMIT, UnknownReply),
+        v(b"ITEM\r\n", LIMIT, UnknownReply),
+        v(b"ITEMS k [1 b; 0 s]\r\n", LIMIT, UnknownReply),
+        v(b"PREFIX\r\n", LIMIT, UnknownReply),
+        // ITEM with missing, reordered or malformed fields.
+        v(b"ITEM \r\n", LIMIT, MalformedLine),
+        v(b"ITEM k\r\n", LIMIT, MalformedLine),
+        v(b"ITEM [5 b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b; 0]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b; 0 s] \r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b; 0 s\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k 5 b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b;0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b;  0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [ 5 b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [0 s; 5 b]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [ b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b;  s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [x b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [-1 b; 0 s]\r\n", LIMIT, MalformedLine),
+        v(b"ITEM k [5 b; -1 s]\r\n", LIMIT, MalformedLine),
+        v(
+            b"ITEM k [5 b; 18446744073709551616 s]\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"ITEM k [18446744073709551616 b; 0 s]\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        (item_251, LIMIT, MalformedLine),
+        // PREFIX with missing, renamed, reordered or malformed counters.
+        v(b"PREFIX \r\n", LIMIT, MalformedLine),
+        v(b"PREFIX a\r\n", LIMIT, MalformedLine),
+        v(b"PREFIX a get 1 hit 1 set 1\r\n", LIMIT, MalformedLine),
+        v(b"PREFIX a get 1 hit 1 set 1 del\r\n", LIMIT, MalformedLine),
+        v(b"PREFIX a get 1 hit 1 set 1 del \r\n", LIMIT, MalformedLine),
+        v(
+            b"PREFIX a get 1 hit 1 set 1 del 1 \r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"PREFIX a get 1 hit 1 set 1 del x\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"PREFIX a get 1 hit 1 set 1 del -1\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"PREFIX a gets 1 hit 1 set 1 del 1\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"PREFIX a del 1 set 1 hit 1 get 1\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(
+            b"PREFIX a get 1  hit 1 set 1 del 1\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        v(b"PREFIX get 1 hit 1 set 1 del 1\r\n", LIMIT, MalformedLine),
+        v(
+            b"PREFIX a get 18446744073709551616 hit 1 set 1 del 1\r\n",
+            LIMIT,
+            MalformedLine,
+        ),
+        (prefix_251, LIMIT, MalformedLine),
     ]
 }
 
@@ -697,9 +885,12 @@ fn kind(reply: &Reply<'_>) -> &'static str {
         Reply::Deleted => "DELETED",
         Reply::Touched => "TOUCHED",
         Reply::Ok => "OK",
+        Reply::Reset => "RESET",
         Reply::End => "END",
         Reply::Value(_) => "VALUE",
         Reply::Stat { .. } => "STAT",
+        Reply::CachedumpItem { .. } => "ITEM",
+        Reply::Prefix { .. } => "PREFIX",
         Reply::Version(_) => "VERSION",
         Reply::Number(_) => "number",
         Reply::Error(_) => "ERROR",
@@ -753,7 +944,7 @@ fn real_memcached_replies_decode_completely_and_re_encode_byte_for_byte() {
     // Between them, the captures hold every kind of reply.
     assert_eq!(
         kinds.len(),
-        15,
+        18,
         "reply kinds seen in the captures: {kinds:?}"
     );
 }

@@ -1,21 +1,81 @@
-//! Server-wide commands: `flush_all`, `version`, `stats`, `verbosity` and `quit`.
+//! Server-wide commands: `flush_all`, `version`, `stats` in all its forms, `verbosity` and
+//! `quit`.
 //!
 //! # Returns
-//! `OK` for flush_all and verbosity, `VERSION <v>`, `STAT <name> <value>`… `END`.
+//! `OK` for flush_all, verbosity and `stats detail on|off`; `VERSION <v>`; `STAT <name> <value>`…
+//! `END` for `stats` and its `STAT`-shaped groups; `RESET` for `stats reset`; `ITEM`… `END` for
+//! `stats cachedump`; `PREFIX`… `END` for `stats detail dump`.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{expect, Client};
+use super::{unexpected, Client};
+use crate::connection::Replies;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::protocol::{
-    encode_flush_all, encode_quit, encode_stats, encode_verbosity, encode_version, Reply,
+    encode_flush_all, encode_quit, encode_stats, encode_verbosity, encode_version, ProtocolError,
+    ProtocolErrorKind, Reply,
 };
 
 /// How far ahead of its argument memcached's delayed flush can start (it flushes items stored
 /// up to `realtime(delay) - 1`, on a clock that ticks in whole seconds).
 const FLUSH_EARLINESS: Duration = Duration::from_secs(2);
+
+/// The `stats` arguments [`Client::stats_group`] refuses, by first token (memcached 1.6 looks
+/// at nothing else to choose the reply), and why. Their replies are not `STAT` lines closed by
+/// `END`, so reading them as a map would misreport what memcached did.
+const NOT_STAT_GROUPS: &[(&str, &str)] = &[
+    ("reset", "memcached answers RESET; use Client::stats_reset"),
+    (
+        "detail",
+        "memcached answers OK or PREFIX lines; use Client::stats_detail or \
+         Client::stats_detail_dump",
+    ),
+    (
+        "cachedump",
+        "memcached answers ITEM lines; use Client::stats_cachedump",
+    ),
+    (
+        "sizes_enable",
+        "memcached 1.6 answers one STAT line without END, and switching size tracking at run \
+         time can crash it; start memcached with -o track_sizes instead",
+    ),
+    (
+        "sizes_disable",
+        "memcached 1.6 answers one STAT line without END, and switching size tracking at run \
+         time can crash it; start memcached without -o track_sizes instead",
+    ),
+];
+
+/// One item listed by [`Client::stats_cachedump`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CachedumpItem {
+    /// The item's key, as memcached prints it: up to its first NUL byte.
+    pub key: Vec<u8>,
+    /// The length of the item's value in bytes.
+    pub size: u64,
+    /// When the item expires by memcached's clock (kept in whole seconds), or `None` if never.
+    /// An item past this time is still listed until memcached reclaims it.
+    pub expires: Option<SystemTime>,
+}
+
+/// The counters `stats detail` keeps for one key prefix, from [`Client::stats_detail_dump`].
+/// The prefix is the part of a key before memcached's delimiter (`:` unless the server was
+/// started with `-D`); keys without the delimiter are not counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PrefixStats {
+    /// The key prefix; empty for keys that start with the delimiter.
+    pub prefix: Vec<u8>,
+    /// Retrievals of keys with this prefix (`get`, `gets`, …), hits and misses alike.
+    pub gets: u64,
+    /// Retrievals that found the item.
+    pub hits: u64,
+    /// Stores.
+    pub sets: u64,
+    /// Deletes.
+    pub deletes: u64,
+}
 
 impl Client {
     /// Invalidates every item on the server at once.
@@ -81,36 +141,195 @@ impl Client {
         self.read_stats(None)
     }
 
-    /// Statistics of one group, `stats <group>`: `settings`, `items`, `slabs`, `sizes`,
-    /// `conns`, … The group must be one or more tokens that follow the key rules, separated by
-    /// single spaces; anything else is [`Error::InvalidArgument`] before sending. Groups that
-    /// answer with other lines than `STAT` (such as `detail dump`) are not supported and give
-    /// a protocol error.
+    /// Statistics of one group, `stats <group>`, for the groups memcached answers with `STAT`
+    /// lines: `settings`, `items`, `slabs`, `sizes`, `conns`, `extstore` (empty when the
+    /// server runs without extstore), … The group must be one or more tokens that follow the
+    /// key rules, separated by single spaces; anything else is [`Error::InvalidArgument`]
+    /// before sending. So are the arguments that answer otherwise, each of which has its own
+    /// method: `reset` ([`Client::stats_reset`]), `detail on|off|dump`
+    /// ([`Client::stats_detail`], [`Client::stats_detail_dump`]) and `cachedump`
+    /// ([`Client::stats_cachedump`]); and `sizes_enable` / `sizes_disable`, which memcached 1.6
+    /// answers without `END` and which can crash it. A group memcached does not know is
+    /// [`Error::UnknownCommand`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Error};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// let settings = client.stats_group("settings")?;
+    /// assert!(settings["item_size_max"].parse::<u64>().is_ok());
+    /// // Nothing is sent for an argument whose reply is no map.
+    /// let refused = client.stats_group("reset").unwrap_err();
+    /// assert!(matches!(refused, Error::InvalidArgument { .. }));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn stats_group(&mut self, group: &str) -> Result<HashMap<String, String>> {
+        let first = group.split(' ').next().unwrap_or_default();
+        if let Some((_, instead)) = NOT_STAT_GROUPS.iter().find(|(name, _)| *name == first) {
+            return Err(Error::InvalidArgument {
+                what: "stats group",
+                reason: format!("`stats {group}` is not answered with STAT lines: {instead}"),
+            });
+        }
         self.read_stats(Some(group))
     }
 
     fn read_stats(&mut self, group: Option<&str>) -> Result<HashMap<String, String>> {
+        self.encode_stats(group)?;
+        self.round_trip(|replies| {
+            until_end(replies, |reply| match reply {
+                Reply::Stat { name, value } => Some(Ok((
+                    String::from_utf8_lossy(name).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                ))),
+                _ => None,
+            })
+        })
+    }
+
+    fn encode_stats(&mut self, args: Option<&str>) -> Result<()> {
         self.request.clear();
-        encode_stats(&mut self.request, group.map(str::as_bytes)).map_err(|e| {
+        encode_stats(&mut self.request, args.map(str::as_bytes)).map_err(|e| {
             Error::InvalidArgument {
                 what: "stats group",
                 reason: e.to_string(),
             }
-        })?;
+        })
+    }
+
+    /// Sets the server's statistics counters back to zero (`stats reset`): hits, misses,
+    /// commands, evictions, the per-item-class counters and the `stats detail` prefixes.
+    /// Gauges such as `curr_items`, `curr_connections` and `uptime` are not counters and stay.
+    ///
+    /// # Returns
+    /// memcached answers `RESET`.
+    ///
+    /// ```
+    /// # use memcache_sync::Client;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.stats_reset()?;
+    /// assert!(client.stats()?["cmd_get"].parse::<u64>().is_ok());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn stats_reset(&mut self) -> Result<()> {
+        self.encode_stats(Some("reset"))?;
+        self.single(|reply| matches!(reply, Reply::Reset).then_some(()))
+    }
+
+    /// Turns memcached's per-prefix counting on or off (`stats detail on|off`); while it is
+    /// on, every command on a key with a prefix costs the server a little extra work. Read the
+    /// counts with [`Client::stats_detail_dump`]. Turning it off keeps the counts so far.
+    ///
+    /// # Returns
+    /// memcached answers `OK`.
+    ///
+    /// ```
+    /// # use memcache_sync::Client;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.stats_detail(true)?;
+    /// assert_eq!(client.stats_group("settings")?["detail_enabled"], "yes");
+    /// client.stats_detail(false)?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn stats_detail(&mut self, enabled: bool) -> Result<()> {
+        self.encode_stats(Some(if enabled { "detail on" } else { "detail off" }))?;
+        self.single(|reply| matches!(reply, Reply::Ok).then_some(()))
+    }
+
+    /// The per-prefix counters memcached has kept while [`Client::stats_detail`] was on
+    /// (`stats detail dump`), one entry per prefix, in memcached's order. Empty if it was
+    /// never on, or since [`Client::stats_reset`].
+    ///
+    /// # Returns
+    /// memcached answers `PREFIX <prefix> get <n> hit <n> set <n> del <n>` lines, then `END`.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.stats_detail(true)?;
+    /// client.set(b"doc-detail:k", b"v", 0, Expiry::after_secs(60))?;
+    /// client.get(b"doc-detail:k")?;
+    /// for prefix in client.stats_detail_dump()? {
+    ///     assert!(prefix.hits <= prefix.gets);
+    ///     println!("{}: {} sets", String::from_utf8_lossy(&prefix.prefix), prefix.sets);
+    /// }
+    /// client.stats_detail(false)?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn stats_detail_dump(&mut self) -> Result<Vec<PrefixStats>> {
+        self.encode_stats(Some("detail dump"))?;
         self.round_trip(|replies| {
-            let mut stats = HashMap::new();
-            while let Some((name, value)) = expect(replies, |reply| match reply {
-                Reply::Stat { name, value } => Some(Some((
-                    String::from_utf8_lossy(name).into_owned(),
-                    String::from_utf8_lossy(value).into_owned(),
-                ))),
-                Reply::End => Some(None),
+            until_end(replies, |reply| match *reply {
+                Reply::Prefix {
+                    prefix,
+                    gets,
+                    hits,
+                    sets,
+                    deletes,
+                } => Some(Ok(PrefixStats {
+                    prefix: prefix.to_vec(),
+                    gets,
+                    hits,
+                    sets,
+                    deletes,
+                })),
                 _ => None,
-            })? {
-                stats.insert(name, value);
-            }
-            Ok(stats)
+            })
+        })
+    }
+
+    /// Lists up to `limit` items of one slab class (`stats cachedump <class> <limit>`); a
+    /// `limit` of 0 lists them all. A debugging aid: memcached 1.6 lists only the class's
+    /// COLD LRU (a freshly stored item may sit in the HOT LRU for a while first), at most
+    /// 2 MiB of lines, and leaves out keys stored in binary form by the meta commands. Find
+    /// the classes in use with `stats_group("items")` or `stats_group("slabs")`.
+    ///
+    /// # Returns
+    /// memcached answers `ITEM <key> [<size> b; <expiry> s]` lines, then `END`. A class
+    /// memcached does not have (64 and above) is [`Error::Client`]; so is any cachedump on a
+    /// server started with `-X`.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set(b"doc:cachedump", b"hello", 0, Expiry::after_secs(60))?;
+    /// // `stats items` names the classes that hold items: items:<class>:number, …
+    /// let mut classes: Vec<u32> = client
+    ///     .stats_group("items")?
+    ///     .keys()
+    ///     .filter_map(|name| name.split(':').nth(1)?.parse().ok())
+    ///     .collect();
+    /// classes.sort_unstable();
+    /// classes.dedup();
+    /// for class in classes {
+    ///     for item in client.stats_cachedump(class, 10)? {
+    ///         println!("{}: {} bytes", String::from_utf8_lossy(&item.key), item.size);
+    ///     }
+    /// }
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn stats_cachedump(&mut self, slab_class: u32, limit: u32) -> Result<Vec<CachedumpItem>> {
+        self.encode_stats(Some(&format!("cachedump {slab_class} {limit}")))?;
+        self.round_trip(|replies| {
+            until_end(replies, |reply| match *reply {
+                Reply::CachedumpItem { key, size, expiry } => Some(
+                    expires(expiry)
+                        .map(|expires| CachedumpItem {
+                            key: key.to_vec(),
+                            size,
+                            expires,
+                        })
+                        .ok_or_else(|| {
+                            ProtocolError::unexpected(ProtocolErrorKind::MalformedLine, reply)
+                                .into()
+                        }),
+                ),
+                _ => None,
+            })
         })
     }
 
@@ -132,5 +351,32 @@ impl Client {
         self.request.clear();
         encode_quit(&mut self.request);
         connection.send(&self.request).map(drop)
+    }
+}
+
+/// Reads the frames of a multi-line reply up to its `END`, turning each into an entry with
+/// `entry`, which returns `None` for a frame that has no place in this reply.
+fn until_end<T, C: Default + Extend<T>>(
+    replies: &mut Replies<'_>,
+    mut entry: impl FnMut(&Reply<'_>) -> Option<Result<T>>,
+) -> Result<C> {
+    let mut entries = C::default();
+    while let Some(next) = replies.next(|reply| match reply {
+        Reply::End => Ok(None),
+        _ => entry(&reply)
+            .unwrap_or_else(|| Err(unexpected(&reply)))
+            .map(Some),
+    })? {
+        entries.extend(Some(next));
+    }
+    Ok(entries)
+}
+
+/// A cachedump expiry (Unix seconds, 0 for never) as a time, or `None` outside what
+/// `SystemTime` can hold.
+fn expires(expiry: u64) -> Option<Option<SystemTime>> {
+    match expiry {
+        0 => Some(None),
+        secs => UNIX_EPOCH.checked_add(Duration::from_secs(secs)).map(Some),
     }
 }

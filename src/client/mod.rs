@@ -1,6 +1,7 @@
 //! The single-server client: one connection, one method per command.
 
 mod admin;
+pub use admin::{CachedumpItem, PrefixStats};
 mod arithmetic;
 mod batch;
 mod keys;

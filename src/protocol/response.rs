@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::key::validate_key;
+use super::key::{validate_key, MAX_KEY_LEN};
 use super::number::{parse_u32, parse_u64, put_u64};
 
 /// The longest reply line accepted, `\r\n` included. memcached's longest lines (a `VALUE`
@@ -40,7 +40,7 @@ pub struct Value<'a> {
 }
 
 /// One reply frame of the text protocol. A command's whole reply is one frame (`STORED`), or
-/// several ending in `END` (`VALUE`… `END`, `STAT`… `END`).
+/// several ending in `END` (`VALUE`… `END`, `STAT`… `END`, `ITEM`… `END`, `PREFIX`… `END`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply<'a> {
     /// `STORED`
@@ -55,8 +55,10 @@ pub enum Reply<'a> {
     Deleted,
     /// `TOUCHED`
     Touched,
-    /// `OK`, to flush_all and verbosity.
+    /// `OK`, to flush_all, verbosity and `stats detail on|off`.
     Ok,
+    /// `RESET`, to `stats reset`.
+    Reset,
     /// `END`, closing a retrieval or stats reply.
     End,
     /// A `VALUE` frame with its data block.
@@ -67,6 +69,32 @@ pub enum Reply<'a> {
         name: &'a [u8],
         /// Its value: the rest of the line, possibly with spaces.
         value: &'a [u8],
+    },
+    /// `ITEM <key> [<size> b; <expiry> s]`: one item listed by `stats cachedump`.
+    CachedumpItem {
+        /// The key as memcached prints it: up to its first NUL byte, so possibly empty. Keys
+        /// stored through the binary protocol may hold spaces; the fixed fields are read from
+        /// the end of the line, so they cannot confuse the key.
+        key: &'a [u8],
+        /// The length of the item's value in bytes.
+        size: u64,
+        /// When the item expires, in Unix seconds; 0 for never.
+        expiry: u64,
+    },
+    /// `PREFIX <prefix> get <n> hit <n> set <n> del <n>`: the counters `stats detail dump`
+    /// lists for one key prefix.
+    Prefix {
+        /// The key prefix, before memcached's delimiter (`:` unless started with `-D`); empty
+        /// for keys that start with the delimiter.
+        prefix: &'a [u8],
+        /// Retrievals of keys with this prefix.
+        gets: u64,
+        /// Retrievals that found the item.
+        hits: u64,
+        /// Stores.
+        sets: u64,
+        /// Deletes.
+        deletes: u64,
     },
     /// `VERSION <version>`
     Version(&'a [u8]),
@@ -90,7 +118,8 @@ pub enum ProtocolErrorKind {
     BareLineFeed,
     /// A line that is no reply memcached sends.
     UnknownReply,
-    /// A `VALUE`, `STAT` or number line with missing, extra or malformed fields.
+    /// A `VALUE`, `STAT`, `ITEM`, `PREFIX` or number line with missing, extra or malformed
+    /// fields.
     MalformedLine,
     /// A `VALUE` header claimed more data than the configured maximum value size.
     ValueTooLong {
@@ -195,6 +224,7 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
         b"DELETED" => complete(Reply::Deleted),
         b"TOUCHED" => complete(Reply::Touched),
         b"OK" => complete(Reply::Ok),
+        b"RESET" => complete(Reply::Reset),
         b"END" => complete(Reply::End),
         _ => {
             if let Some(header) = line.strip_prefix(b"VALUE ") {
@@ -208,6 +238,16 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
                         name: &rest[..i],
                         value: &rest[i + 1..],
                     }),
+                }
+            } else if let Some(rest) = line.strip_prefix(b"ITEM ") {
+                match parse_cachedump_item(rest) {
+                    Some(frame) => complete(frame),
+                    None => Err(ProtocolError::new(ProtocolErrorKind::MalformedLine, line)),
+                }
+            } else if let Some(rest) = line.strip_prefix(b"PREFIX ") {
+                match parse_prefix(rest) {
+                    Some(frame) => complete(frame),
+                    None => Err(ProtocolError::new(ProtocolErrorKind::MalformedLine, line)),
                 }
             } else if let Some(version) = line.strip_prefix(b"VERSION ") {
                 complete(Reply::Version(version))
@@ -255,6 +295,50 @@ fn error_message<'a>(line: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
         [b' ', message @ ..] => Some(message),
         _ => None,
     }
+}
+
+/// The fields of `<key> [<size> b; <expiry> s]`, read from the right: the numbers cannot
+/// hold a space, so whatever precedes them is the key, spaces and all.
+fn parse_cachedump_item(rest: &[u8]) -> Option<Reply<'_>> {
+    let rest = rest.strip_suffix(b" s]")?;
+    let split = rest.iter().rposition(|&b| b == b' ')?;
+    let (rest, expiry) = (rest[..split].strip_suffix(b";")?, &rest[split + 1..]);
+    let rest = rest.strip_suffix(b" b")?;
+    let split = rest.windows(2).rposition(|pair| pair == b" [")?;
+    let (key, size) = (&rest[..split], &rest[split + 2..]);
+    if key.len() > MAX_KEY_LEN {
+        return None;
+    }
+    Some(Reply::CachedumpItem {
+        key,
+        size: parse_u64(size)?,
+        expiry: parse_u64(expiry)?,
+    })
+}
+
+/// The fields of `<prefix> get <n> hit <n> set <n> del <n>`, read from the right, so that a
+/// prefix with spaces in it (possible for binary-protocol keys) stays whole.
+fn parse_prefix(rest: &[u8]) -> Option<Reply<'_>> {
+    let mut fields = rest.rsplitn(9, |&b| b == b' ');
+    let mut counter = |name: &[u8]| {
+        let n = parse_u64(fields.next()?)?;
+        (fields.next()? == name).then_some(n)
+    };
+    let deletes = counter(b"del")?;
+    let sets = counter(b"set")?;
+    let hits = counter(b"hit")?;
+    let gets = counter(b"get")?;
+    let prefix = fields.next()?;
+    if prefix.len() > MAX_KEY_LEN {
+        return None;
+    }
+    Some(Reply::Prefix {
+        prefix,
+        gets,
+        hits,
+        sets,
+        deletes,
+    })
 }
 
 fn parse_value<'a>(
@@ -336,6 +420,7 @@ pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
         Reply::Deleted => buf.extend_from_slice(b"DELETED"),
         Reply::Touched => buf.extend_from_slice(b"TOUCHED"),
         Reply::Ok => buf.extend_from_slice(b"OK"),
+        Reply::Reset => buf.extend_from_slice(b"RESET"),
         Reply::End => buf.extend_from_slice(b"END"),
         Reply::Value(value) => {
             buf.extend_from_slice(b"VALUE ");
@@ -356,6 +441,34 @@ pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
             buf.extend_from_slice(name);
             buf.push(b' ');
             buf.extend_from_slice(value);
+        }
+        Reply::CachedumpItem { key, size, expiry } => {
+            buf.extend_from_slice(b"ITEM ");
+            buf.extend_from_slice(key);
+            buf.extend_from_slice(b" [");
+            put_u64(buf, *size);
+            buf.extend_from_slice(b" b; ");
+            put_u64(buf, *expiry);
+            buf.extend_from_slice(b" s]");
+        }
+        Reply::Prefix {
+            prefix,
+            gets,
+            hits,
+            sets,
+            deletes,
+        } => {
+            buf.extend_from_slice(b"PREFIX ");
+            buf.extend_from_slice(prefix);
+            for (name, n) in [
+                (&b" get "[..], gets),
+                (b" hit ", hits),
+                (b" set ", sets),
+                (b" del ", deletes),
+            ] {
+                buf.extend_from_slice(name);
+                put_u64(buf, *n);
+            }
         }
         Reply::Version(version) => {
             buf.extend_from_slice(b"VERSION ");
