@@ -286,6 +286,9 @@ struct Floor {
     /// get_many split into lines the way memcache-sync splits them).
     variant: Option<&'static str>,
     split_lines: bool,
+    /// Whether each request is preceded by one non-blocking peek, as memcache-sync checks the
+    /// connection before every request: the difference to the floor is the check's cost.
+    peek: bool,
 }
 
 impl Floor {
@@ -299,10 +302,20 @@ impl Floor {
             window,
             variant: None,
             split_lines: false,
+            peek: false,
         }
     }
 
     fn send(&mut self) {
+        if self.peek {
+            let mut probe = [std::mem::MaybeUninit::<u8>::uninit()];
+            let quiet = socket2::SockRef::from(&self.stream)
+                .recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+            assert!(
+                matches!(&quiet, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "nothing is unread before a request"
+            );
+        }
         let mut written = 0;
         while written < self.request.len() {
             written += self
@@ -370,6 +383,12 @@ impl Contender for Floor {
     }
 
     fn supports(&self, workload: Workload) -> bool {
+        if self.peek {
+            return matches!(
+                workload,
+                Workload::GetHit | Workload::GetMiss | Workload::Set
+            );
+        }
         match (self.variant, self.split_lines) {
             (None, _) => true,
             (Some(_), false) => workload == Workload::Bulk,
@@ -1065,6 +1084,12 @@ fn main() {
         floor.variant = Some(Box::leak(
             format!("floor ({} KiB windows)", window / 1024).into_boxed_str(),
         ));
+        contenders.push(Box::new(floor));
+    }
+    {
+        let mut floor = Floor::connect(&addr, settings.floor_window);
+        floor.variant = Some("floor + peek");
+        floor.peek = true;
         contenders.push(Box::new(floor));
     }
     if env::var("COMPARE_FLOOR_SPLIT").is_ok_and(|v| v == "1") {
