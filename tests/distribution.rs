@@ -1,11 +1,12 @@
 //! Key-distribution vectors: every expected value in this file was computed by another
 //! client or by libmemcached itself, never by this crate.
 //!
-//! 1. `shared/vectors/crc32-selection-vectors.txt`: gomemcache's and python-memcached's
+//! 1. `tests/vectors/crc32-selection-vectors.txt`: gomemcache's and python-memcached's
 //!    choice among 3 servers for 26 keys (Python's `zlib.crc32`).
 //! 2. libmemcached's `test/fixtures/hashes.hpp`: the one_at_a_time, md5 and crc hashes of
 //!    26 keys.
-//! 3. libmemcached's `test/fixtures/ketama.hpp`: 99 keys on a weighted 8-server ketama ring,
+//! 3. libmemcached's `test/fixtures/ketama.hpp` (vendored as
+//!    `tests/vectors/libmemcached-ketama-fixture.hpp`): 99 keys on a weighted 8-server ketama ring,
 //!    and the same keys on the spymemcached-style ring.
 //! 4. Placements computed by Debian's libmemcached 1.1.4 (package `libmemcached-dev`
 //!    1.1.4-1, amd64) for configurations the fixtures do not cover: unweighted ketama,
@@ -95,6 +96,56 @@ fn crc32_selection_vectors() {
             "libmemcached crc, {key:?}"
         );
     }
+}
+
+/// The tables above and below are the vendored fixture files, line for line, so that neither
+/// can drift from the other.
+#[test]
+fn the_tables_in_the_tests_are_the_vendored_fixtures() {
+    let crc = include_str!("vectors/crc32-selection-vectors.txt");
+    let rows: Vec<(String, u32, u32, usize, usize)> = crc
+        .lines()
+        // A row per key, its key quoted; the header and the closing summary are not rows.
+        .filter(|line| line.starts_with('\''))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(" | ").map(str::trim).collect();
+            assert_eq!(fields.len(), 5, "{line:?}");
+            (
+                fields[0].trim_matches('\'').to_owned(),
+                fields[1].parse().unwrap(),
+                fields[2].parse().unwrap(),
+                fields[3].parse().unwrap(),
+                fields[4].parse().unwrap(),
+            )
+        })
+        .collect();
+    let table: Vec<(String, u32, u32, usize, usize)> = CRC32_SELECTION
+        .iter()
+        .map(|&(key, a, b, c, d)| (key.to_owned(), a, b, c, d))
+        .collect();
+    assert_eq!(rows, table);
+
+    let ketama = include_str!("vectors/libmemcached-ketama-fixture.hpp");
+    let cases: Vec<String> = ketama
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("{\""))
+        // The numbers' `UL` suffixes go, not the letters `UL` inside a key.
+        .map(|line| {
+            line.replace("UL,", ",")
+                .replace("UL}", "}")
+                .replace(['{', '}'], "")
+        })
+        .map(|line| line.trim_end_matches(',').to_owned())
+        .collect();
+    let first_table: Vec<String> = KETAMA_TEST_CASES
+        .iter()
+        .map(|(key, hash1, hash2, server)| {
+            let key = key.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("\"{key}\", {hash1}, {hash2}, \"{server}\"")
+        })
+        .collect();
+    assert_eq!(&cases[..99], &first_table[..]);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -641,16 +641,16 @@ fn assert_unlimited_client_refuses_claim(claim: &str) {
     assert_recovers_on_new_connection(&server, &mut client);
 }
 
-/// BUG: debug builds panic with "attempt to add with overflow"; release builds wrap and then
-/// wait for data that can never come (a timeout instead of a protocol error).
+/// A claim of `u64::MAX` bytes with no client limit is a typed error at once: the frame's end
+/// is computed with checked arithmetic (it once overflowed: a panic in debug builds, a wait
+/// for data that can never come in release builds).
 #[test]
 fn value_header_claiming_u64_max_with_an_unlimited_client_is_a_typed_error() {
     assert_unlimited_client_refuses_claim("18446744073709551615");
 }
 
-/// BUG: in release builds the sum wraps to `line_len - 2`, the header's own `\r\n` passes as
-/// the data terminator, and slicing `buf[line_len..line_len - 2]` panics; debug builds panic
-/// on the overflow.
+/// A claim of `u64::MAX - 1` bytes, whose end once wrapped to just before the header's own
+/// `\r\n` (so that slicing panicked), is a typed error too.
 #[test]
 fn value_header_claiming_u64_max_minus_1_with_an_unlimited_client_is_a_typed_error() {
     assert_unlimited_client_refuses_claim("18446744073709551614");
@@ -703,7 +703,7 @@ fn late_unsolicited_stored_is_never_taken_as_the_answer_to_a_later_store() {
     );
 }
 
-/// BUG: as above, with a stale `VALUE` returned as the answer to a later `get`.
+/// As above, with a stale `VALUE` that must never be returned as the answer to a later `get`.
 #[test]
 fn late_unsolicited_value_is_never_returned_for_a_later_get() {
     let fault = Fault::UnsolicitedLater {
