@@ -38,6 +38,20 @@ ensure_memcached() {
     fi
 }
 
+# Installs nutcracker (twemproxy), which the proxy tests put in front of memcached, unless it
+# is already installed. Debian puts it in /usr/sbin, which is not on every user's PATH; the
+# tests look there too.
+ensure_nutcracker() {
+    if command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ]; then
+        return 0
+    fi
+    apt_install nutcracker || return 1
+    if ! command -v nutcracker >/dev/null 2>&1 && [ ! -x /usr/sbin/nutcracker ]; then
+        echo "error: nutcracker was installed but is neither on PATH nor in /usr/sbin." >&2
+        return 1
+    fi
+}
+
 # Installs a Rust toolchain with rustup (and the C linker it needs) unless cargo is on PATH.
 ensure_rust() {
     if command -v cargo >/dev/null 2>&1; then

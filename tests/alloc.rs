@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use memcache_sync::{
     BatchReport, CasOutcome, Client, Entry, Expiry, Item, ItemResult, StoreOutcome,
 };
+use support::fault_server::{Fault, FaultServer};
 use support::{shared_server, unique_key, TestServer};
 
 // ---- the counting allocator --------------------------------------------------------------
@@ -301,6 +302,52 @@ fn gets_allocates_only_the_returned_value() {
         (1, 0, VALUE_LEN),
         "{counts:?}"
     );
+}
+
+/// Matching a reply's values to their keys in any order (as a proxy answers) costs no
+/// allocation beyond what the same read costs in request order: the scan keeps its marks in a
+/// buffer the client reuses.
+#[test]
+fn get_many_with_answered_out_of_order_allocates_no_more_than_in_order() {
+    // Connection 0: the first request answered healthily (the warm-up), the second with its
+    // values reversed, later ones healthily again.
+    let server = FaultServer::start(vec![Fault::After(1, Box::new(Fault::Reversed))]);
+    let keys: Vec<Vec<u8>> = (0..150)
+        .map(|i| format!("alloc:order:{i}").into_bytes())
+        .collect();
+    for key in keys.iter().step_by(2) {
+        server.insert(key, &[b'v'; VALUE_LEN]);
+    }
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let mut seen = Vec::with_capacity(keys.len());
+    client
+        .get_many_with(&keys, |index, _, _| seen.push(index))
+        .unwrap();
+    assert_eq!(seen.len(), 75);
+
+    seen.clear();
+    let ((), reversed) = measure(|| {
+        client
+            .get_many_with(&keys, |index, _, _| seen.push(index))
+            .unwrap()
+    });
+    let expected: Vec<usize> = (0..keys.len()).step_by(2).rev().collect();
+    assert_eq!(seen, expected, "the reply was not reversed");
+
+    seen.clear();
+    let ((), in_order) = measure(|| {
+        client
+            .get_many_with(&keys, |index, _, _| seen.push(index))
+            .unwrap()
+    });
+    let expected: Vec<usize> = (0..keys.len()).step_by(2).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        (reversed.allocs, reversed.reallocs, reversed.bytes),
+        (in_order.allocs, in_order.reallocs, in_order.bytes),
+        "out of order: {reversed:?}\nin order: {in_order:?}"
+    );
+    assert_eq!(server.connections(), 1);
 }
 
 // ---- storage and one-line commands -------------------------------------------------------

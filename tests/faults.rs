@@ -721,6 +721,101 @@ fn late_unsolicited_value_is_never_returned_for_a_later_get() {
     assert!(matches!(&result, Ok(found) if *found == item(V2)) || result.is_err());
 }
 
+// ---- values out of request order ----------------------------------------------------------
+
+/// `VALUE <key> 0 <len>\r\n<value>\r\n`
+fn value_frame(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let header = format!("VALUE {} 0 {}\r\n", key.escape_ascii(), value.len());
+    [header.as_bytes(), value, b"\r\n"].concat()
+}
+
+#[test]
+fn values_in_reverse_order_are_matched_to_their_keys_and_keep_the_connection() {
+    let (server, mut client) = setup(Fault::Reversed, PATIENT);
+    let missing = unique_key("fault:missing:");
+    let (result, elapsed) = timed(|| client.get_many(&[K1, &missing, K2]));
+    let found = result.expect("values in reverse order answer the request");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found.get(K1).cloned(), item(V1));
+    assert_eq!(found.get(K2).cloned(), item(V2));
+    assert_prompt(elapsed);
+    assert_recovers_on_same_connection(&server, &mut client);
+}
+
+#[test]
+fn get_many_with_hands_values_in_reverse_order_over_with_their_keys_positions() {
+    let (server, mut client) = setup(Fault::Reversed, PATIENT);
+    let missing = unique_key("fault:missing:");
+    let keys = [K1, &missing, K2];
+    let mut seen = Vec::new();
+    client
+        .get_many_with(&keys, |index, value, _| seen.push((index, value.to_vec())))
+        .expect("values in reverse order answer the request");
+    assert_eq!(seen, [(2, V2.to_vec()), (0, V1.to_vec())]);
+    assert_recovers_on_same_connection(&server, &mut client);
+}
+
+#[test]
+fn gets_many_takes_values_in_reverse_order_with_their_own_tokens() {
+    let (server, mut client) = setup(Fault::Reversed, PATIENT);
+    let found = client
+        .gets_many(&[K1, K2])
+        .expect("values in reverse order answer the request");
+    let (k1, t1) = &found[K1];
+    let (k2, t2) = &found[K2];
+    assert_eq!((&k1.value[..], &k2.value[..]), (V1, V2));
+    assert_ne!(t1, t2);
+    assert_recovers_on_same_connection(&server, &mut client);
+}
+
+#[test]
+fn a_key_asked_twice_may_come_back_twice_out_of_order() {
+    let (server, mut client) = setup(Fault::Reversed, PATIENT);
+    // Answered K2, K1, K1: each value of K1 takes one of its positions.
+    let mut seen = Vec::new();
+    client
+        .get_many_with(&[K1, K1, K2], |index, value, _| {
+            seen.push((index, value.to_vec()))
+        })
+        .expect("a key asked twice answered twice");
+    seen.sort();
+    assert_eq!(seen, [(0, V1.to_vec()), (1, V1.to_vec()), (2, V2.to_vec())]);
+    assert_recovers_on_same_connection(&server, &mut client);
+}
+
+#[test]
+fn a_key_asked_twice_and_answered_three_times_is_unrequested_key() {
+    let frame = value_frame(K1, V1);
+    let reply = [&frame[..], &frame, &frame, b"END\r\n"].concat();
+    let (server, mut client) = setup(Fault::Reply(reply), PATIENT);
+    let (result, elapsed) = timed(|| client.get_many(&[K1, K1]));
+    let error = result.expect_err("a third value for a key asked twice was accepted");
+    assert_eq!(protocol_kind(&error), ProtocolErrorKind::UnrequestedKey);
+    assert_prompt(elapsed);
+    assert_recovers_on_new_connection(&server, &mut client);
+}
+
+#[test]
+fn a_key_not_asked_for_among_values_out_of_order_is_unrequested_key() {
+    let reply = [
+        value_frame(K3, b"three"),
+        value_frame(K2, V2),
+        value_frame(K1, V1),
+        b"END\r\n".to_vec(),
+    ]
+    .concat();
+    let (server, mut client) = setup(Fault::Reply(reply), PATIENT);
+    let mut handed_over = Vec::new();
+    let (result, elapsed) =
+        timed(|| client.get_many_with(&[K1, K3], |index, _, _| handed_over.push(index)));
+    let error = result.expect_err("a value for a key not asked for was accepted");
+    assert_eq!(protocol_kind(&error), ProtocolErrorKind::UnrequestedKey);
+    // What came before the stray value was handed over; nothing after it.
+    assert_eq!(handed_over, [1]);
+    assert_prompt(elapsed);
+    assert_recovers_on_new_connection(&server, &mut client);
+}
+
 // ---- memcached's error replies ------------------------------------------------------------
 
 #[test]

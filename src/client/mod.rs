@@ -42,6 +42,9 @@ pub struct Client {
     config: Config,
     connection: Option<Connection>,
     request: Vec<u8>,
+    /// Which keys of the retrieval line being read have been answered; kept between calls so
+    /// that matching a reply's values to their keys allocates nothing once it has grown.
+    answered: Vec<u64>,
 }
 
 impl Client {
@@ -73,6 +76,7 @@ impl Client {
             config,
             connection: Some(connection),
             request: Vec::new(),
+            answered: Vec::new(),
         })
     }
 

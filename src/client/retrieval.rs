@@ -4,11 +4,15 @@
 //! `get <key>*\r\n`, `gets <key>*\r\n`, `gat <exptime> <key>*\r\n`, `gats <exptime> <key>*\r\n`
 //!
 //! # Returns
-//! `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n` for each key found, in the order asked,
-//! then `END`. A key with no `VALUE` is a miss. Every `VALUE` is checked against the keys asked
-//! for, so a reply that belongs to another request is a protocol error, never a value.
+//! `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n` for each key found, then `END`. A key
+//! with no `VALUE` is a miss. memcached answers in the order asked, but the protocol does not
+//! promise it and proxies do not keep it (twemproxy answers a line whose keys span backends in
+//! its own order), so values are matched to their keys in any order. Every `VALUE` is checked
+//! against the keys asked for, each occurrence answerable once, so a reply that belongs to
+//! another request is a protocol error, never a value.
 
 use std::collections::HashMap;
+use std::mem;
 use std::ops::Range;
 use std::time::{Instant, SystemTime};
 
@@ -159,14 +163,16 @@ impl Client {
         take: impl FnOnce(&Value<'_>) -> Option<T>,
     ) -> Result<Option<T>> {
         self.encode(|buf| encode_retrieval(buf, command, &[key]))?;
-        self.round_trip(|replies| {
-            let mut take = Some(take);
-            let mut found = None;
-            read_line_items(replies, &[key], 0..1, |_, value| {
-                found = take.take()?(value);
-                found.as_ref().map(|_| ())
-            })?;
-            Ok(found)
+        self.with_answered(|client, answered| {
+            client.round_trip(|replies| {
+                let mut take = Some(take);
+                let mut found = None;
+                read_line_items(replies, &[key], 0..1, answered, |_, value| {
+                    found = take.take()?(value);
+                    found.as_ref().map(|_| ())
+                })?;
+                Ok(found)
+            })
         })
     }
 
@@ -182,17 +188,42 @@ impl Client {
         for key in keys {
             validate_key(key.as_ref())?;
         }
-        let report = self.pipeline(
-            READ_WINDOW_BYTES,
-            split_retrieval_lines(command, keys),
-            |line, buf| {
-                // Every key was checked above, before anything was sent.
-                put_retrieval_line(buf, command, &keys[line.clone()]);
-                Ok(line)
-            },
-            |line, replies| read_line_items(replies, keys, line.clone(), &mut take),
-        );
-        report.into_first_error().map_or(Ok(()), Err)
+        let report = self.with_answered(|client, answered| {
+            client.pipeline(
+                READ_WINDOW_BYTES,
+                split_retrieval_lines(command, keys),
+                |line, buf| {
+                    // Every key was checked above, before anything was sent.
+                    put_retrieval_line(buf, command, &keys[line.clone()]);
+                    Ok(line)
+                },
+                |line, replies| read_line_items(replies, keys, line.clone(), answered, &mut take),
+            )
+        });
+        let result = report.into_first_error().map_or(Ok(()), Err);
+        self.drop_after_multi_key_server_error(keys.len(), &result);
+        result
+    }
+
+    /// A `SERVER_ERROR` answering a line of several keys drops the connection, although
+    /// memcached itself stays in step: a proxy in front of several servers (twemproxy, when
+    /// one of the line's backends is down) closes the connection a few microseconds after
+    /// that reply, so a request sent in between would be lost; and the line's other replies
+    /// may still be owed.
+    fn drop_after_multi_key_server_error(&mut self, keys: usize, result: &Result<()>) {
+        if keys > 1 && matches!(result, Err(Error::Server { .. })) {
+            self.connection = None;
+        }
+    }
+
+    /// Lends out the client's answered-key bits for the length of `f`, so that a reply reader
+    /// can use them while `f` borrows the whole client; they come back with the capacity the
+    /// reader grew them to.
+    fn with_answered<R>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u64>) -> R) -> R {
+        let mut answered = mem::take(&mut self.answered);
+        let result = f(self, &mut answered);
+        self.answered = answered;
+        result
     }
 
     /// [`Client::retrieve_each`] into a map by key.
@@ -212,30 +243,28 @@ impl Client {
 }
 
 /// Reads the frames answering one retrieval line, which asked for `keys[line]`, up to its
-/// `END`. Each `VALUE` must be for one of those keys, in the order asked (memcached answers in
-/// order, and a key asked twice comes back twice); `take` accepts it with the position of its
-/// key in `keys`, or returns `None` if the frame does not answer the command.
+/// `END`. Each `VALUE` must answer an occurrence of its key in the line not yet answered (see
+/// [`LineKeys::claim`]); `take` accepts it with the position of that occurrence in `keys`, or
+/// returns `None` if the frame does not answer the command. `answered` is scratch space for
+/// [`LineKeys`], reused so that a reply costs no allocation once it has grown.
 fn read_line_items<K: AsRef<[u8]>>(
     replies: &mut Replies<'_>,
     keys: &[K],
     line: Range<usize>,
+    answered: &mut Vec<u64>,
     mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
-    let mut next = line.start;
+    let mut line = LineKeys::new(keys, line, answered);
     loop {
         let more = replies.next(|reply| match &reply {
             Reply::End => Ok(false),
             Reply::Value(value) => {
-                let Some(offset) = keys[next..line.end]
-                    .iter()
-                    .position(|k| k.as_ref() == value.key)
-                else {
+                let Some(position) = line.claim(value.key) else {
                     return Err(unexpected(&reply));
                 };
-                next += offset + 1;
                 // The key was asked for; a frame the command still cannot use (a `gets` reply
                 // without a CAS value) is malformed.
-                take(next - 1, value).ok_or_else(|| {
+                take(position, value).ok_or_else(|| {
                     Error::from(ProtocolError::unexpected(
                         ProtocolErrorKind::MalformedLine,
                         &reply,
@@ -248,6 +277,67 @@ fn read_line_items<K: AsRef<[u8]>>(
         if !more {
             return Ok(());
         }
+    }
+}
+
+/// The keys one retrieval line asked for, and which of them have been answered: matches the
+/// line's `VALUE`s to the positions of their keys whatever order they come in, and refuses a
+/// key that was not asked for or comes more times than it was asked.
+///
+/// In-order replies (memcached's) cost what they did when no other order was accepted: each
+/// `VALUE` is looked for from just after the last one matched, so the scan passes only the
+/// misses in between, and costs one more bit set; each line clears one word per 64 keys. Only
+/// a `VALUE` that comes out of order costs a scan of the whole line.
+struct LineKeys<'a, K> {
+    keys: &'a [K],
+    line: Range<usize>,
+    /// Bit `i` is set once `keys[line.start + i]` has been answered; a line holds a few
+    /// thousand keys at most (its length is bounded), so this is a few hundred bytes.
+    answered: &'a mut Vec<u64>,
+    /// Where the next `VALUE` is looked for first: just after the last match.
+    next: usize,
+}
+
+impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
+    /// A line asking for `keys[line]`, none answered yet, keeping its bits in `answered`.
+    fn new(keys: &'a [K], line: Range<usize>, answered: &'a mut Vec<u64>) -> Self {
+        answered.clear();
+        answered.resize(line.len().div_ceil(64), 0);
+        Self {
+            keys,
+            next: line.start,
+            line,
+            answered,
+        }
+    }
+
+    /// Marks the occurrence of `key` that a `VALUE` for it answers, and returns its position
+    /// in `keys`: the first unanswered occurrence after the last match, else the first one
+    /// before it. `None` if `key` was not asked for, or every occurrence of it was answered.
+    /// (A key asked twice may come back twice; each `VALUE` takes one occurrence.)
+    fn claim(&mut self, key: &[u8]) -> Option<usize> {
+        let position = self
+            .find(self.next..self.line.end, key)
+            .or_else(|| self.find(self.line.start..self.next, key))?;
+        let bit = position - self.line.start;
+        self.answered[bit / 64] |= 1 << (bit % 64);
+        self.next = position + 1;
+        Some(position)
+    }
+
+    /// The first unanswered occurrence of `key` in `range`. The key is compared first: most
+    /// positions scanned are other keys, and a slice comparison rejects most of them on length.
+    fn find(&self, range: Range<usize>, key: &[u8]) -> Option<usize> {
+        let answered = &*self.answered;
+        let start = self.line.start;
+        self.keys[range.clone()]
+            .iter()
+            .zip(range)
+            .find(|&(candidate, position)| {
+                let bit = position - start;
+                candidate.as_ref() == key && answered[bit / 64] & (1 << (bit % 64)) == 0
+            })
+            .map(|(_, position)| position)
     }
 }
 
@@ -294,11 +384,13 @@ impl Client {
         mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
     ) -> Result<()> {
         let connection = self.connection.as_mut().expect("send_get_many connected");
+        let answered = &mut self.answered;
         let mut replies = connection.replies(sent);
         let result = lines
             .into_iter()
-            .try_for_each(|line| read_line_items(&mut replies, keys, line, &mut take));
+            .try_for_each(|line| read_line_items(&mut replies, keys, line, answered, &mut take));
         self.settle(result.as_ref().err());
+        self.drop_after_multi_key_server_error(keys.len(), &result);
         result
     }
 }
@@ -312,4 +404,209 @@ pub(crate) fn fits_one_window<K: AsRef<[u8]>>(keys: &[K]) -> bool {
         .map(|key| "get \r\n".len() + key.as_ref().len())
         .sum();
     request_bytes <= READ_WINDOW_BYTES
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::LineKeys;
+
+    fn keys(names: &[&str]) -> Vec<Vec<u8>> {
+        names.iter().map(|name| name.as_bytes().to_vec()).collect()
+    }
+
+    /// Claims `reply`'s keys in turn on a line asking for all of `keys`.
+    fn claims(keys: &[Vec<u8>], reply: &[&[u8]]) -> Vec<Option<usize>> {
+        let mut answered = Vec::new();
+        let mut line = LineKeys::new(keys, 0..keys.len(), &mut answered);
+        reply.iter().map(|key| line.claim(key)).collect()
+    }
+
+    /// The matcher as it was when replies had to come in request order: a forward scan from
+    /// just after the last match.
+    fn in_order_only(keys: &[Vec<u8>], reply: &[&[u8]]) -> Vec<Option<usize>> {
+        let mut next = 0;
+        reply
+            .iter()
+            .map(|key| {
+                let offset = keys[next..].iter().position(|k| k == key)?;
+                next += offset + 1;
+                Some(next - 1)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn values_in_reverse_order_take_the_positions_of_their_keys() {
+        let line = keys(&["a", "b", "c"]);
+        assert_eq!(
+            claims(&line, &[b"c", b"b", b"a"]),
+            [Some(2), Some(1), Some(0)]
+        );
+    }
+
+    #[test]
+    fn a_key_asked_twice_may_come_back_twice_but_not_three_times() {
+        let line = keys(&["a", "b", "a"]);
+        assert_eq!(
+            claims(&line, &[b"a", b"b", b"a", b"a"]),
+            [Some(0), Some(1), Some(2), None]
+        );
+    }
+
+    #[test]
+    fn each_value_of_a_repeated_key_takes_the_next_unanswered_occurrence_wrapping_round() {
+        let line = keys(&["a", "b", "a"]);
+        assert_eq!(
+            claims(&line, &[b"b", b"a", b"a"]),
+            [Some(1), Some(2), Some(0)]
+        );
+    }
+
+    #[test]
+    fn a_key_not_asked_for_is_refused_wherever_it_comes() {
+        let line = keys(&["a", "b"]);
+        assert_eq!(claims(&line, &[b"x"]), [None]);
+        assert_eq!(claims(&line, &[b"b", b"x"]), [Some(1), None]);
+        // A prefix or an extension of an asked key is another key.
+        assert_eq!(claims(&line, &[b"", b"ab", b"a"]), [None, None, Some(0)]);
+    }
+
+    #[test]
+    fn positions_are_in_the_whole_key_list_and_keys_of_other_lines_are_refused() {
+        let all = keys(&["a", "b", "c", "d", "e"]);
+        let mut answered = Vec::new();
+        let mut line = LineKeys::new(&all, 2..4, &mut answered);
+        assert_eq!(line.claim(b"a"), None);
+        assert_eq!(line.claim(b"d"), Some(3));
+        assert_eq!(line.claim(b"e"), None);
+        assert_eq!(line.claim(b"c"), Some(2));
+        assert_eq!(line.claim(b"c"), None);
+    }
+
+    #[test]
+    fn reused_bits_start_every_line_unanswered() {
+        let all: Vec<Vec<u8>> = (0..200).map(|i| format!("k{i}").into_bytes()).collect();
+        let mut answered = Vec::new();
+        let mut first = LineKeys::new(&all, 0..200, &mut answered);
+        for key in all.iter().rev() {
+            assert!(first.claim(key).is_some());
+        }
+        let mut second = LineKeys::new(&all, 0..130, &mut answered);
+        assert_eq!(second.claim(b"k129"), Some(129));
+        assert_eq!(second.claim(b"k0"), Some(0));
+        assert_eq!(second.claim(b"k64"), Some(64));
+        assert_eq!(second.claim(b"k130"), None);
+    }
+
+    /// A line of up to 300 keys drawn from `distinct` names, so that small `distinct` makes
+    /// lines that repeat keys; and which of its positions the reply answers.
+    fn line_and_hits() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<usize>)> {
+        prop_oneof![Just(3usize), Just(40), Just(100_000)]
+            .prop_flat_map(|distinct| {
+                prop::collection::vec(
+                    (0..distinct, any::<bool>()).prop_map(|(name, hit)| {
+                        // Keys of several lengths, as real key lists have.
+                        (
+                            format!("key:{}", "x".repeat(name % 5) + &name.to_string()),
+                            hit,
+                        )
+                    }),
+                    1..300,
+                )
+            })
+            .prop_map(|line| {
+                let hits = (0..line.len()).filter(|&i| line[i].1).collect();
+                let keys = line.into_iter().map(|(key, _)| key.into_bytes()).collect();
+                (keys, hits)
+            })
+    }
+
+    /// A line, the positions its reply answers, and that reply's keys in some order.
+    fn line_and_shuffled_reply() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<usize>, Vec<usize>)> {
+        line_and_hits().prop_flat_map(|(keys, hits)| {
+            let shuffled = Just(hits.clone()).prop_shuffle();
+            (Just(keys), Just(hits), shuffled)
+        })
+    }
+
+    /// The keys at `positions`, sorted: what a reply delivered, whatever order it came in.
+    fn delivered(keys: &[Vec<u8>], positions: impl IntoIterator<Item = usize>) -> Vec<Vec<u8>> {
+        let mut delivered: Vec<_> = positions.into_iter().map(|i| keys[i].clone()).collect();
+        delivered.sort();
+        delivered
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_of_a_lines_values_is_matched_to_the_same_keys(
+            (keys, hits, shuffled) in line_and_shuffled_reply()
+        ) {
+            let reply: Vec<&[u8]> = shuffled.iter().map(|&i| &keys[i][..]).collect();
+            let positions: Vec<usize> = claims(&keys, &reply)
+                .into_iter()
+                .map(|claimed| claimed.expect("every value answers an asked key"))
+                .collect();
+            // Each value is handed over under a position holding its own key...
+            for (position, key) in positions.iter().zip(&reply) {
+                prop_assert_eq!(&keys[*position][..], *key);
+            }
+            // ...no position twice...
+            let mut distinct = positions.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            prop_assert_eq!(distinct.len(), positions.len());
+            // ...so the keys found are those of the reply in request order.
+            prop_assert_eq!(delivered(&keys, positions), delivered(&keys, hits));
+        }
+
+        #[test]
+        fn values_of_distinct_keys_in_any_order_take_exactly_their_keys_positions(
+            (keys, _hits, shuffled) in line_and_shuffled_reply()
+        ) {
+            // The same line with every key made unique by its position.
+            let keys: Vec<Vec<u8>> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| [&key[..], format!(":{i}").as_bytes()].concat())
+                .collect();
+            let reply: Vec<&[u8]> = shuffled.iter().map(|&i| &keys[i][..]).collect();
+            let positions: Vec<Option<usize>> = shuffled.iter().map(|&i| Some(i)).collect();
+            prop_assert_eq!(claims(&keys, &reply), positions);
+        }
+
+        #[test]
+        fn values_in_request_order_are_matched_as_when_only_that_order_was_accepted(
+            (keys, hits) in line_and_hits()
+        ) {
+            let reply: Vec<&[u8]> = hits.iter().map(|&i| &keys[i][..]).collect();
+            prop_assert_eq!(claims(&keys, &reply), in_order_only(&keys, &reply));
+        }
+
+        #[test]
+        fn a_key_once_more_than_asked_is_refused_in_any_order(
+            (keys, order) in line_and_hits().prop_flat_map(|(keys, _)| {
+                let all: Vec<usize> = (0..keys.len()).collect();
+                (Just(keys), Just(all).prop_shuffle())
+            }),
+            extra in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+        ) {
+            // Every occurrence of every key, in some order, and one of the keys once more.
+            let again = &keys[extra.index(keys.len())][..];
+            let mut reply: Vec<&[u8]> = order.iter().map(|&i| &keys[i][..]).collect();
+            reply.insert(at.index(reply.len() + 1), again);
+            let asked = keys.iter().filter(|key| *key == again).count();
+            let refused = reply
+                .iter()
+                .enumerate()
+                .filter(|(_, key)| **key == again)
+                .nth(asked)
+                .map(|(i, _)| i);
+            let expected: Vec<bool> = (0..reply.len()).map(|i| Some(i) != refused).collect();
+            let accepted: Vec<bool> = claims(&keys, &reply).iter().map(Option::is_some).collect();
+            prop_assert_eq!(accepted, expected);
+        }
+    }
 }

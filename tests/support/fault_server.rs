@@ -124,6 +124,9 @@ pub enum Fault {
     EndlessLine,
     /// Answers a retrieval with the item stored under this other key.
     OtherKey(Vec<u8>),
+    /// Answers a `get` or `gets` correctly but with its values in the reverse of the order
+    /// asked, as a proxy merging several servers' replies may.
+    Reversed,
     /// The correct answer, twice, in one write.
     TwoReplies,
     /// The correct answer followed, in the same write, by these bytes.
@@ -772,6 +775,18 @@ impl Conn {
             Fault::OtherKey(other) => {
                 let (mut reply, _) = value_frame(&self.shared, other);
                 reply.extend_from_slice(b"END\r\n");
+                self.send(&reply)
+            }
+            Fault::Reversed => {
+                let mut tokens = request.tokens();
+                tokens[1..].reverse();
+                let reversed = Request {
+                    line: tokens.join(&b' '),
+                    data: None,
+                };
+                let Some(reply) = answer(&self.shared, &reversed) else {
+                    return Next::Close;
+                };
                 self.send(&reply)
             }
             Fault::TwoReplies => {

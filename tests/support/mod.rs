@@ -5,5 +5,6 @@
 pub mod expiry;
 pub mod fault_server;
 pub mod memcached;
+pub mod nutcracker;
 
 pub use memcached::*;
