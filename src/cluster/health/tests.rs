@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::state::later;
 use super::*;
+use crate::batch::{BatchReport, ItemResult};
 use crate::error::Error;
+use crate::protocol::KeyError;
 
 fn health(threshold: u32, backoff_ms: u64) -> Health {
     let backoff = Duration::from_millis(backoff_ms);
@@ -179,6 +181,37 @@ fn a_stale_probes_late_verdict_does_not_free_a_newer_probes_slot() {
         current,
         "the slot is free once its own probe gives it up"
     );
+}
+
+#[test]
+fn a_probe_that_sent_nothing_does_not_mark_the_server_up() {
+    let nothing_sent: BatchReport<()> = BatchReport {
+        results: vec![
+            ItemResult::Failed(Error::InvalidKey(KeyError::Empty)),
+            ItemResult::NotSent,
+        ],
+        stop_error: None,
+    };
+    assert_eq!(Verdict::of_batch(&nothing_sent), Verdict::Unknown);
+
+    let h = health(1, 0);
+    h.record(Admission::Go, Verdict::Unreachable);
+    let attempt = probe(&h);
+    let verdict = Verdict::of_batch(&nothing_sent);
+    assert_eq!(h.record(Admission::Probe(attempt), verdict), None);
+    assert!(h.is_down());
+    probe(&h); // and the next caller may probe
+
+    let answered: BatchReport<()> = BatchReport {
+        results: vec![
+            ItemResult::Failed(Error::InvalidKey(KeyError::Empty)),
+            ItemResult::Failed(Error::Server {
+                message: "out of memory".into(),
+            }),
+        ],
+        stop_error: None,
+    };
+    assert_eq!(Verdict::of_batch(&answered), Verdict::Answered);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! What a call's outcome says about its server.
 
+use crate::batch::BatchReport;
 use crate::error::Error;
 
 /// What one call learnt about a server.
@@ -23,6 +24,17 @@ impl Verdict {
             Some(error) if error.is_connection_error() => Self::Unreachable,
             Some(error) if !error.may_have_reached_server() => Self::Unknown,
             Some(_) => Self::Answered,
+        }
+    }
+
+    /// The verdict of one server's share of a batch. A batch whose every item was refused
+    /// before sending (say, all keys invalid) got a connection but no answer: that proves
+    /// nothing, and must not end an outage when it was the probe.
+    pub(crate) fn of_batch<T>(report: &BatchReport<T>) -> Self {
+        match report.stop_error() {
+            Some(error) => Self::of(Some(error)),
+            None if report.server_answered() => Self::Answered,
+            None => Self::Unknown,
         }
     }
 }
