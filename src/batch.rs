@@ -133,6 +133,17 @@ impl<T> BatchReport<T> {
         })
     }
 
+    /// Whether the server answered for any item. A batch whose every item was refused before
+    /// sending (an invalid key, a value over the limit) or never sent says nothing about the
+    /// server, even though it held a connection.
+    pub(crate) fn server_answered(&self) -> bool {
+        self.results.iter().any(|result| match result {
+            ItemResult::Done(_) => true,
+            ItemResult::Failed(error) => error.may_have_reached_server(),
+            ItemResult::Unconfirmed | ItemResult::NotSent => false,
+        })
+    }
+
     /// The items that were not confirmed, with their positions in the input.
     pub fn failures(&self) -> impl Iterator<Item = (usize, &ItemResult<T>)> {
         self.results

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use std::time::Instant;
 
+use super::health::Verdict;
 use super::{Cluster, Event};
 use crate::batch::{BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
@@ -63,7 +64,8 @@ impl Cluster {
             return Ok(report);
         }
         let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
-        for (group, result) in self.fan_out("get_many", groups, read, |_| None) {
+        let answered = |_: &_| Verdict::Answered;
+        for (group, result) in self.fan_out("get_many", groups, read, |_| None, answered) {
             match result {
                 Ok(found) => report.found.extend(found),
                 Err(error) => report.fail(&group, &error),
@@ -219,23 +221,27 @@ impl Cluster {
     /// Runs `work` for each non-empty group on a connection to its server, all at once on
     /// scoped threads, under the servers' health but without retries (batches hold work that
     /// is not safe to repeat). `failure` names the error in a successful result that the
-    /// server's health should count, such as a batch's stop error. Returns each group with
-    /// its result, in server order.
+    /// observer should see, such as a batch's stop error, and `verdict` says what a
+    /// successful result tells the server's health. Returns each group with its result, in
+    /// server order.
     fn fan_out<I: Send, R: Send>(
         &self,
         command: &'static str,
         groups: Vec<Vec<I>>,
         work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
+        verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(Vec<I>, Result<R>)> {
-        let (work, failure) = (&work, &failure);
+        let (work, failure, verdict) = (&work, &failure, &verdict);
         let run = move |owner: usize, group: Vec<I>| {
             let started = Instant::now();
             let mut server = owner;
             let result = self.lease(owner).and_then(|mut lease| {
                 let result = work(&mut lease.client, &group);
-                let error = result.as_ref().map_or_else(Some, failure);
-                self.record(lease.index, lease.admission, error);
+                let verdict = result
+                    .as_ref()
+                    .map_or_else(|error| Verdict::of(Some(error)), verdict);
+                self.record_verdict(lease.index, lease.admission, verdict);
                 server = lease.recorded();
                 result
             });
@@ -289,7 +295,8 @@ impl Cluster {
         let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
         let mut stop_error = None;
         let work = |client: &mut Client, group: &[(usize, I)]| Ok(run(client, group));
-        for (group, outcome) in self.fan_out(command, groups, work, BatchReport::stop_error) {
+        let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
+        for (group, outcome) in self.fan_out(command, groups, work, failure, verdict) {
             match outcome {
                 Ok(report) => {
                     // A server's batch that stopped early took no more of its items: those

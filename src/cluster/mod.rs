@@ -85,8 +85,8 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let (Some(health), Admission::Probe) = (self.health, self.admission) {
-            health.abandon_probe();
+        if let (Some(health), Admission::Probe(probe)) = (self.health, self.admission) {
+            health.abandon_probe(probe);
         }
     }
 }
@@ -266,7 +266,8 @@ impl Cluster {
                     self.record(index, admission, Some(&error));
                     // Only a server that was already down (this call was its probe) passes
                     // the call on; one that merely failed once keeps its keys.
-                    let still_down = admission == Admission::Probe && error.is_connection_error();
+                    let still_down =
+                        matches!(admission, Admission::Probe(_)) && error.is_connection_error();
                     owner_error.get_or_insert(error);
                     if !still_down {
                         break;
@@ -277,16 +278,14 @@ impl Cluster {
         Err(owner_error.expect("the owner is always tried"))
     }
 
-    /// Feeds an outcome to the server's health, and announces a change of state.
+    /// Feeds the outcome of a call, `error` or success, to the server's health.
     fn record(&self, index: usize, admission: Admission, error: Option<&Error>) {
+        self.record_verdict(index, admission, Verdict::of(error));
+    }
+
+    /// Feeds what a call learnt to the server's health, and announces a change of state.
+    fn record_verdict(&self, index: usize, admission: Admission, verdict: Verdict) {
         let node = &self.shared.nodes[index];
-        let verdict = match error {
-            None => Verdict::Answered,
-            Some(Error::ServerDown { .. } | Error::PoolTimeout { .. }) => Verdict::Unknown,
-            Some(error) if error.is_connection_error() => Verdict::Unreachable,
-            Some(error) if !error.may_have_reached_server() => Verdict::Unknown,
-            Some(_) => Verdict::Answered,
-        };
         let server = node.pool.addr();
         match node.health.record(admission, verdict) {
             Some(Transition::Down { retry_in }) => {

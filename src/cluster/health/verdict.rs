@@ -1,0 +1,40 @@
+//! What a call's outcome says about its server.
+
+use crate::batch::BatchReport;
+use crate::error::Error;
+
+/// What one call learnt about a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The server answered, even if with an error of its own.
+    Answered,
+    /// The server could not be reached, or the connection failed.
+    Unreachable,
+    /// The call never reached the server.
+    Unknown,
+}
+
+impl Verdict {
+    /// The verdict of a call that ended with `error`, or succeeded if `None`.
+    pub(crate) fn of(error: Option<&Error>) -> Self {
+        match error {
+            None => Self::Answered,
+            // Refused by this client's own health or pool: the server was not asked.
+            Some(Error::ServerDown { .. } | Error::PoolTimeout { .. }) => Self::Unknown,
+            Some(error) if error.is_connection_error() => Self::Unreachable,
+            Some(error) if !error.may_have_reached_server() => Self::Unknown,
+            Some(_) => Self::Answered,
+        }
+    }
+
+    /// The verdict of one server's share of a batch. A batch whose every item was refused
+    /// before sending (say, all keys invalid) got a connection but no answer: that proves
+    /// nothing, and must not end an outage when it was the probe.
+    pub(crate) fn of_batch<T>(report: &BatchReport<T>) -> Self {
+        match report.stop_error() {
+            Some(error) => Self::of(Some(error)),
+            None if report.server_answered() => Self::Answered,
+            None => Self::Unknown,
+        }
+    }
+}
