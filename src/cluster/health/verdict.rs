@@ -19,8 +19,14 @@ impl Verdict {
     pub(crate) fn of(error: Option<&Error>) -> Self {
         match error {
             None => Self::Answered,
-            // Refused by this client's own health or pool: the server was not asked.
-            Some(Error::ServerDown { .. } | Error::PoolTimeout { .. }) => Self::Unknown,
+            // Refused by this client's own health or pool: the server was not asked. Or the
+            // caller's own deadline passed: that says how long the caller could wait, not
+            // whether the server works.
+            Some(
+                Error::ServerDown { .. }
+                | Error::PoolTimeout { .. }
+                | Error::DeadlineExceeded { .. },
+            ) => Self::Unknown,
             Some(error) if error.is_connection_error() => Self::Unreachable,
             Some(error) if !error.may_have_reached_server() => Self::Unknown,
             Some(_) => Self::Answered,
@@ -35,6 +41,20 @@ impl Verdict {
             Some(error) => Self::of(Some(error)),
             None if report.server_answered() => Self::Answered,
             None => Self::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Phase;
+
+    #[test]
+    fn the_callers_deadline_says_nothing_about_the_server() {
+        for phase in [Phase::Connect, Phase::Write, Phase::Read] {
+            let error = Error::DeadlineExceeded { phase };
+            assert_eq!(Verdict::of(Some(&error)), Verdict::Unknown, "{phase}");
         }
     }
 }
