@@ -47,6 +47,16 @@ impl Default for Config {
 impl Config {
     /// The limit on resolving the address and opening the connection, across every address
     /// the name resolves to. Default: 1 s. A zero duration is raised to 1 ms.
+    ///
+    /// The system resolver cannot be interrupted, so a name (not a literal IP address) is
+    /// resolved on a helper thread that this limit stops waiting for; the thread ends when the
+    /// resolver answers. At most 32 such threads run at once in the process: a connect that
+    /// would start another while the resolver is that far behind fails at once with
+    /// [`Error::Connect`](crate::Error::Connect) whose source is of kind
+    /// [`std::io::ErrorKind::WouldBlock`]. Like a resolution timeout, that is transient
+    /// ([`Error::is_transient`](crate::Error::is_transient)), nothing was sent, and a
+    /// [`Cluster`](crate::Cluster) weighs it against the server exactly as it weighs a
+    /// resolution timeout.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout.max(MIN_TIMEOUT);
         self

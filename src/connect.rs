@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,9 +13,27 @@ use crate::config::Config;
 use crate::deadline::Bound;
 use crate::error::{Error, Phase};
 
+/// The most name resolutions in flight in this process at once. A resolution the caller
+/// stopped waiting for keeps its thread until the system resolver answers, which a hanging
+/// resolver may never do; without a bound every reconnect to such a name would leave one more
+/// thread behind.
+const MAX_RESOLUTIONS: usize = 32;
+
+/// The resolver threads running now, process-wide.
+static RESOLUTIONS: InFlight = InFlight::new(MAX_RESOLUTIONS);
+
 /// Resolves `addr` ("host:port") and connects to the first address that answers, all within
 /// the configured connect timeout (or the caller's deadline, if that comes first).
 pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
+    open_counted(addr, config, &RESOLUTIONS)
+}
+
+/// [`open`], counting a name resolution against `resolutions`.
+fn open_counted(
+    addr: &str,
+    config: &Config,
+    resolutions: &'static InFlight,
+) -> Result<TcpStream, Error> {
     let bound = Bound::from_now(config.connect_timeout());
     let deadline = bound.at();
     let timed_out = || bound.expired(Phase::Connect);
@@ -23,7 +42,7 @@ pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
         source,
     };
 
-    let candidates = resolve(addr, deadline).map_err(|e| match e {
+    let candidates = resolve(addr, deadline, resolutions).map_err(|e| match e {
         Resolution::TimedOut => timed_out(),
         Resolution::Failed(source) => failed(source),
     })?;
@@ -83,18 +102,80 @@ enum Resolution {
     Failed(io::Error),
 }
 
+/// A count of threads in flight, bounded.
+struct InFlight {
+    running: AtomicUsize,
+    max: usize,
+}
+
+/// One counted thread; dropping it, wherever the thread ends, lets another start.
+struct Ticket(&'static InFlight);
+
+impl InFlight {
+    const fn new(max: usize) -> Self {
+        Self {
+            running: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// A ticket, or `None` if `max` are out.
+    fn enter(&'static self) -> Option<Ticket> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < self.max).then_some(running + 1)
+            })
+            .ok()
+            .map(|_| Ticket(self))
+    }
+
+    #[cfg(test)]
+    fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The failure of a connect that would have started a resolution beyond the bound: the
+/// resolver is behind, which says no more about the server than a resolution timeout would.
+fn resolutions_backed_up(max: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        format!(
+            "{max} name resolutions are already waiting for the system resolver; \
+             not starting another until one ends"
+        ),
+    )
+}
+
 /// Name resolution through the system resolver has no timeout of its own, so a name (as
 /// opposed to a literal IP address) is resolved on a helper thread that the caller stops
-/// waiting for at the deadline.
-fn resolve(addr: &str, deadline: Instant) -> Result<Vec<SocketAddr>, Resolution> {
+/// waiting for at the deadline. At most `resolutions.max` such threads run at once; beyond
+/// that the resolution fails at once, without a thread.
+fn resolve(
+    addr: &str,
+    deadline: Instant,
+    resolutions: &'static InFlight,
+) -> Result<Vec<SocketAddr>, Resolution> {
     if let Ok(literal) = addr.parse::<SocketAddr>() {
         return Ok(vec![literal]);
     }
+    let ticket = resolutions
+        .enter()
+        .ok_or_else(|| Resolution::Failed(resolutions_backed_up(resolutions.max)))?;
     let (sender, receiver) = mpsc::channel();
     let name = addr.to_owned();
+    // The ticket moves into the thread and is dropped when it ends, answered or abandoned; if
+    // the thread cannot start, the closure is dropped with it unrun.
     thread::Builder::new()
         .name("memcache-sync-resolve".into())
         .spawn(move || {
+            let _ticket = ticket;
             let _ = sender.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
         })
         .map_err(Resolution::Failed)?;
@@ -118,7 +199,7 @@ mod tests {
     use std::net::{Ipv6Addr, TcpListener};
 
     fn deadline() -> Instant {
-        Instant::now() + Duration::from_secs(2)
+        crate::deadline::later(Instant::now(), Duration::from_secs(2))
     }
 
     /// A loopback port with nothing listening: bind, note the port, close.
@@ -186,5 +267,91 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         assert!(open(&addr, &Config::default()).is_ok());
+    }
+
+    /// Waits (up to 5 s) until `resolutions` has no thread running.
+    fn wait_until_idle(resolutions: &InFlight) -> bool {
+        let give_up = crate::deadline::later(Instant::now(), Duration::from_secs(5));
+        while resolutions.running() > 0 {
+            if Instant::now() >= give_up {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    #[test]
+    fn with_every_resolution_slot_taken_a_name_fails_at_once_with_a_transient_connect_error() {
+        assert_eq!(
+            RESOLUTIONS.max, 32,
+            "the bound documented on Config::with_connect_timeout"
+        );
+        static FULL: InFlight = InFlight::new(2);
+        // Stand-ins for two resolver threads stuck in the system resolver.
+        let stuck = [FULL.enter().unwrap(), FULL.enter().unwrap()];
+        assert!(FULL.enter().is_none());
+
+        let config = Config::default().with_connect_timeout(Duration::from_secs(5));
+        let started = Instant::now();
+        let error = open_counted("localhost:11211", &config, &FULL).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "waited {:?} instead of failing at once",
+            started.elapsed()
+        );
+        match &error {
+            Error::Connect { addr, source } => {
+                assert_eq!(addr, "localhost:11211");
+                assert_eq!(source.kind(), io::ErrorKind::WouldBlock, "{source}");
+            }
+            other => panic!("expected Error::Connect, got {other:?}"),
+        }
+        // Read like a resolution timeout: transient, and nothing was sent.
+        let timeout = Error::Timeout {
+            phase: Phase::Connect,
+            timeout: Duration::from_secs(5),
+        };
+        assert_eq!(error.is_transient(), timeout.is_transient());
+        assert_eq!(error.is_connection_error(), timeout.is_connection_error());
+        assert!(error.is_safe_to_retry(false));
+        assert_eq!(FULL.running(), 2, "the refused connect took a slot");
+
+        // A literal address needs no resolver thread, so the bound does not apply to it.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let literal = listener.local_addr().unwrap().to_string();
+        assert!(open_counted(&literal, &config, &FULL).is_ok());
+
+        drop(stuck);
+        assert!(
+            open_counted("localhost:1", &config, &FULL).is_err_and(|error| !matches!(
+                error,
+                Error::Connect { ref source, .. } if source.kind() == io::ErrorKind::WouldBlock
+            ))
+        );
+    }
+
+    #[test]
+    fn a_resolver_thread_gives_its_slot_back_when_it_ends_even_if_nobody_waited_for_it() {
+        static COUNTED: InFlight = InFlight::new(4);
+        // A deadline already passed: the caller stops waiting at once, before any answer.
+        let abandoned = resolve("localhost:11211", Instant::now(), &COUNTED);
+        assert!(
+            matches!(abandoned, Err(Resolution::TimedOut) | Ok(_)),
+            "the resolution failed"
+        );
+        assert!(
+            wait_until_idle(&COUNTED),
+            "{} still running",
+            COUNTED.running()
+        );
+
+        // Answered in time: the slot comes back too.
+        assert!(resolve("localhost:11211", deadline(), &COUNTED).is_ok());
+        assert!(
+            wait_until_idle(&COUNTED),
+            "{} still running",
+            COUNTED.running()
+        );
     }
 }

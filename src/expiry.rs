@@ -32,10 +32,13 @@ pub enum Expiry {
     Never,
     /// The item expires this long after the server receives the command. Sub-second parts
     /// round up; zero means "already expired". Longer than 30 days is sent as an absolute time
-    /// computed from this machine's clock.
+    /// computed from this machine's clock, which must then read 1970 or later (else the
+    /// expiry is refused: see [`Expiry::to_wire`]).
     After(Duration),
-    /// The item expires at this moment, by the server's clock. A moment in the past means
-    /// "already expired".
+    /// The item expires at this moment, by the server's clock. memcached counts whole
+    /// seconds, so a moment within a second is rounded up to the next whole second: the item
+    /// never expires before the moment, and at most a second after it. A moment in the past
+    /// means "already expired".
     At(SystemTime),
 }
 
@@ -47,8 +50,14 @@ impl Expiry {
 
     /// The number to put on the wire, given this machine's current time: `0` for never, a
     /// relative number of seconds up to 30 days, a Unix timestamp beyond, and `-1` for
-    /// "already expired". memcached reads it as a signed 32-bit number, so a moment after
-    /// January 2038 cannot be expressed and is refused rather than shortened.
+    /// "already expired". A moment is rounded up to a whole second, so that no item expires
+    /// before it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the number cannot mean what was asked: a moment after
+    /// January 2038 (memcached reads the number as a signed 32-bit value), which is refused
+    /// rather than shortened; and a relative time over 30 days while `now` is before 1970,
+    /// which as a timestamp would read as a moment already past.
     pub fn to_wire(self, now: SystemTime) -> Result<i64, Error> {
         match self {
             Self::Never => Ok(0),
@@ -60,13 +69,21 @@ impl Expiry {
                     Ok(-1)
                 } else if secs <= MAX_RELATIVE_SECS {
                     Ok(secs as i64)
+                } else if now < UNIX_EPOCH {
+                    Err(clock_before_1970(now))
                 } else {
-                    now.checked_add(Duration::from_secs(secs))
+                    // The moment itself, rounded up once, not the rounded-up duration added
+                    // to `now` and rounded up again.
+                    now.checked_add(duration)
                         .map_or_else(|| Err(too_late()), |at| Self::At(at).to_wire(now))
                 }
             }
             Self::At(at) => {
-                let unix = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let unix = at.duration_since(UNIX_EPOCH).map_or(0, |since| {
+                    since
+                        .as_secs()
+                        .saturating_add(u64::from(since.subsec_nanos() > 0))
+                });
                 if unix <= MAX_RELATIVE_SECS {
                     // This far back is in the past; as a number it would read as "from now".
                     Ok(-1)
@@ -77,6 +94,17 @@ impl Expiry {
                 }
             }
         }
+    }
+}
+
+fn clock_before_1970(now: SystemTime) -> Error {
+    let behind = UNIX_EPOCH.duration_since(now).unwrap_or_default();
+    Error::InvalidArgument {
+        what: "expiry",
+        reason: format!(
+            "a relative expiry over 30 days is sent as a Unix time, and this machine's clock \
+             reads {behind:?} before 1970"
+        ),
     }
 }
 
@@ -97,6 +125,10 @@ mod tests {
 
     fn at(unix: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(unix)
+    }
+
+    fn at_millis(unix_millis: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(unix_millis)
     }
 
     #[test]
@@ -126,6 +158,122 @@ mod tests {
         for (expiry, want) in cases {
             assert_eq!(expiry.to_wire(now).ok(), want, "{expiry:?}");
         }
+    }
+
+    #[test]
+    fn a_moment_within_a_second_rounds_up_so_the_item_never_expires_before_it() {
+        let now = at(1_800_000_000);
+        // (moment in Unix milliseconds, wire value): never less than the moment, and less
+        // than a second more.
+        let cases = [
+            (1_900_000_000_000, 1_900_000_000),
+            (1_900_000_000_001, 1_900_000_001),
+            (1_900_000_000_500, 1_900_000_001),
+            (1_900_000_000_999, 1_900_000_001),
+            (1_900_000_001_000, 1_900_000_001),
+            (i32::MAX as u64 * 1000 - 1, i32::MAX as i64),
+        ];
+        for (millis, want) in cases {
+            let wire = Expiry::At(at_millis(millis)).to_wire(now).unwrap();
+            assert_eq!(wire, want, "At({millis} ms)");
+            assert!(wire as u64 * 1000 >= millis && (wire as u64 * 1000) < millis + 1000);
+        }
+        // Rounding up past the last representable second is refused, not rounded down.
+        assert!(Expiry::At(at_millis(i32::MAX as u64 * 1000 + 1))
+            .to_wire(now)
+            .is_err());
+        // Just past 30 days after 1970 is in the past, whichever way it rounds.
+        assert_eq!(
+            Expiry::At(at_millis(30 * DAY * 1000 - 500))
+                .to_wire(now)
+                .unwrap(),
+            -1
+        );
+        assert!(
+            Expiry::At(at_millis(30 * DAY * 1000 + 500))
+                .to_wire(now)
+                .unwrap()
+                <= now_secs(now)
+        );
+    }
+
+    fn now_secs(now: SystemTime) -> i64 {
+        now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    }
+
+    #[test]
+    fn a_long_relative_expiry_is_the_moment_it_names_rounded_up_once() {
+        // (now in Unix milliseconds, relative expiry, wire value)
+        let cases = [
+            (
+                1_800_000_000_000,
+                Duration::from_secs(31 * DAY),
+                1_800_000_000 + 31 * DAY,
+            ),
+            (
+                1_800_000_000_300,
+                Duration::from_secs(31 * DAY),
+                1_800_000_001 + 31 * DAY,
+            ),
+            (
+                1_800_000_000_300,
+                Duration::from_secs(31 * DAY) + Duration::from_millis(700),
+                1_800_000_001 + 31 * DAY,
+            ),
+            (
+                1_800_000_000_300,
+                Duration::from_secs(31 * DAY) + Duration::from_millis(701),
+                1_800_000_002 + 31 * DAY,
+            ),
+            (
+                1_800_000_000_000,
+                Duration::from_secs(30 * DAY) + Duration::from_millis(1),
+                1_800_000_001 + 30 * DAY,
+            ),
+        ];
+        for (now, after, want) in cases {
+            let wire = Expiry::After(after).to_wire(at_millis(now)).unwrap();
+            assert_eq!(wire, want as i64, "After({after:?}) at {now} ms");
+        }
+    }
+
+    #[test]
+    fn a_relative_expiry_over_30_days_with_the_clock_before_1970_is_refused() {
+        let before_1970 = [
+            UNIX_EPOCH - Duration::from_millis(1),
+            UNIX_EPOCH - Duration::from_secs(DAY),
+            // Here some moments land after 1970, and would still read as long past.
+            UNIX_EPOCH - Duration::from_secs(10 * DAY),
+        ];
+        for now in before_1970 {
+            for after in [
+                Duration::from_secs(30 * DAY + 1),
+                Duration::from_secs(60 * DAY),
+                Duration::from_secs(365 * DAY),
+            ] {
+                match Expiry::After(after).to_wire(now) {
+                    Err(Error::InvalidArgument {
+                        what: "expiry",
+                        reason,
+                    }) => {
+                        assert!(reason.contains("1970"), "{reason}")
+                    }
+                    other => panic!("After({after:?}) at {now:?}: {other:?}"),
+                }
+            }
+            // Up to 30 days is relative and needs no clock.
+            assert_eq!(
+                Expiry::after_secs(30 * DAY).to_wire(now).unwrap(),
+                30 * DAY as i64
+            );
+            assert_eq!(Expiry::after_secs(60).to_wire(now).unwrap(), 60);
+            assert_eq!(Expiry::Never.to_wire(now).unwrap(), 0);
+        }
+        // At the epoch itself the clock is not before 1970.
+        assert_eq!(
+            Expiry::after_secs(31 * DAY).to_wire(UNIX_EPOCH).unwrap(),
+            31 * DAY as i64
+        );
     }
 
     #[test]

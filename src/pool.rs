@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::deadline::Bound;
+use crate::deadline::{Bound, Deadline};
 use crate::error::{Error, Phase, Result};
 
 /// How many connections a [`Pool`] may open, how long a caller waits for one, and how long
@@ -44,6 +44,10 @@ impl PoolConfig {
 
     /// How long [`Pool::get`] waits for a connection when all are in use, before it fails
     /// with [`Error::PoolTimeout`]. Default: 1 s.
+    ///
+    /// A wait does not add to the connect timeout: [`Pool::get`] returns within the longer of
+    /// this and [`Config::with_connect_timeout`], so a connect that starts after a wait gets
+    /// only what is left of that.
     pub fn with_checkout_timeout(mut self, timeout: Duration) -> Self {
         self.checkout_timeout = timeout;
         self
@@ -51,6 +55,11 @@ impl PoolConfig {
 
     /// A connection idle for longer than this is closed instead of reused (servers and
     /// firewalls drop idle connections). Default: 5 minutes.
+    ///
+    /// Every checkout and every return closes all the connections idle for longer, not only
+    /// one it would have taken: under light load, when the most recently used connection is
+    /// the only one taken, the others are closed at the first pool call after they pass this
+    /// age. A pool nobody calls closes nothing (there is no background thread).
     pub fn with_max_idle_time(mut self, idle: Duration) -> Self {
         self.max_idle_time = idle;
         self
@@ -105,17 +114,24 @@ pub struct Pool {
     shared: Arc<Shared>,
 }
 
+/// How a pool opens a connection: [`Client::connect_with`], or a stand-in that unit tests
+/// make fail or panic.
+type Connector = fn(&str, Config) -> Result<Client>;
+
 #[derive(Debug)]
 struct Shared {
     addr: String,
     config: Config,
     pool_config: PoolConfig,
+    connect: Connector,
     state: Mutex<State>,
     returned: Condvar,
 }
 
 #[derive(Debug)]
 struct State {
+    /// Oldest first: a return pushes at the end and a checkout takes from the end, so the ones
+    /// idle too long are always at the front.
     idle: Vec<Idle>,
     /// Connections open now: idle, in use, or being opened.
     open: usize,
@@ -134,11 +150,23 @@ impl Pool {
     /// A pool for the server at `addr`. No connection is opened until the first
     /// [`Pool::get`].
     pub fn new(addr: &str, config: Config, pool_config: PoolConfig) -> Self {
+        Self::with_connector(addr, config, pool_config, Client::connect_with)
+    }
+
+    /// A pool that opens its connections with `connect`: [`Pool::new`] passes
+    /// [`Client::connect_with`]; unit tests pass connectors that fail or panic on cue.
+    fn with_connector(
+        addr: &str,
+        config: Config,
+        pool_config: PoolConfig,
+        connect: Connector,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 addr: addr.to_owned(),
                 config,
                 pool_config,
+                connect,
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
@@ -157,37 +185,42 @@ impl Pool {
     /// Takes a connection: an idle one, a new one, or one returned by another thread within
     /// the checkout timeout ([`Error::PoolTimeout`] after that). Opening a new connection can
     /// fail like [`Client::connect`].
+    ///
+    /// # Time limit
+    /// `get` returns within the longer of the checkout timeout
+    /// ([`PoolConfig::with_checkout_timeout`]) and the connect timeout
+    /// ([`Config::with_connect_timeout`]), never their sum: a connect that starts after a wait
+    /// (a slot freed by a connection that broke) gets only what is left of that limit, and
+    /// fails with [`Error::Timeout`] in [`Phase::Connect`] naming the limit if it runs out
+    /// first. A slot freed when nothing is left is an [`Error::PoolTimeout`]. The caller's
+    /// [`Deadline`] cuts all of this short, as everywhere.
     pub fn get(&self) -> Result<PooledClient> {
         let shared = &self.shared;
-        let bound = Bound::from_now(shared.pool_config.checkout_timeout);
+        let limits = &shared.pool_config;
+        let start = Instant::now();
+        let checkout = Bound::new(start, limits.checkout_timeout);
         let mut state = shared.lock();
         loop {
-            while let Some(idle) = state.idle.pop() {
-                if idle.since.elapsed() <= shared.pool_config.max_idle_time {
-                    return Ok(self.guard(idle.client));
-                }
-                state.open -= 1;
+            let expired = state.take_expired(limits.max_idle_time);
+            if !expired.is_empty() {
+                // Closing a socket is a system call: never under the lock.
+                shared.wake_all(state);
+                drop(expired);
+                state = shared.lock();
+                continue;
             }
-            if state.open < shared.pool_config.max_size {
+            if let Some(idle) = state.idle.pop() {
+                return Ok(self.guard(idle.client));
+            }
+            if state.open < limits.max_size {
                 state.open += 1;
+                let slot = Slot(shared);
                 drop(state);
-                return match Client::connect_with(&shared.addr, shared.config.clone()) {
-                    Ok(client) => Ok(self.guard(client)),
-                    Err(error) => {
-                        shared.release_slot();
-                        Err(error)
-                    }
-                };
+                return self.open(slot, start, &checkout);
             }
-            let remaining = bound.remaining();
+            let remaining = checkout.remaining();
             if remaining.is_zero() {
-                return Err(match bound.expired(Phase::Connect) {
-                    Error::Timeout { .. } => Error::PoolTimeout {
-                        waited: shared.pool_config.checkout_timeout,
-                        max_size: shared.pool_config.max_size,
-                    },
-                    callers => callers,
-                });
+                return Err(self.checkout_expired(&checkout));
             }
             state.waiting += 1;
             state = shared
@@ -195,6 +228,44 @@ impl Pool {
                 .wait_timeout(state, remaining)
                 .map_or_else(|poisoned| poisoned.into_inner().0, |(state, _)| state);
             state.waiting -= 1;
+        }
+    }
+
+    /// Opens a connection into `slot`, within what is left of the one limit on [`Pool::get`]
+    /// that started at `start`. The slot is given back however this ends, a panic included.
+    fn open(&self, slot: Slot<'_>, start: Instant, checkout: &Bound) -> Result<PooledClient> {
+        let shared = &self.shared;
+        let timeout = shared
+            .pool_config
+            .checkout_timeout
+            .max(shared.config.connect_timeout());
+        let limit = Bound::new(start, timeout);
+        if limit.passed() {
+            // A connect given no time would blame the server for the wait.
+            return Err(self.checkout_expired(checkout));
+        }
+        match Deadline::at(limit.at()).run(|| (shared.connect)(&shared.addr, shared.config.clone()))
+        {
+            Ok(client) => {
+                // From here the guard's drop gives the slot back.
+                std::mem::forget(slot);
+                Ok(self.guard(client))
+            }
+            // The limit, standing in as a deadline, cut the connect short: report it as the
+            // limit it is, unless the caller's own deadline came first.
+            Err(Error::DeadlineExceeded { phase }) => Err(limit.expired(phase)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The error for a checkout whose wait ran out: the pool's, or the caller's deadline's.
+    fn checkout_expired(&self, checkout: &Bound) -> Error {
+        match checkout.expired(Phase::Connect) {
+            Error::Timeout { .. } => Error::PoolTimeout {
+                waited: self.shared.pool_config.checkout_timeout,
+                max_size: self.shared.pool_config.max_size,
+            },
+            callers => callers,
         }
     }
 
@@ -213,6 +284,36 @@ impl Pool {
             client: Some(client),
             pool: Arc::clone(&self.shared),
         }
+    }
+}
+
+/// A counted slot not yet handed out in a [`PooledClient`]: dropping it, on an error or on a
+/// panic unwinding through the connect, gives the slot back and wakes a waiter, so no failure
+/// shrinks the pool for good.
+struct Slot<'a>(&'a Shared);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.release_slot();
+    }
+}
+
+impl State {
+    /// Takes out every idle connection unused for longer than `max_idle`, for the caller to
+    /// close once the lock is released; they no longer count as open.
+    fn take_expired(&mut self, max_idle: Duration) -> Vec<Idle> {
+        let Some(oldest) = self.idle.first() else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        if now.saturating_duration_since(oldest.since) <= max_idle {
+            return Vec::new();
+        }
+        let stale = self
+            .idle
+            .partition_point(|idle| now.saturating_duration_since(idle.since) > max_idle);
+        self.open -= stale;
+        self.idle.drain(..stale).collect()
     }
 }
 
@@ -237,6 +338,15 @@ impl Shared {
         drop(state);
         if someone_waits {
             self.returned.notify_one();
+        }
+    }
+
+    /// Wakes every waiting caller, if any, after a change that freed several slots at once.
+    fn wake_all(&self, state: MutexGuard<'_, State>) {
+        let someone_waits = state.waiting > 0;
+        drop(state);
+        if someone_waits {
+            self.returned.notify_all();
         }
     }
 }
@@ -270,14 +380,153 @@ impl Drop for PooledClient {
         };
         if client.is_connected() {
             let mut state = self.pool.lock();
+            let expired = state.take_expired(self.pool.pool_config.max_idle_time);
+            // Stamped under the lock, so the idle list stays in order of age.
             state.idle.push(Idle {
                 client,
                 since: Instant::now(),
             });
-            self.pool.wake_one(state);
+            if expired.is_empty() {
+                self.pool.wake_one(state);
+            } else {
+                self.pool.wake_all(state);
+                drop(expired);
+            }
         } else {
             drop(client);
             self.pool.release_slot();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
+
+    /// A listening socket: the kernel completes connects to it, which is all a `Client`
+    /// needs to open, and no request is ever sent in these tests.
+    fn listener() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        (listener, addr)
+    }
+
+    fn pool_of_one(addr: &str, connect: Connector) -> Pool {
+        let pool_config = PoolConfig::default()
+            .with_max_size(1)
+            .with_checkout_timeout(Duration::from_secs(5));
+        Pool::with_connector(addr, Config::default(), pool_config, connect)
+    }
+
+    #[test]
+    fn a_panic_inside_connect_gives_the_slot_back() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn first_panics(addr: &str, config: Config) -> Result<Client> {
+            if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the first connect panics");
+            }
+            Client::connect_with(addr, config)
+        }
+        let (_listener, addr) = listener();
+        let pool = pool_of_one(&addr, first_panics);
+
+        assert!(catch_unwind(AssertUnwindSafe(|| pool.get())).is_err());
+        assert_eq!(pool.open_connections(), 0, "the panic kept its slot");
+        let started = Instant::now();
+        let client = pool.get().expect("a pool of one after a panic");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(pool.open_connections(), 1);
+        drop(client);
+        assert_eq!(pool.idle_connections(), 1);
+    }
+
+    #[test]
+    fn a_caller_waiting_for_the_slot_of_a_connect_that_panics_is_woken_and_takes_it() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn first_stalls_then_panics(addr: &str, config: Config) -> Result<Client> {
+            if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+                thread::sleep(Duration::from_millis(300));
+                panic!("the first connect panics");
+            }
+            Client::connect_with(addr, config)
+        }
+        let (_listener, addr) = listener();
+        let pool = pool_of_one(&addr, first_stalls_then_panics);
+
+        let panicking = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.get().map(drop))
+        };
+        while CALLS.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        // The one slot is taken by the stalled connect: this checkout waits for it.
+        let started = Instant::now();
+        let result = pool.get();
+        let waited = started.elapsed();
+        assert!(panicking.join().is_err(), "the first connect did not panic");
+        let client = result.expect("the waiter took the freed slot");
+        assert!(
+            waited < Duration::from_secs(2),
+            "woken only after {waited:?}: by its checkout timeout, not by the panic"
+        );
+        assert_eq!(pool.open_connections(), 1);
+        drop(client);
+    }
+
+    #[test]
+    fn a_panic_while_a_connection_is_checked_out_returns_it_to_the_pool() {
+        let (_listener, addr) = listener();
+        let pool = pool_of_one(&addr, Client::connect_with);
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let _client = pool.get().unwrap();
+            panic!("the caller panics while holding the connection");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(pool.open_connections(), 1);
+        assert_eq!(pool.idle_connections(), 1);
+        drop(pool.get().expect("the returned connection"));
+    }
+
+    #[test]
+    fn a_failed_connect_gives_the_slot_back() {
+        fn refused(addr: &str, _: Config) -> Result<Client> {
+            Err(Error::Connect {
+                addr: addr.to_owned(),
+                source: std::io::ErrorKind::ConnectionRefused.into(),
+            })
+        }
+        let pool = pool_of_one("127.0.0.1:1", refused);
+        for _ in 0..3 {
+            assert!(matches!(pool.get(), Err(Error::Connect { .. })));
+            assert_eq!(pool.open_connections(), 0);
+        }
+    }
+
+    #[test]
+    fn a_return_closes_the_connections_idle_past_max_idle_time() {
+        let (_listener, addr) = listener();
+        let max_idle = Duration::from_millis(100);
+        let pool = Pool::new(
+            &addr,
+            Config::default(),
+            PoolConfig::default()
+                .with_max_size(2)
+                .with_max_idle_time(max_idle),
+        );
+        let (first, second) = (pool.get().unwrap(), pool.get().unwrap());
+        drop(first);
+        thread::sleep(max_idle + Duration::from_millis(50));
+        drop(second);
+        assert_eq!(pool.idle_connections(), 1, "the stale one is still idle");
+        assert_eq!(pool.open_connections(), 1);
     }
 }

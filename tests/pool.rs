@@ -1,6 +1,7 @@
 //! `Pool` against real memcached: the connection cap as the server sees it, checkout
 //! timeouts, reuse of idle connections without a probe round trip, no reuse of a connection
-//! that saw an error, expiry of idle connections, and a dead address.
+//! that saw an error, expiry of idle connections, one bound on a checkout that waits and then
+//! connects, and a dead address.
 //!
 //! Server-side counters are read over a persistent raw TCP connection ([`StatsProbe`]), so the
 //! probe itself adds no connection churn and a known number of bytes to what is measured.
@@ -16,6 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::{Config, Error, Expiry, Item, Phase, Pool, PoolConfig};
+use support::fault_server::{Fault, FaultServer};
 use support::{raw_exchange, raw_stats, unique_key, Memcached};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
@@ -399,6 +401,106 @@ fn idle_connections_older_than_max_idle_time_are_closed_instead_of_reused() {
         );
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn under_light_load_idle_connections_older_than_max_idle_time_are_closed_though_never_popped() {
+    const MAX_IDLE: Duration = Duration::from_millis(200);
+    const PACE: Duration = Duration::from_millis(50);
+    let server = Memcached::start();
+    let addr = server.addr();
+    let key = unique_key("pool:sweep:");
+    raw_set(&addr, &key, b"v");
+    let mut probe = StatsProbe::open(&addr);
+    let baseline = probe.quiet_baseline();
+    let pool = Pool::new(
+        &addr,
+        config(),
+        PoolConfig::default()
+            .with_max_size(4)
+            .with_max_idle_time(MAX_IDLE),
+    );
+    let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
+    let returned = Instant::now();
+    // The last one returned is the one checked out next (newest first), again and again; the
+    // other three only age.
+    drop(held);
+    assert_eq!(pool.idle_connections(), 4);
+
+    loop {
+        assert_eq!(pool.get().unwrap().get(&key).unwrap(), item(b"v"));
+        // Taken after the checkout and return, before the counts: no sweep since then.
+        let elapsed = returned.elapsed();
+        let open = pool.open_connections();
+        let server_open = probe.stat("curr_connections") - baseline;
+        if elapsed < MAX_IDLE {
+            assert_eq!(open, 4, "closed after {elapsed:?}, before max_idle_time");
+        }
+        if open == 1 && server_open == 1 {
+            break;
+        }
+        assert!(
+            elapsed < MAX_IDLE + MARGIN,
+            "after {elapsed:?} the pool has {open} open and memcached sees {server_open}: \
+             idle connections past max_idle_time were kept"
+        );
+        thread::sleep(PACE);
+    }
+    assert_eq!(pool.idle_connections(), 1);
+}
+
+#[test]
+fn a_checkout_that_waits_and_then_connects_returns_within_the_longer_of_its_two_timeouts() {
+    const TIMEOUT: Duration = Duration::from_millis(800);
+    const FREED_AFTER: Duration = Duration::from_millis(600);
+    // Connection 0 closes when its first request arrives; by then connects hang.
+    let mut server = FaultServer::start(vec![Fault::CloseAfterRequest, Fault::Healthy]);
+    let pool = Pool::new(
+        &server.addr(),
+        config().with_connect_timeout(TIMEOUT),
+        PoolConfig::default()
+            .with_max_size(1)
+            .with_checkout_timeout(TIMEOUT),
+    );
+    let mut held = pool.get().unwrap();
+    assert!(
+        server.wait_for_connections(1),
+        "connection 0 was never accepted"
+    );
+    server.hang_connects();
+
+    let started = Instant::now();
+    let waiter = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.get().map(|_| ()))
+    };
+    thread::sleep(FREED_AFTER.saturating_sub(started.elapsed()));
+    // Just before the waiter's checkout timeout, the one connection breaks and frees its slot.
+    let error = held.get(b"k").unwrap_err();
+    assert!(error.is_connection_error(), "{error:?}");
+    assert!(!held.is_connected());
+    drop(held);
+    let result = waiter.join().unwrap();
+    let elapsed = started.elapsed();
+
+    match result {
+        Err(Error::Timeout {
+            phase: Phase::Connect,
+            timeout,
+        }) => assert_eq!(timeout, TIMEOUT),
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(elapsed >= FREED_AFTER, "{elapsed:?}");
+    assert!(
+        elapsed < TIMEOUT + Duration::from_millis(300),
+        "Pool::get returned after {elapsed:?}: the wait and then a whole connect timeout"
+    );
+    assert_eq!(
+        pool.open_connections(),
+        0,
+        "the failed connect kept its slot"
+    );
+    server.release_connects();
 }
 
 #[test]
