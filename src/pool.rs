@@ -198,6 +198,29 @@ impl Pool {
         }
     }
 
+    /// An idle connection if there is one, without opening one or waiting for one: a call
+    /// across several servers takes these at once on its own thread and opens the others
+    /// together, so that it waits for all of its connects at the same time.
+    pub(crate) fn try_idle(&self) -> Option<PooledClient> {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        let mut expired = false;
+        let mut taken = None;
+        while let Some(idle) = state.idle.pop() {
+            if idle.since.elapsed() <= shared.pool_config.max_idle_time {
+                taken = Some(idle.client);
+                break;
+            }
+            state.open -= 1;
+            expired = true;
+        }
+        // A closed stale connection frees a slot this caller does not fill: a waiter may.
+        if expired {
+            shared.wake_one(state);
+        }
+        taken.map(|client| self.guard(client))
+    }
+
     /// How many connections are open now, in use or idle.
     pub fn open_connections(&self) -> usize {
         self.shared.lock().open
