@@ -269,6 +269,25 @@ impl Pool {
         }
     }
 
+    /// An idle connection if there is one, without opening one or waiting for one: a call
+    /// across several servers takes these at once on its own thread and opens the others
+    /// together, so that it waits for all of its connects at the same time.
+    pub(crate) fn try_idle(&self) -> Option<PooledClient> {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        let expired = state.take_expired(shared.pool_config.max_idle_time);
+        let taken = state.idle.pop();
+        // A closed stale connection frees a slot this caller does not fill: a waiter may.
+        if expired.is_empty() {
+            drop(state);
+        } else {
+            shared.wake_all(state);
+        }
+        // Closing a socket is a system call: never under the lock.
+        drop(expired);
+        taken.map(|idle| self.guard(idle.client))
+    }
+
     /// How many connections are open now, in use or idle.
     pub fn open_connections(&self) -> usize {
         self.shared.lock().open

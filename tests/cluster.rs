@@ -765,6 +765,154 @@ fn with_failover_the_caller_that_probes_a_still_dead_server_is_served_by_the_nex
     );
 }
 
+/// Fails naming how many keys were not answered, and the first few with what they got.
+fn assert_all_answered(unanswered: &[String], what: &str) {
+    assert!(
+        unanswered.is_empty(),
+        "{what}: {} keys not answered, such as {:?}",
+        unanswered.len(),
+        &unanswered[..unanswered.len().min(3)]
+    );
+}
+
+/// With `Failover::NextServer`, a down server's keys go to the next server, which the same
+/// batch also reads or writes its own keys on: both groups share the one connection the call
+/// holds. With a pool of one connection per server, a call that asked the pool for a second
+/// connection would wait for itself and fail the next server's own keys, or the moved ones,
+/// with `PoolTimeout`. The next server is frozen for longer than the checkout timeout while
+/// each batch runs, so that a second checkout could not succeed by luck.
+#[test]
+fn with_failover_a_batch_moves_a_down_servers_keys_onto_the_connection_it_holds_to_the_next() {
+    let mut servers = start(3);
+    let all = addrs(&servers);
+    const DEAD: usize = 1;
+    const NEXT: usize = 2;
+    let checkout = Duration::from_millis(100);
+    let frozen_for = Duration::from_millis(300);
+    let cluster = builder(&servers)
+        .config(config().with_read_timeout(PATIENCE))
+        .pool(
+            PoolConfig::default()
+                .with_max_size(1)
+                .with_checkout_timeout(checkout),
+        )
+        // A long backoff: no probe (which would go to the dead owner) during the test.
+        .health(health().with_backoff(Duration::from_secs(30), Duration::from_secs(30)))
+        .failover(Failover::NextServer)
+        .build()
+        .unwrap();
+    // About 1,000 keys of 40 bytes per server: more than one window, so a get_many of all
+    // of them runs a thread per server; the first 30 fit one window and are read from the
+    // calling thread.
+    let keys: Vec<Vec<u8>> = (0..3000)
+        .map(|i| format!("failover:share:{i:024}").into_bytes())
+        .collect();
+    let small = &keys[..30];
+    for server in 0..3 {
+        assert!(small.iter().any(|key| cluster.server_for(key) == server));
+    }
+    let holder = |key: &[u8]| match cluster.server_for(key) {
+        DEAD => NEXT,
+        owner => owner,
+    };
+
+    servers[DEAD].kill();
+    let dead_key = small.iter().find(|key| cluster.server_for(key) == DEAD);
+    while !cluster.is_down(DEAD) {
+        cluster
+            .get(dead_key.unwrap())
+            .expect_err("a killed server answered");
+    }
+
+    // Runs `call` while the next server is frozen, thawing it after `frozen_for`.
+    let mut while_frozen = |call: &dyn Fn() -> Vec<String>| {
+        servers[NEXT].freeze();
+        thread::scope(|scope| {
+            let next = &mut servers[NEXT];
+            scope.spawn(move || {
+                thread::sleep(frozen_for);
+                next.thaw();
+            });
+            call()
+        })
+    };
+
+    let unanswered = while_frozen(&|| {
+        let report = cluster.set_many(keys.iter().map(|key| Entry::new(key, key)));
+        (keys.iter().zip(report.results()))
+            .filter(|(_, result)| !result.is_done())
+            .map(|(key, result)| format!("{}: {result:?}", text(key)))
+            .collect()
+    });
+    assert_all_answered(&unanswered, "set_many");
+    for (index, addr) in all.iter().enumerate().filter(|(index, _)| *index != DEAD) {
+        let held = raw_get_many(addr, &keys);
+        let expected = keys.iter().filter(|key| holder(key) == index).count();
+        assert_eq!(held.len(), expected, "keys stored on server {index}");
+        assert!(held.iter().all(|(key, value)| key == value));
+    }
+
+    for (what, keys) in [
+        ("a get_many from one thread", small),
+        ("a get_many on threads", &keys[..]),
+    ] {
+        let unanswered = while_frozen(&|| {
+            let report = cluster.get_many(keys).unwrap();
+            keys.iter()
+                .filter(|key| report.found.get(*key).map(|item| &item.value) != Some(*key))
+                .map(|key| format!("{}: {:?}", text(key), report.failed.get(key)))
+                .collect()
+        });
+        assert_all_answered(&unanswered, what);
+    }
+}
+
+/// A batch admitted as the probe of a down server that is still dead passes that server's
+/// keys on to the next one, as a single call does, and there they join the next server's own
+/// keys on the one connection the batch holds.
+#[test]
+fn with_failover_a_batch_that_probes_a_still_dead_server_is_served_by_the_next_one() {
+    let mut servers = start(3);
+    let all = addrs(&servers);
+    const DEAD: usize = 1;
+    let backoff = Duration::from_millis(100);
+    let recorder = Recorder::default();
+    let cluster = builder(&servers)
+        .pool(PoolConfig::default().with_max_size(1))
+        .health(health().with_backoff(backoff, backoff))
+        .failover(Failover::NextServer)
+        .observer(recorder.observer())
+        .build()
+        .unwrap();
+    let keys: Vec<Vec<u8>> = (0..3)
+        .flat_map(|server| keys_on(&cluster, server, "failover:batch-probe:", 5))
+        .collect();
+    servers[DEAD].kill();
+    while !cluster.is_down(DEAD) {
+        let _ = cluster.get(&keys[5]);
+    }
+    let stored = cluster.set_many(keys.iter().map(|key| Entry::new(key, key)));
+    assert!(stored.all_done(), "{:?}", stored.failures().next());
+
+    thread::sleep(backoff + Duration::from_millis(50));
+    recorder.take();
+    // This call is admitted as the probe of the dead owner.
+    let report = cluster.get_many(&keys).unwrap();
+    let events = recorder.take();
+    assert_eq!(
+        transitions(&events, &all[DEAD]),
+        ["down"],
+        "the batch did not probe the dead server: {events:?}"
+    );
+    let failed: Vec<String> = (report.failed.iter())
+        .map(|(key, error)| format!("{}: {error:?}", text(key)))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for key in &keys {
+        assert_eq!(report.found.get(key).map(|item| &item.value), Some(key));
+    }
+}
+
 /// A cluster of `servers` that retries up to 3 attempts after `backoff` (jittered to between
 /// half and all of it), with a failure threshold high enough that no server is marked down,
 /// and whose observer also reports each retry on `retried`.

@@ -218,6 +218,136 @@ fn a_cluster_read_across_stalled_servers_waits_one_read_timeout_not_their_sum() 
     )));
 }
 
+/// Four servers whose connects hang (a SYN black hole), connect and read timeouts 300 ms: each
+/// call waits one connect timeout plus one read timeout at most, not a connect timeout per
+/// server, and every key fails with the connect timeout. The servers are connected to
+/// together whichever path the call takes: a small read from the calling thread, a large
+/// one and a write batch on a thread per server.
+#[test]
+fn a_cluster_call_across_servers_hanging_at_connect_waits_one_connect_timeout_not_their_sum() {
+    let mut servers: Vec<FaultServer> = (0..4)
+        .map(|_| FaultServer::start(vec![Fault::Healthy]))
+        .collect();
+    for server in &mut servers {
+        server.hang_connects();
+    }
+    let timeout = Duration::from_millis(300);
+    let cluster = stalled_cluster(
+        &servers,
+        patient()
+            .with_connect_timeout(timeout)
+            .with_read_timeout(timeout),
+    );
+    let connect_timeout = |e: &Error| {
+        matches!(
+            e,
+            Error::Timeout {
+                phase: Phase::Connect,
+                ..
+            }
+        )
+    };
+    for count in [40, 20_000] {
+        let keys = keys("hung", count);
+        let (report, elapsed) = timed(|| cluster.get_many(&keys).unwrap());
+        assert_within(
+            elapsed,
+            timeout * 2,
+            &format!("a get_many of {count} keys across four servers hanging at connect"),
+        );
+        assert_eq!(report.failed.len(), keys.len());
+        assert!(
+            report.failed.values().all(connect_timeout),
+            "{:?}",
+            report.failed.values().next()
+        );
+    }
+    let (report, elapsed) = timed(|| cluster.set_many(entries("hung", 1_000)));
+    assert_within(
+        elapsed,
+        timeout * 2,
+        "a set_many across four servers hanging at connect",
+    );
+    assert!(report
+        .results()
+        .iter()
+        .all(|r| matches!(r, ItemResult::Failed(e) if connect_timeout(e))));
+}
+
+/// Two servers whose connects hang beside two healthy memcached servers with idle pooled
+/// connections: the healthy servers' keys are read, the stalled servers' fail with the
+/// connect timeout, and since nobody stalls at read the call waits one connect timeout, not
+/// one for each stalled server.
+#[test]
+fn a_cluster_read_beside_servers_hanging_at_connect_finds_the_healthy_keys_in_one_connect_timeout()
+{
+    let healthy = [Memcached::start(), Memcached::start()];
+    let mut stalled = [
+        FaultServer::start(vec![Fault::Healthy]),
+        FaultServer::start(vec![Fault::Healthy]),
+    ];
+    let addrs = [
+        healthy[0].addr(),
+        stalled[0].addr(),
+        healthy[1].addr(),
+        stalled[1].addr(),
+    ];
+    let connect = Duration::from_millis(400);
+    let cluster = Cluster::builder(&addrs)
+        .config(
+            patient()
+                .with_connect_timeout(connect)
+                .with_read_timeout(Duration::from_millis(300)),
+        )
+        .health(HealthConfig::default().with_failure_threshold(100))
+        .build()
+        .unwrap();
+    let keys = keys("mixed", 80);
+    let on_healthy = |key: &Vec<u8>| cluster.server_for(key) % 2 == 0;
+    for server in 0..addrs.len() {
+        assert!(
+            keys.iter().any(|key| cluster.server_for(key) == server),
+            "server {server} owns none of the keys"
+        );
+    }
+    // Stored through the cluster, so the healthy servers' pools hold idle connections.
+    for key in keys.iter().filter(|key| on_healthy(key)) {
+        cluster.set(key, key, 0, Expiry::after_secs(60)).unwrap();
+    }
+    for server in &mut stalled {
+        server.hang_connects();
+    }
+
+    let (report, elapsed) = timed(|| cluster.get_many(&keys).unwrap());
+    assert_within(
+        elapsed,
+        connect,
+        "a get_many beside two servers hanging at connect",
+    );
+    for key in &keys {
+        if on_healthy(key) {
+            assert_eq!(
+                report.found.get(key).map(|item| &item.value),
+                Some(key),
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+        } else {
+            assert!(
+                matches!(
+                    report.failed.get(key),
+                    Some(Error::Timeout {
+                        phase: Phase::Connect,
+                        ..
+                    })
+                ),
+                "{:?}",
+                report.failed.get(key)
+            );
+        }
+    }
+}
+
 /// The caller's deadline bounds a fan-out across servers too, including the servers' threads
 /// of a large batch, and it says nothing about the servers' health.
 #[test]

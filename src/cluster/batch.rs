@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::health::Verdict;
+use super::route::{all_at_once, Share};
 use super::{Cluster, Event};
 use crate::batch::{BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
-use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{Item, StoreOutcome};
@@ -56,16 +56,24 @@ impl Cluster {
         for key in keys {
             validate_key(key.as_ref())?;
         }
+        let started = Instant::now();
         // Grouped as the keys' bytes: every path below needs them, none the positions.
         let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
+        let (shares, refused) = self.lease_all(groups);
         let mut report = GetManyReport::default();
-        if groups.iter().all(|group| fits_one_window(group)) {
-            self.get_many_from_one_thread(groups, &mut report);
+        for refused in refused {
+            self.finished("get_many", refused.owner, started, Some(&refused.error));
+            report.fail(&refused.group, &refused.error);
+        }
+        if shares.iter().all(|share| fits_one_window(&share.group)) {
+            self.get_many_from_one_thread(shares, started, &mut report);
             return Ok(report);
         }
         let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
         let answered = |_: &_| Verdict::Answered;
-        for (group, result) in self.fan_out("get_many", groups, read, |_| None, answered) {
+        for (group, result) in
+            self.run_shares("get_many", shares, started, read, |_| None, answered)
+        {
             match result {
                 Ok(found) => report.found.extend(found),
                 Err(error) => report.fail(&group, &error),
@@ -76,28 +84,28 @@ impl Cluster {
 
     /// A read small enough for every server's request to be written before any reply is read
     /// (one window each): all requests go out, then each server's replies are read, on the
-    /// calling thread. The servers work in parallel; no thread is started.
-    fn get_many_from_one_thread(&self, groups: Vec<Vec<&[u8]>>, report: &mut GetManyReport) {
-        let started = Instant::now();
+    /// calling thread. The servers work in parallel, and each one's replies are waited for
+    /// from its own send; no thread is started here (nor, if every server had an idle
+    /// connection, by [`Cluster::lease_all`]).
+    fn get_many_from_one_thread(
+        &self,
+        shares: Vec<Share<'_, &[u8]>>,
+        started: Instant,
+        report: &mut GetManyReport,
+    ) {
         let mut sent = Vec::new();
-        for (owner, keys) in groups
-            .into_iter()
-            .enumerate()
-            .filter(|(_, keys)| !keys.is_empty())
+        for Share {
+            mut lease,
+            group: keys,
+        } in shares
         {
-            let lease =
-                self.lease(owner)
-                    .and_then(|mut lease| match lease.client.send_get_many(&keys) {
-                        Ok(lines) => Ok((lease, lines)),
-                        Err(error) => {
-                            self.record(lease.index, lease.admission, Some(&error));
-                            self.finished(lease.recorded(), started, Some(&error));
-                            Err(error)
-                        }
-                    });
-            match lease {
-                Ok((lease, lines)) => sent.push((lease, keys, lines)),
-                Err(error) => report.fail(&keys, &error),
+            match lease.client.send_get_many(&keys) {
+                Ok(lines) => sent.push((lease, keys, lines)),
+                Err(error) => {
+                    self.record(lease.index, lease.admission, Some(&error));
+                    self.finished("get_many", lease.recorded(), started, Some(&error));
+                    report.fail(&keys, &error);
+                }
             }
         }
         for (mut lease, keys, lines) in sent {
@@ -111,7 +119,7 @@ impl Cluster {
                 Some(())
             });
             self.record(lease.index, lease.admission, result.as_ref().err());
-            self.finished(lease.recorded(), started, result.as_ref().err());
+            self.finished("get_many", lease.recorded(), started, result.as_ref().err());
             if let Err(error) = result {
                 report.fail(&keys, &error);
             }
@@ -119,10 +127,16 @@ impl Cluster {
     }
 
     /// Tells the observer that one server's share of a batch finished.
-    fn finished(&self, server: usize, started: Instant, error: Option<&Error>) {
+    fn finished(
+        &self,
+        command: &'static str,
+        server: usize,
+        started: Instant,
+        error: Option<&Error>,
+    ) {
         self.emit(&Event::Operation {
             server: self.shared.nodes[server].pool.addr(),
-            command: "get_many",
+            command,
             latency: started.elapsed(),
             error,
         });
@@ -222,8 +236,9 @@ impl Cluster {
     /// scoped threads, under the servers' health but without retries (batches hold work that
     /// is not safe to repeat). `failure` names the error in a successful result that the
     /// observer should see, such as a batch's stop error, and `verdict` says what a
-    /// successful result tells the server's health. Returns each group with its result, in
-    /// server order.
+    /// successful result tells the server's health. Returns each group with its result;
+    /// groups that failed over onto a server the call also holds for its own come back
+    /// merged, as one group.
     fn fan_out<I: Send, R: Send>(
         &self,
         command: &'static str,
@@ -232,51 +247,37 @@ impl Cluster {
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(Vec<I>, Result<R>)> {
-        let (work, failure, verdict) = (&work, &failure, &verdict);
-        let run = move |owner: usize, group: Vec<I>| {
-            let started = Instant::now();
-            let mut server = owner;
-            let result = self.lease(owner).and_then(|mut lease| {
-                let result = work(&mut lease.client, &group);
-                let verdict = result
-                    .as_ref()
-                    .map_or_else(|error| Verdict::of(Some(error)), verdict);
-                self.record_verdict(lease.index, lease.admission, verdict);
-                server = lease.recorded();
-                result
-            });
-            self.emit(&Event::Operation {
-                server: self.shared.nodes[server].pool.addr(),
-                command,
-                latency: started.elapsed(),
-                error: result.as_ref().map_or_else(Some, failure),
-            });
+        let started = Instant::now();
+        let (shares, refused) = self.lease_all(groups);
+        let mut results = Vec::with_capacity(shares.len() + refused.len());
+        for refused in refused {
+            self.finished(command, refused.owner, started, Some(&refused.error));
+            results.push((refused.group, Err(refused.error)));
+        }
+        results.extend(self.run_shares(command, shares, started, work, failure, verdict));
+        results
+    }
+
+    /// Runs `work` on every share at once (see [`all_at_once`]), as [`Cluster::fan_out`]
+    /// describes, for a call that started at `started`.
+    fn run_shares<I: Send, R: Send>(
+        &self,
+        command: &'static str,
+        shares: Vec<Share<'_, I>>,
+        started: Instant,
+        work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
+        failure: impl Fn(&R) -> Option<&Error> + Sync,
+        verdict: impl Fn(&R) -> Verdict + Sync,
+    ) -> Vec<(Vec<I>, Result<R>)> {
+        all_at_once(shares, |Share { mut lease, group }| {
+            let result = work(&mut lease.client, &group);
+            let error = result.as_ref().map_or_else(Some, &failure);
+            let learnt = result
+                .as_ref()
+                .map_or_else(|error| Verdict::of(Some(error)), &verdict);
+            self.record_verdict(lease.index, lease.admission, learnt);
+            self.finished(command, lease.recorded(), started, error);
             (group, result)
-        };
-        let mut busy = groups
-            .into_iter()
-            .enumerate()
-            .filter(|(_, group)| !group.is_empty());
-        // The first server's work runs on the calling thread: a batch for one server spawns
-        // no thread at all.
-        let Some((first_owner, first_group)) = busy.next() else {
-            return Vec::new();
-        };
-        // The caller's deadline bounds the work of every thread, as it would on one.
-        let deadline = Deadline::current();
-        std::thread::scope(|scope| {
-            let others: Vec<_> = busy
-                .map(|(owner, group)| {
-                    scope.spawn(move || Deadline::run_under(deadline, || run(owner, group)))
-                })
-                .collect();
-            let mut results = vec![run(first_owner, first_group)];
-            results.extend(others.into_iter().map(|thread| {
-                thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            }));
-            results
         })
     }
 

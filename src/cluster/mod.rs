@@ -6,6 +6,7 @@ mod health;
 mod jitter;
 mod observer;
 mod retry;
+mod route;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -238,13 +239,8 @@ impl Cluster {
     /// passes the call to the next one in the list.
     fn lease(&self, owner: usize) -> Result<Lease<'_>> {
         let nodes = &self.shared.nodes;
-        let candidates = match self.shared.failover {
-            Failover::NextServer => nodes.len(),
-            Failover::Never => 1,
-        };
         let mut owner_error = None;
-        for step in 0..candidates {
-            let index = (owner + step) % nodes.len();
+        for index in self.failover_order(owner) {
             let node = &nodes[index];
             let admission = match node.health.admit(node.pool.addr()) {
                 Ok(admission) => admission,
@@ -264,10 +260,7 @@ impl Cluster {
                 }
                 Err(error) => {
                     self.record(index, admission, Some(&error));
-                    // Only a server that was already down (this call was its probe) passes
-                    // the call on; one that merely failed once keeps its keys.
-                    let still_down =
-                        matches!(admission, Admission::Probe(_)) && error.is_connection_error();
+                    let still_down = passes_on(admission, &error);
                     owner_error.get_or_insert(error);
                     if !still_down {
                         break;
@@ -276,6 +269,17 @@ impl Cluster {
             }
         }
         Err(owner_error.expect("the owner is always tried"))
+    }
+
+    /// The servers a call for a key owned by `owner` may go to, in the order it tries them:
+    /// the owner, then under [`Failover::NextServer`] every other server in list order.
+    fn failover_order(&self, owner: usize) -> impl Iterator<Item = usize> {
+        let servers = self.shared.nodes.len();
+        let candidates = match self.shared.failover {
+            Failover::NextServer => servers,
+            Failover::Never => 1,
+        };
+        (0..candidates).map(move |step| (owner + step) % servers)
     }
 
     /// Feeds the outcome of a call, `error` or success, to the server's health.
@@ -403,6 +407,13 @@ impl Cluster {
     pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
         self.with_key(key, "decr", false, |client| client.decr(key, delta))
     }
+}
+
+/// Whether a call whose connection to a server failed with `error` goes on to the next server
+/// in its [`Cluster::failover_order`]. Only a server that was already down (this call was its
+/// probe) passes the call on; one that merely failed once keeps its keys.
+fn passes_on(admission: Admission, error: &Error) -> bool {
+    matches!(admission, Admission::Probe(_)) && error.is_connection_error()
 }
 
 /// Whether the caller's [`Deadline`], if any, leaves time for another attempt after sleeping

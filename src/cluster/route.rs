@@ -1,0 +1,278 @@
+//! One call's groups routed to servers, and every server's connection taken before anything
+//! is sent.
+//!
+//! A call across servers waits for its servers together, connects included: idle pooled
+//! connections are taken on the calling thread (the common case starts no thread), and only
+//! the servers that need a new connection, or must wait for a pooled one, are opened at the
+//! same time, so however many of them stall the call waits one connect timeout.
+//!
+//! Groups that meet on one server share the connection the call holds there: under
+//! [`Failover::NextServer`](super::Failover::NextServer) a down server's keys go to the next
+//! server, which may own keys of its own in the same call. A call that asked the pool for a
+//! second connection would wait on the one it holds itself (with a pool of one, until its
+//! checkout timeout).
+
+use super::health::{Admission, Health};
+use super::{passes_on, Cluster, Lease};
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::pool::PooledClient;
+
+/// A server's connection for one call, with every item routed to it.
+pub(super) struct Share<'c, I> {
+    pub(super) lease: Lease<'c>,
+    pub(super) group: Vec<I>,
+}
+
+/// An owner's group that no server took, with the first refusal or failure on its way: the
+/// owner's own, as a single key's call reports.
+pub(super) struct Refused<I> {
+    pub(super) owner: usize,
+    pub(super) group: Vec<I>,
+    pub(super) error: Error,
+}
+
+/// One owner's group on its way to a server.
+struct Part<I> {
+    owner: usize,
+    /// How many servers of the owner's failover order the group was offered to.
+    offered: usize,
+    place: Place,
+    group: Vec<I>,
+    /// The first refusal or failure on the way: the group's error if no server takes it.
+    error: Option<Error>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Unrouted,
+    On(usize),
+    Refused,
+}
+
+impl<I> Part<I> {
+    /// The server the group was on failed to connect: the group fails too, or goes on to the
+    /// next server.
+    fn failed(&mut self, error: &Error, passes_on: bool) {
+        self.error.get_or_insert_with(|| error.duplicate());
+        self.place = if passes_on {
+            Place::Unrouted
+        } else {
+            Place::Refused
+        };
+    }
+}
+
+/// What one call holds of one server.
+#[allow(clippy::large_enum_variant)] // most slots are leased: a box would cost an allocation each
+enum Slot<'c> {
+    Free,
+    Leased(Lease<'c>),
+    /// Admitted by the server's health; its connection is still to be taken.
+    Opening(Admitted<'c>),
+    /// Its connection failed in this call, which does not try it again (that would cost
+    /// another connect timeout).
+    Failed {
+        error: Error,
+        passes_on: bool,
+    },
+}
+
+impl<'c> Slot<'c> {
+    /// The admission of a server still to be opened; the slot is free until the outcome is
+    /// known.
+    fn take_opening(&mut self) -> Option<Admitted<'c>> {
+        match std::mem::replace(self, Slot::Free) {
+            Slot::Opening(admitted) => Some(admitted),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+/// A server's health admitted the call, which has no connection yet. Dropped without an
+/// outcome recorded (a panic on the way), it gives up its probe, as a [`Lease`] does.
+struct Admitted<'c> {
+    index: usize,
+    admission: Admission,
+    health: Option<&'c Health>,
+}
+
+impl<'c> Admitted<'c> {
+    fn lease(mut self, client: PooledClient) -> Lease<'c> {
+        Lease {
+            index: self.index,
+            admission: self.admission,
+            client,
+            health: self.health.take(),
+        }
+    }
+
+    fn recorded(mut self) {
+        self.health = None;
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let (Some(health), Admission::Probe(probe)) = (self.health, self.admission) {
+            health.abandon_probe(probe);
+        }
+    }
+}
+
+impl Cluster {
+    /// Takes a connection to the server of each non-empty group (`groups[owner]`), under the
+    /// servers' health and the failover policy, as [`Cluster::lease`] does for one key, and
+    /// merges the groups that end up on one server. Returns the shares in server order, and
+    /// the groups no server took.
+    ///
+    /// Nothing waits here for one server after another: the idle connections are taken at
+    /// once, then the servers still without one are opened together. Only a failed probe,
+    /// which passes its groups on, starts another such round.
+    pub(super) fn lease_all<I: Send>(
+        &self,
+        groups: Vec<Vec<I>>,
+    ) -> (Vec<Share<'_, I>>, Vec<Refused<I>>) {
+        let mut slots: Vec<Slot<'_>> = self.shared.nodes.iter().map(|_| Slot::Free).collect();
+        let mut parts: Vec<Part<I>> = groups
+            .into_iter()
+            .enumerate()
+            .filter(|(_, group)| !group.is_empty())
+            .map(|(owner, group)| Part {
+                owner,
+                offered: 0,
+                place: Place::Unrouted,
+                group,
+                error: None,
+            })
+            .collect();
+        loop {
+            for part in parts.iter_mut().filter(|p| p.place == Place::Unrouted) {
+                self.route(part, &mut slots);
+            }
+            let opening: Vec<Admitted<'_>> =
+                slots.iter_mut().filter_map(Slot::take_opening).collect();
+            if opening.is_empty() {
+                break;
+            }
+            let opened = all_at_once(opening, |admitted| {
+                let result = self.shared.nodes[admitted.index].pool.get();
+                (admitted, result)
+            });
+            for (admitted, result) in opened {
+                let index = admitted.index;
+                slots[index] = match result {
+                    Ok(client) => Slot::Leased(admitted.lease(client)),
+                    Err(error) => {
+                        self.record(index, admitted.admission, Some(&error));
+                        let passes_on = passes_on(admitted.admission, &error);
+                        admitted.recorded();
+                        for part in parts.iter_mut().filter(|p| p.place == Place::On(index)) {
+                            part.failed(&error, passes_on);
+                        }
+                        Slot::Failed { error, passes_on }
+                    }
+                };
+            }
+        }
+
+        let mut merged: Vec<Vec<I>> = slots.iter().map(|_| Vec::new()).collect();
+        let mut refused = Vec::new();
+        for part in parts {
+            match part.place {
+                Place::On(index) if merged[index].is_empty() => merged[index] = part.group,
+                Place::On(index) => merged[index].extend(part.group),
+                Place::Unrouted | Place::Refused => refused.push(Refused {
+                    owner: part.owner,
+                    group: part.group,
+                    error: part.error.expect("a group is refused only with an error"),
+                }),
+            }
+        }
+        let shares = slots
+            .into_iter()
+            .zip(merged)
+            .filter_map(|(slot, group)| match slot {
+                Slot::Leased(lease) => Some(Share { lease, group }),
+                _ => None,
+            })
+            .collect();
+        (shares, refused)
+    }
+
+    /// Places `part` on the first server of its owner's failover order (from where it got to)
+    /// that this call holds or whose health admits it, taking the server's idle connection if
+    /// it has one; or refuses it.
+    fn route<'c, I>(&'c self, part: &mut Part<I>, slots: &mut [Slot<'c>]) {
+        for index in self.failover_order(part.owner).skip(part.offered) {
+            part.offered += 1;
+            match &slots[index] {
+                Slot::Leased(_) | Slot::Opening(_) => {
+                    part.place = Place::On(index);
+                    return;
+                }
+                Slot::Failed { error, passes_on } => {
+                    part.error.get_or_insert_with(|| error.duplicate());
+                    if *passes_on {
+                        continue;
+                    }
+                    break;
+                }
+                Slot::Free => {}
+            }
+            let node = &self.shared.nodes[index];
+            match node.health.admit(node.pool.addr()) {
+                Ok(admission) => {
+                    let health = Some(&node.health);
+                    slots[index] = match node.pool.try_idle() {
+                        Some(client) => Slot::Leased(Lease {
+                            index,
+                            admission,
+                            client,
+                            health,
+                        }),
+                        None => Slot::Opening(Admitted {
+                            index,
+                            admission,
+                            health,
+                        }),
+                    };
+                    part.place = Place::On(index);
+                    return;
+                }
+                Err(refusal) => {
+                    part.error.get_or_insert(refusal);
+                }
+            }
+        }
+        part.place = Place::Refused;
+    }
+}
+
+/// Runs `run` on every one of `items` at the same time: the first on the calling thread (so
+/// one item starts no thread), each other on a scoped thread under the caller's
+/// [`Deadline`]. Returns the results in the items' order; a panic in any is resumed here.
+pub(super) fn all_at_once<T: Send, R: Send>(items: Vec<T>, run: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else {
+        return Vec::new();
+    };
+    let run = &run;
+    let deadline = Deadline::current();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = items
+            .map(|item| scope.spawn(move || Deadline::run_under(deadline, || run(item))))
+            .collect();
+        let mut results = Vec::with_capacity(others.len() + 1);
+        results.push(run(first));
+        results.extend(others.into_iter().map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }));
+        results
+    })
+}
