@@ -25,7 +25,7 @@ use std::cell::Cell;
 
 use memcache_sync::distribution::hash::{crc32_15bit, crc32_ieee, ketama_md5, one_at_a_time};
 use memcache_sync::distribution::{
-    Distribution, DistributionError, Ketama, KetamaKeyHash, Modulo, Server,
+    Distribution, DistributionError, Ketama, KetamaKeyHash, Modulo, Rendezvous, Server,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1153,4 +1153,90 @@ fn server_for_does_not_allocate() {
     let after = ALLOCATIONS.with(Cell::get);
     assert_eq!(after - before, 0, "server_for allocated");
     assert!(sum > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. pymemcache's HashClient (RendezvousHash), computed by pymemcache 4.0.0 itself from PyPI
+//    (`RendezvousHash(nodes).get_node(key)`, no network): tests/vectors/pymemcache-rendezvous.txt.
+// ---------------------------------------------------------------------------------------
+
+fn pymemcache_nodes(config: &str) -> Vec<Server> {
+    let nodes: &[(&str, u16)] = match config {
+        "three" => &[
+            ("10.0.0.1", 11211),
+            ("10.0.0.2", 11211),
+            ("10.0.0.3", 11211),
+        ],
+        "five-ports" => &[
+            ("127.0.0.1", 11211),
+            ("127.0.0.1", 11212),
+            ("127.0.0.1", 11213),
+            ("cache-a", 11211),
+            ("cache-b", 22122),
+        ],
+        "one" => &[("localhost", 11211)],
+        other => panic!("unknown configuration {other:?}"),
+    };
+    nodes
+        .iter()
+        .map(|&(host, port)| Server::new(host, port))
+        .collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn rendezvous_places_every_key_where_pymemcache_does_for_str_and_bytes_keys() {
+    let vectors = include_str!("vectors/pymemcache-rendezvous.txt");
+    let mut checked = 0;
+    for line in vectors.lines().filter(|line| !line.starts_with('#')) {
+        let fields: Vec<&str> = line.split(" | ").collect();
+        let [config, kind, key, index] = fields[..] else {
+            panic!("malformed line {line:?}");
+        };
+        let servers = pymemcache_nodes(config);
+        let ring = match kind {
+            "str" => Rendezvous::pymemcache(&servers).unwrap(),
+            "bytes" => Rendezvous::pymemcache_bytes_keys(&servers).unwrap(),
+            other => panic!("unknown key kind {other:?}"),
+        };
+        let key = unhex(key);
+        assert_eq!(
+            ring.server_for(&key),
+            index.parse::<usize>().unwrap(),
+            "{config} {kind} key {:?}",
+            String::from_utf8_lossy(&key)
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 807);
+}
+
+#[test]
+fn rendezvous_moves_only_the_keys_of_a_server_that_leaves() {
+    let four: Vec<Server> = (1..=4)
+        .map(|i| Server::new(format!("10.0.0.{i}"), 11211))
+        .collect();
+    let full = Rendezvous::pymemcache(&four).unwrap();
+    let without_last = Rendezvous::pymemcache(&four[..3]).unwrap();
+    let mut moved = 0;
+    for i in 0..4000 {
+        let key = format!("key:{i}");
+        let before = full.server_for(key.as_bytes());
+        let after = without_last.server_for(key.as_bytes());
+        if before == 3 {
+            moved += 1;
+        } else {
+            assert_eq!(before, after, "{key} moved though its server stayed");
+        }
+    }
+    assert!(
+        (800..1200).contains(&moved),
+        "about a quarter move: {moved}"
+    );
 }

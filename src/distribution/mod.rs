@@ -18,6 +18,8 @@
 //! | pylibmc `Client(servers, behaviors={"ketama": True})`; libmemcached `MEMCACHED_BEHAVIOR_KETAMA` | [`Ketama::libmemcached_ketama`] |
 //! | pylibmc `behaviors={"ketama_weighted": True}`; PHP `Memcached::OPT_LIBKETAMA_COMPATIBLE`; libmemcached `MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED` | [`Ketama::libmemcached_ketama_weighted`] |
 //! | libmemcached `MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY` + `KETAMA_WEIGHTED` | [`Ketama::libmemcached_ketama_spy`] |
+//! | pymemcache `HashClient(servers)` with `str` keys (its default `RendezvousHash`) | [`Rendezvous::pymemcache`] |
+//! | pymemcache `HashClient(servers)` with `bytes` keys (hashed by their `repr`) | [`Rendezvous::pymemcache_bytes_keys`] |
 //!
 //! libmemcached behaviour is that of libmemcached 1.1.4 (awesomized/libmemcached, as Debian
 //! ships it) built for x86 / x86-64: its one-at-a-time hash reads key bytes as signed C
@@ -54,10 +56,12 @@ mod error;
 pub mod hash;
 mod ketama;
 mod modulo;
+mod rendezvous;
 
 pub use error::DistributionError;
 pub use ketama::{ContinuumPoint, Ketama, KetamaKeyHash, Server};
 pub use modulo::Modulo;
+pub use rendezvous::Rendezvous;
 
 /// Maps a key to the index of the server that owns it, in the server list the distribution
 /// was built for. Implementations must be pure functions of the key: the same key always
