@@ -102,6 +102,50 @@ pub(crate) fn md5_words(data: &[u8]) -> [u32; 4] {
     [word(0), word(1), word(2), word(3)]
 }
 
+/// MurmurHash3's 32-bit hash (x86 variant) of `data` with `seed`: the hash pymemcache's
+/// rendezvous hashing scores servers with (seed 0).
+///
+/// ```
+/// use memcache_sync::distribution::hash::murmur3_32;
+///
+/// // The published vectors.
+/// assert_eq!(murmur3_32(b"", 0), 0);
+/// assert_eq!(murmur3_32(b"", 1), 0x514e_28b7);
+/// assert_eq!(murmur3_32(b"test", 0), 0xba6b_d213);
+/// assert_eq!(murmur3_32(b"Hello, world!", 0), 0xc036_3e43);
+/// assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
+/// ```
+#[must_use]
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mix = |k: u32| k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    let mut h = seed;
+    let mut blocks = data.chunks_exact(4);
+    for block in &mut blocks {
+        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        h = (h ^ mix(k))
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        let k = tail
+            .iter()
+            .rev()
+            .fold(0u32, |k, &byte| (k << 8) | u32::from(byte));
+        h ^= mix(k);
+    }
+    // The length is mixed in modulo 2^32, as the reference implementation's `uint32_t` does.
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,48 +190,4 @@ mod tests {
         }
         assert_eq!(crc32_ieee(b""), 0);
     }
-}
-
-/// MurmurHash3's 32-bit hash (x86 variant) of `data` with `seed`: the hash pymemcache's
-/// rendezvous hashing scores servers with (seed 0).
-///
-/// ```
-/// use memcache_sync::distribution::hash::murmur3_32;
-///
-/// // The published vectors.
-/// assert_eq!(murmur3_32(b"", 0), 0);
-/// assert_eq!(murmur3_32(b"", 1), 0x514e_28b7);
-/// assert_eq!(murmur3_32(b"test", 0), 0xba6b_d213);
-/// assert_eq!(murmur3_32(b"Hello, world!", 0), 0xc036_3e43);
-/// assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
-/// ```
-#[must_use]
-pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
-    const C1: u32 = 0xcc9e_2d51;
-    const C2: u32 = 0x1b87_3593;
-    let mix = |k: u32| k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
-    let mut h = seed;
-    let mut blocks = data.chunks_exact(4);
-    for block in &mut blocks {
-        let k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
-        h = (h ^ mix(k))
-            .rotate_left(13)
-            .wrapping_mul(5)
-            .wrapping_add(0xe654_6b64);
-    }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let k = tail
-            .iter()
-            .rev()
-            .fold(0u32, |k, &byte| (k << 8) | u32::from(byte));
-        h ^= mix(k);
-    }
-    // The length is mixed in modulo 2^32, as the reference implementation's `uint32_t` does.
-    h ^= data.len() as u32;
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
 }
