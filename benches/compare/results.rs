@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use crate::common::env::rerun_command;
+use crate::common::keys::VALUE_LEN;
 use crate::common::placement::child_marker;
 use crate::common::report::{
-    count_label, duration_label, print_sections, thousands, RunInfo, Section,
+    count_label, duration_label, print_sections, size_label, thousands, RunInfo, Section,
 };
 use crate::common::rounds::{median, Record, Spread};
 use crate::contender::Contender;
@@ -112,6 +113,25 @@ pub fn print(settings: &Settings, run: &RunInfo, memcached: &str, rows: &[Vec<St
         settings.bulk_keys,
         settings.classic_keys(),
     );
+    let larger: Vec<String> = settings
+        .value_sizes
+        .iter()
+        .filter(|&&size| size != VALUE_LEN)
+        .map(|&size| {
+            let ops = settings.ops(Workload::GetHit(size));
+            format!("{} ({ops} ops)", size_label(size))
+        })
+        .collect();
+    let sized = settings
+        .workloads
+        .iter()
+        .any(|w| matches!(w, Workload::GetHit(_) | Workload::Set(_)));
+    if sized && !larger.is_empty() {
+        println!(
+            "            get (hit) and set also with values of {}: ops scaled by (16 KiB + 100 B) / (16 KiB + value size)",
+            larger.join(", ")
+        );
+    }
     println!(
         "            memcache runs 1/8 of the sequential ops and 1/20 of the get_many calls (ratios are per op)"
     );

@@ -7,6 +7,8 @@ use crate::common::placement::Placement;
 use crate::workload::{Workload, KINDS};
 
 pub const PREFIX: &str = "COMPARE";
+/// The largest value memcached takes with `-I 1m`, the item's header included.
+const MAX_VALUE: usize = 1_000_000;
 
 pub struct Settings {
     pub quick: bool,
@@ -20,6 +22,7 @@ pub struct Settings {
     pub meta_chunk: usize,
     pub placement: Placement,
     pub placement_note: String,
+    pub value_sizes: Vec<usize>,
     pub workloads: Vec<Workload>,
     /// Implementations besides the floor, by name; `None`: the default set.
     pub impls: Option<Vec<String>>,
@@ -42,6 +45,16 @@ impl Settings {
                 "COMPARE_ONLY: unknown workload {kind:?}"
             );
         }
+        let mut value_sizes = numbers("COMPARE_VALUE_SIZES", "bytes")
+            .unwrap_or_else(|| vec![VALUE_LEN, 10 * 1024, 500 * 1024]);
+        let mut seen = std::collections::HashSet::new();
+        value_sizes.retain(|size| seen.insert(*size));
+        for &size in &value_sizes {
+            assert!(
+                (1..=MAX_VALUE).contains(&size),
+                "COMPARE_VALUE_SIZES: {size} is not 1..={MAX_VALUE} bytes (memcached runs with -I 1m)"
+            );
+        }
         Settings {
             quick,
             rounds: env_usize("COMPARE_ROUNDS", if quick { 3 } else { 7 }).max(1),
@@ -57,7 +70,8 @@ impl Settings {
             meta_chunk: env_usize("COMPARE_META_CHUNK", 1_000).max(1),
             placement,
             placement_note,
-            workloads: Workload::all(&kinds, &[VALUE_LEN]),
+            workloads: Workload::all(&kinds, &value_sizes),
+            value_sizes,
             impls: env_list("COMPARE_IMPLS"),
             floor_windows: numbers("COMPARE_FLOOR_WINDOWS", "bytes").unwrap_or_default(),
             meta_chunks: numbers("COMPARE_META_CHUNKS", "a count").unwrap_or_default(),
