@@ -35,6 +35,8 @@ pub(crate) struct Connection {
     max_value_len: usize,
     /// A request was written whose replies have not all been read.
     in_exchange: bool,
+    /// The most buffered bytes this exchange needed at once.
+    peak: usize,
 }
 
 impl Connection {
@@ -50,6 +52,7 @@ impl Connection {
             armed_read: Duration::ZERO,
             armed_write: Duration::ZERO,
             max_value_len: config.max_value_size(),
+            peak: 0,
             in_exchange: false,
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
@@ -90,9 +93,12 @@ impl Connection {
     /// request to take as its own. A read buffer that one large reply grew is given back.
     pub(crate) fn exchange_done(&mut self) {
         self.in_exchange = false;
-        if self.buf.len() > SHRINK_ABOVE && self.start == self.end {
+        // Given back after the first exchange that did without it, not after the large one
+        // itself: a run of large replies would otherwise grow (and zero) it afresh each time.
+        if self.buf.len() > SHRINK_ABOVE && self.start == self.end && self.peak <= INITIAL_BUFFER {
             self.buf = Vec::new();
         }
+        self.peak = 0;
     }
 
     /// One non-blocking peek: nothing to read means the stream is as the last reply left it.
@@ -208,6 +214,7 @@ impl Connection {
                 Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
                 Ok(n) => {
                     self.end += n;
+                    self.peak = self.peak.max(self.end - self.start);
                     return Ok(());
                 }
                 Err(error) => {

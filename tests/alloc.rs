@@ -129,6 +129,8 @@ struct Counts {
     bytes: usize,
     /// The most bytes allocated in the region and not yet freed at one time.
     peak_live: usize,
+    /// Bytes allocated in the region and still not freed at its end.
+    live_at_end: isize,
     /// The sizes of the first allocations, in order.
     sizes: Vec<usize>,
     /// With `ALLOC_BACKTRACE` set: where the first allocation came from.
@@ -163,6 +165,7 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, Counts) {
         reallocs: REALLOCS.get(),
         bytes: BYTES.get(),
         peak_live: PEAK.get().max(0) as usize,
+        live_at_end: LIVE.get(),
         sizes: SIZES.get()[..n].to_vec(),
         first_trace: TRACES.with(|traces| traces.borrow_mut().drain(..).next()),
     };
@@ -515,5 +518,37 @@ fn set_many_memory_is_bounded_by_the_results_plus_a_constant_whatever_the_batch_
     assert!(
         overheads[1] <= overheads[0] + 64 * 1024,
         "overhead grows with the batch: {overheads:?}"
+    );
+}
+
+// ---- buffers given back ----------------------------------------------------------------
+
+/// A large value grows the read buffer (and a large store the request buffer) for as long
+/// as large exchanges follow each other; the first exchange that does without it gives it
+/// back, so an idle client does not keep twice its largest reply.
+#[test]
+fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange() {
+    let server = support::Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let large = vec![b'x'; 500 * 1024];
+    client.set(b"alloc:small", b"v", 0, Expiry::Never).unwrap();
+    let mut into = Vec::with_capacity(large.len());
+    let ((), counts) = measure(|| {
+        client
+            .set(b"alloc:large", &large, 0, Expiry::Never)
+            .unwrap();
+        client.get_into(b"alloc:large", &mut into).unwrap();
+        client.get_into(b"alloc:large", &mut into).unwrap();
+        assert_eq!(into.len(), large.len());
+        client.get_into(b"alloc:small", &mut into).unwrap();
+    });
+    assert!(
+        counts.peak_live >= large.len() / 2,
+        "the large exchanges did need the room: {counts:?}"
+    );
+    assert!(
+        counts.live_at_end < 64 * 1024,
+        "{} bytes still held after a small exchange: {counts:?}",
+        counts.live_at_end
     );
 }
