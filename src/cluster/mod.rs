@@ -23,7 +23,7 @@ use crate::protocol::validate_key;
 
 pub use batch::GetManyReport;
 pub use health::HealthConfig;
-use health::{Admission, Health, Transition, Verdict};
+use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
 pub use observer::{Event, Observer};
 pub use retry::{Failover, RetryPolicy};
 
@@ -60,6 +60,7 @@ struct Shared {
     retry: RetryPolicy,
     failover: Failover,
     observer: Option<Box<dyn Observer>>,
+    fleet: Arc<Fleet>,
 }
 
 struct Node {
@@ -112,6 +113,7 @@ pub struct ClusterBuilder {
     health: HealthConfig,
     retry: RetryPolicy,
     failover: Failover,
+    failover_rate: Option<(f64, u32)>,
     observer: Option<Box<dyn Observer>>,
     distribution: Option<Box<dyn Distribution>>,
 }
@@ -127,6 +129,7 @@ impl Cluster {
             health: HealthConfig::default(),
             retry: RetryPolicy::default(),
             failover: Failover::default(),
+            failover_rate: None,
             observer: None,
             distribution: None,
         }
@@ -249,6 +252,9 @@ impl Cluster {
                     continue;
                 }
             };
+            if !self.may_fail_over(owner, index, admission) {
+                break;
+            }
             match node.pool.get() {
                 Ok(client) => {
                     return Ok(Lease {
@@ -289,19 +295,8 @@ impl Cluster {
 
     /// Feeds what a call learnt to the server's health, and announces a change of state.
     fn record_verdict(&self, index: usize, admission: Admission, verdict: Verdict) {
-        let node = &self.shared.nodes[index];
-        let server = node.pool.addr();
-        match node.health.record(admission, verdict) {
-            Some(Transition::Down { retry_in }) => {
-                log::warn!("memcached at {server} marked down; next probe in {retry_in:?}");
-                self.emit(&Event::ServerDown { server, retry_in });
-            }
-            Some(Transition::Up) => {
-                log::info!("memcached at {server} is up again");
-                self.emit(&Event::ServerUp { server });
-            }
-            None => {}
-        }
+        let change = self.shared.nodes[index].health.record(admission, verdict);
+        self.announce(index, change);
     }
 
     fn emit(&self, event: &Event<'_>) {
@@ -453,6 +448,31 @@ impl ClusterBuilder {
         self
     }
 
+    /// Limits failovers under [`Failover::NextServer`] to `per_second` on average, with
+    /// bursts of up to `burst` (a token bucket, shared by every thread and clone). Each call,
+    /// or each server's group of a batch, that goes to a server other than its key's owner
+    /// takes a token; with none left it fails with the owner's error
+    /// ([`Error::ServerDown`], or its probe's failure), and [`Event::FailoverRefused`] says
+    /// so. A `per_second` that is not a positive number never refills. Default: unlimited.
+    ///
+    /// When a server dies, the next server takes its keys on top of its own: with many
+    /// clients, a survivor can be pushed over and fail in turn. The limit caps that extra
+    /// load. **Costs:** past the limit, keys of a down server fail as under
+    /// [`Failover::Never`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Failover};
+    /// let cluster = Cluster::builder(["10.0.0.1:11211", "10.0.0.2:11211"])
+    ///     .failover(Failover::NextServer)
+    ///     .failover_rate(100.0, 200)
+    ///     .build()?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn failover_rate(mut self, per_second: f64, burst: u32) -> Self {
+        self.failover_rate = Some((per_second, burst));
+        self
+    }
+
     /// Receives the cluster's events: operations, retries, servers down and up.
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observer = Some(Box::new(observer));
@@ -501,12 +521,17 @@ impl ClusterBuilder {
                 self.addrs.len()
             )));
         }
+        let servers = self.addrs.len();
+        let failover = self
+            .failover_rate
+            .map(|(per_second, burst)| FailoverBudget::new(per_second, burst));
+        let fleet = Arc::new(Fleet::new(servers, self.health.max_down(servers), failover));
         let nodes = self
             .addrs
             .iter()
             .map(|addr| Node {
                 pool: Pool::new(addr, self.config.clone(), self.pool.clone()),
-                health: Health::new(self.health.clone()),
+                health: Health::new(self.health.clone(), Arc::clone(&fleet)),
             })
             .collect();
         Ok(Cluster {
@@ -516,6 +541,7 @@ impl ClusterBuilder {
                 retry: self.retry,
                 failover: self.failover,
                 observer: self.observer,
+                fleet,
             }),
         })
     }

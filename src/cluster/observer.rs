@@ -44,6 +44,47 @@ pub enum Event<'a> {
         /// The server's address.
         server: &'a str,
     },
+    /// A server was marked down soon after earlier outages, which the flap memory
+    /// ([`HealthConfig::with_flap_memory`](crate::HealthConfig::with_flap_memory)) still
+    /// holds: its first backoff is doubled once per outage remembered. Follows the
+    /// outage's [`Event::ServerDown`].
+    Flapping {
+        /// The server's address.
+        server: &'a str,
+        /// The earlier outages remembered (at most enough to reach the backoff's cap).
+        recent_outages: u32,
+        /// How long until the first probe.
+        retry_in: Duration,
+    },
+    /// Fail-open began: `server` reached its failure threshold, but `down` of the cluster's
+    /// `servers` are marked down already, as many as
+    /// [`HealthConfig::with_max_down_share`](crate::HealthConfig::with_max_down_share)
+    /// allows. It is kept up and goes on being tried, as is any other server that reaches
+    /// its threshold until fewer are down.
+    FailOpen {
+        /// The server kept up.
+        server: &'a str,
+        /// How many servers are marked down.
+        down: usize,
+        /// How many servers the cluster has.
+        servers: usize,
+    },
+    /// Fail-open ended: every server it kept up has since answered or been marked down.
+    FailOpenEnded {
+        /// How many servers are marked down now.
+        down: usize,
+        /// How many servers the cluster has.
+        servers: usize,
+    },
+    /// A call for a key of `server`, which is down, was not passed on to `to` because the
+    /// failover budget ([`ClusterBuilder::failover_rate`](crate::ClusterBuilder::failover_rate))
+    /// is spent: it fails with `server`'s own error.
+    FailoverRefused {
+        /// The address of the key's own server.
+        server: &'a str,
+        /// The address of the server the call would have gone to.
+        to: &'a str,
+    },
 }
 
 /// Receives a [`Cluster`](crate::Cluster)'s [`Event`]s, to feed metrics. Called on the thread

@@ -211,6 +211,9 @@ impl Cluster {
             part.offered += 1;
             match &slots[index] {
                 Slot::Leased(_) | Slot::Opening(_) => {
+                    if !self.may_fail_over(part.owner, index, Admission::Go) {
+                        break;
+                    }
                     part.place = Place::On(index);
                     return;
                 }
@@ -226,6 +229,9 @@ impl Cluster {
             let node = &self.shared.nodes[index];
             match node.health.admit(node.pool.addr()) {
                 Ok(admission) => {
+                    if !self.may_fail_over(part.owner, index, admission) {
+                        break;
+                    }
                     let health = Some(&node.health);
                     slots[index] = match node.pool.try_idle() {
                         Some(client) => Slot::Leased(Lease {

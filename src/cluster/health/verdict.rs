@@ -9,9 +9,20 @@ pub(crate) enum Verdict {
     /// The server answered, even if with an error of its own.
     Answered,
     /// The server could not be reached, or the connection failed.
-    Unreachable,
+    Unreachable(Failure),
     /// The call never reached the server.
     Unknown,
+}
+
+/// How strongly a failure says the server is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Refused or unreachable, closed or reset: something answered "not here", or the route
+    /// is gone. Counted against the failure threshold.
+    Hard,
+    /// A timeout: the server may only be slow for a moment. Counted against the timeout
+    /// threshold.
+    Soft,
 }
 
 impl Verdict {
@@ -27,7 +38,8 @@ impl Verdict {
                 | Error::PoolTimeout { .. }
                 | Error::DeadlineExceeded { .. },
             ) => Self::Unknown,
-            Some(error) if error.is_connection_error() => Self::Unreachable,
+            Some(Error::Timeout { .. }) => Self::Unreachable(Failure::Soft),
+            Some(error) if error.is_connection_error() => Self::Unreachable(Failure::Hard),
             Some(error) if !error.may_have_reached_server() => Self::Unknown,
             Some(_) => Self::Answered,
         }
@@ -49,6 +61,34 @@ impl Verdict {
 mod tests {
     use super::*;
     use crate::error::Phase;
+
+    #[test]
+    fn refusals_and_broken_connections_are_hard_failures_and_timeouts_soft() {
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let hard = [
+            Error::Connect {
+                addr: "h:1".into(),
+                source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            },
+            Error::ConnectionClosed { phase: Phase::Read },
+            Error::Io {
+                phase: Phase::Write,
+                source: io(),
+            },
+        ];
+        for error in &hard {
+            let verdict = Verdict::of(Some(error));
+            assert_eq!(verdict, Verdict::Unreachable(Failure::Hard), "{error:?}");
+        }
+        for phase in [Phase::Connect, Phase::Write, Phase::Read] {
+            let error = Error::Timeout {
+                phase,
+                timeout: std::time::Duration::from_millis(1),
+            };
+            let verdict = Verdict::of(Some(&error));
+            assert_eq!(verdict, Verdict::Unreachable(Failure::Soft), "{phase}");
+        }
+    }
 
     #[test]
     fn the_callers_deadline_says_nothing_about_the_server() {
