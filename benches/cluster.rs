@@ -996,11 +996,7 @@ impl FanSetup {
                 spread: true,
             } => {
                 let report = cluster.get_many(spread).expect("get_many");
-                assert!(
-                    report.failed.is_empty(),
-                    "{:?}",
-                    report.failed.values().next()
-                );
+                assert!(report.failed.is_empty(), "{:?}", report.failed.first());
                 assert_eq!(report.found.len(), n);
             }
             FanSetup::Cluster {
@@ -1008,11 +1004,7 @@ impl FanSetup {
                 spread: false,
             } => {
                 let report = cluster.get_many(one).expect("get_many");
-                assert!(
-                    report.failed.is_empty(),
-                    "{:?}",
-                    report.failed.values().next()
-                );
+                assert!(report.failed.is_empty(), "{:?}", report.failed.first());
                 assert_eq!(report.found.len(), n);
             }
         }
