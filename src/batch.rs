@@ -129,6 +129,8 @@ impl<T> ItemResult<T> {
 /// A batch method returns it as `Ok` when every item was confirmed, and inside a
 /// [`BatchError`] otherwise. (`?` on a batch of `add`s keeps only the `Ok` report, where each
 /// [`StoreOutcome`](crate::StoreOutcome) says whether its item was stored: read it.)
+// Not `#[must_use]`: the `Result` a batch returns already is, and on the report it would warn
+// at every `client.set_many(..)?;`, whose `Ok` report holds nothing but `()`s.
 #[derive(Debug, Clone)]
 pub struct BatchReport<T> {
     pub(crate) results: Vec<ItemResult<T>>,

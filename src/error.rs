@@ -164,7 +164,8 @@ pub enum Error {
         /// The position, in the batch's input, of the first item that was not confirmed.
         index: usize,
         /// How many items were not confirmed: failed, unconfirmed, not sent, and never taken
-        /// from the input when that number is known ([`BatchReport::not_taken`](crate::BatchReport::not_taken)).
+        /// from the input when that number is known
+        /// ([`BatchReport::not_taken`](crate::BatchReport::not_taken)).
         failed: usize,
         /// Why the first one was not; also what [`source`](std::error::Error::source)
         /// returns.

@@ -38,10 +38,10 @@ pub struct ServerFailure {
     pub server: String,
     /// Why it could not be read.
     pub error: Error,
-    /// The keys that were to be read from it, in the order given: its own, and any that
-    /// failed over to it ([`Failover::NextServer`](crate::Failover::NextServer)). None of
-    /// them is in [`GetManyReport::found`], even if the server answered for some before it
-    /// failed.
+    /// The keys that were to be read from it: its own, and any that failed over to it
+    /// ([`Failover::NextServer`](crate::Failover::NextServer)), each owner's in the order
+    /// given. None of them is in [`GetManyReport::found`], even if the server answered for
+    /// some before it failed.
     pub keys: Vec<Vec<u8>>,
 }
 
@@ -396,22 +396,20 @@ impl Cluster {
             match outcome {
                 Ok(report) => {
                     // A server's batch that stopped early took no more of its items: those
-                    // were not sent.
+                    // were not sent. (A group merged by failover is not in input order, so
+                    // its earliest stopped item is the least position, not the first met.)
                     let mut answered = report.results.into_iter();
-                    let mut first_stopped = None;
+                    let mut earliest_stopped = usize::MAX;
                     for (index, _) in &group {
                         let result = answered.next().unwrap_or(ItemResult::NotSent);
-                        if first_stopped.is_none()
-                            && (result.is_unconfirmed() || result.is_not_sent())
-                        {
-                            first_stopped = Some(*index);
+                        if result.is_unconfirmed() || result.is_not_sent() {
+                            earliest_stopped = earliest_stopped.min(*index);
                         }
                         results[*index] = Some(result);
                     }
                     if let Some(error) = report.stop_error {
-                        let at = first_stopped.unwrap_or(usize::MAX);
-                        if stop.as_ref().is_none_or(|(first, _)| at < *first) {
-                            stop = Some((at, error));
+                        if stop.as_ref().is_none_or(|(at, _)| earliest_stopped < *at) {
+                            stop = Some((earliest_stopped, error));
                         }
                     }
                 }
