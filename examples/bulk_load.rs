@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use memcache_sync::{Client, Config, Entry, ItemResult};
+use memcache_sync::{BatchError, Client, Config, Entry, ItemResult};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
@@ -47,8 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} keys sent ({per_sec})",
     )?);
     let started = Instant::now();
-    // Entries are pulled as the pipeline sends them, so the bar counts keys sent.
-    let report = client.set_many(entries.inspect(|_| progress.inc(1)));
+    // Entries are pulled as the pipeline sends them, so the bar counts keys sent. Every
+    // outcome is reported below, stored or not, so the report is wanted either way.
+    let report = client
+        .set_many(entries.inspect(|_| progress.inc(1)))
+        .unwrap_or_else(BatchError::into_report);
     let elapsed = started.elapsed();
     progress.finish_and_clear();
 
@@ -64,13 +67,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let stored = report.done_count();
     println!("stored:   {stored}");
-    let untaken = total.map_or(0, |total| total as usize - report.len());
+    // A count knows its length, so a stopped batch can say how many it never took; a file
+    // cannot, and its rest was simply not read.
+    let untaken = report.not_taken();
     println!(
         "failed:   {}",
-        report.len() - stored + malformed.get() + untaken
+        report.len() - stored + malformed.get() + untaken.unwrap_or(0)
     );
-    if untaken > 0 {
-        println!("  {untaken:>8} × not sent: the batch stopped before taking them");
+    match untaken {
+        Some(0) => {}
+        Some(untaken) => {
+            println!("  {untaken:>8} × not sent: the batch stopped before taking them")
+        }
+        None => println!("  the rest of the file was not read: the batch stopped first"),
     }
     if malformed.get() > 0 {
         println!("  {:>8} × line without a tab", malformed.get());

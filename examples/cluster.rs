@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use memcache_sync::distribution::{Distribution, Ketama, Modulo, Server};
 use memcache_sync::{
-    Cluster, Config, Entry, Error, Event, Expiry, HealthConfig, ItemResult, PoolConfig, RetryPolicy,
+    BatchError, Cluster, Config, Entry, Event, Expiry, HealthConfig, ItemResult, PoolConfig,
+    RetryPolicy,
 };
 
 fn addresses() -> Vec<String> {
@@ -163,10 +164,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let keys: Vec<String> = (0..100)
         .map(|i| format!("example:cluster:batch:{i}"))
         .collect();
-    let report = cluster.set_many(
-        keys.iter()
-            .map(|key| Entry::new(key.as_str(), "batched").with_expiry(Expiry::after_secs(300))),
-    );
+    // The example prints every outcome, so it wants the report whether or not all were stored.
+    let report =
+        cluster
+            .set_many(keys.iter().map(|key| {
+                Entry::new(key.as_str(), "batched").with_expiry(Expiry::after_secs(300))
+            }))
+            .unwrap_or_else(BatchError::into_report);
     println!("  {} of {} stored", report.done_count(), report.len());
     for (index, result) in report.failures().take(5) {
         let what = match result {
@@ -194,22 +198,27 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for key in found.found.keys() {
         per_server[cluster.server_for(key)] += 1;
     }
+    let failed = found.failed_keys().count();
     println!(
-        "  found {}, failed {}, missed {}",
+        "  found {}, failed {failed}, missed {}",
         found.found.len(),
-        found.failed.len(),
-        wanted.len() - found.found.len() - found.failed.len()
+        wanted.len() - found.found.len() - failed
     );
     for (server, count) in cluster.servers().iter().zip(&per_server) {
         println!("  {server}: {count} found");
     }
-    let mut failed: Vec<(&Vec<u8>, &Error)> = found.failed.iter().collect();
-    failed.sort_by(|a, b| a.0.cmp(b.0));
-    for (key, error) in failed.into_iter().take(5) {
-        println!("  {} -> {error}", String::from_utf8_lossy(key));
+    for failure in &found.failed {
+        println!(
+            "  {}: {} keys unread -> {}",
+            failure.server,
+            failure.keys.len(),
+            failure.error
+        );
     }
 
-    let cleanup = cluster.delete_many(keys.iter());
+    let cleanup = cluster
+        .delete_many(keys.iter())
+        .unwrap_or_else(BatchError::into_report);
     println!(
         "\ndelete_many -> {} of {} confirmed",
         cleanup.done_count(),

@@ -1,5 +1,7 @@
 //! Batch inputs and per-item results.
 
+use std::fmt;
+
 use crate::error::Error;
 use crate::expiry::Expiry;
 
@@ -49,7 +51,15 @@ impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Entry<K, V> {
 }
 
 /// What became of one item of a batch.
-#[derive(Debug)]
+///
+/// ```
+/// use memcache_sync::{Error, ItemResult};
+/// let done: ItemResult<bool> = ItemResult::Done(true);
+/// assert_eq!(done.ok(), Some(&true));
+/// let failed: ItemResult<bool> = ItemResult::Failed(Error::NotStored);
+/// assert!(failed.is_failed() && failed.err().is_some() && failed.into_ok().is_none());
+/// ```
+#[derive(Debug, Clone)]
 pub enum ItemResult<T> {
     /// The server answered for this item: for example `()` for a stored `set`,
     /// [`StoreOutcome`](crate::StoreOutcome) for `add`, `bool` for `delete`.
@@ -69,16 +79,64 @@ impl<T> ItemResult<T> {
     pub fn is_done(&self) -> bool {
         matches!(self, Self::Done(_))
     }
+
+    /// Whether this item failed on its own ([`ItemResult::Failed`]).
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed(_))
+    }
+
+    /// Whether this item was sent and its reply never read ([`ItemResult::Unconfirmed`]).
+    pub fn is_unconfirmed(&self) -> bool {
+        matches!(self, Self::Unconfirmed)
+    }
+
+    /// Whether the batch stopped before sending this item ([`ItemResult::NotSent`]).
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Self::NotSent)
+    }
+
+    /// What the server answered, if it confirmed this item.
+    pub fn ok(&self) -> Option<&T> {
+        match self {
+            Self::Done(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Takes what the server answered, if it confirmed this item.
+    pub fn into_ok(self) -> Option<T> {
+        match self {
+            Self::Done(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// This item's own error, if it failed on its own. An item left
+    /// [`Unconfirmed`](ItemResult::Unconfirmed) or [`NotSent`](ItemResult::NotSent) has none:
+    /// the error that stopped the batch is [`BatchReport::stop_error`].
+    pub fn err(&self) -> Option<&Error> {
+        match self {
+            Self::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
-/// The result of a batch: one [`ItemResult`] per item taken from the input, in input order
-/// (every item, unless the batch stopped early), and the error that stopped the batch, if any.
-/// Nothing is reported done that the server did not confirm.
-#[must_use = "a batch may have failed for some items; check the report"]
-#[derive(Debug)]
+/// A batch's outcome for every item: one [`ItemResult`] per item taken from the input, in
+/// input order (every item, unless the batch stopped early), and the error that stopped the
+/// batch, if any. Nothing is reported done that the server did not confirm.
+///
+/// A batch method returns it as `Ok` when every item was confirmed, and inside a
+/// [`BatchError`] otherwise. (`?` on a batch of `add`s keeps only the `Ok` report, where each
+/// [`StoreOutcome`](crate::StoreOutcome) says whether its item was stored: read it.)
+// Not `#[must_use]`: the `Result` a batch returns already is, and on the report it would warn
+// at every `client.set_many(..)?;`, whose `Ok` report holds nothing but `()`s.
+#[derive(Debug, Clone)]
 pub struct BatchReport<T> {
     pub(crate) results: Vec<ItemResult<T>>,
     pub(crate) stop_error: Option<Error>,
+    /// See [`BatchReport::not_taken`].
+    pub(crate) not_taken: Option<usize>,
 }
 
 impl<T> BatchReport<T> {
@@ -95,9 +153,9 @@ impl<T> BatchReport<T> {
     /// The error that stopped the batch before every item was answered (a timeout, a lost
     /// connection): the items after it are [`ItemResult::Unconfirmed`] or
     /// [`ItemResult::NotSent`], and items the batch had not yet taken from the caller's
-    /// iterator are not in the report at all: a batch that stops takes no more input, so
-    /// everything from [`BatchReport::len`] on was not sent. (Pass `iter.by_ref()` to keep the
-    /// rest of the iterator.) `None` when every item was answered or failed on its own.
+    /// iterator are not in the report at all (see [`BatchReport::not_taken`]): a batch that
+    /// stops takes no more input. (Pass `iter.by_ref()` to keep the rest of the iterator.)
+    /// `None` when every item was answered or failed on its own.
     pub fn stop_error(&self) -> Option<&Error> {
         self.stop_error.as_ref()
     }
@@ -112,14 +170,72 @@ impl<T> BatchReport<T> {
         self.results.is_empty()
     }
 
-    /// How many items the server confirmed.
+    /// How many items the server confirmed ([`ItemResult::Done`]).
     pub fn done_count(&self) -> usize {
-        self.results.iter().filter(|r| r.is_done()).count()
+        self.count(ItemResult::is_done)
     }
 
-    /// Whether every item was confirmed by the server.
-    pub fn all_done(&self) -> bool {
-        self.stop_error.is_none() && self.results.iter().all(ItemResult::is_done)
+    /// How many items failed on their own ([`ItemResult::Failed`]).
+    pub fn failed_count(&self) -> usize {
+        self.count(ItemResult::is_failed)
+    }
+
+    /// How many items were sent and never confirmed ([`ItemResult::Unconfirmed`]).
+    pub fn unconfirmed_count(&self) -> usize {
+        self.count(ItemResult::is_unconfirmed)
+    }
+
+    /// How many items were taken from the input but not sent ([`ItemResult::NotSent`]).
+    pub fn not_sent_count(&self) -> usize {
+        self.count(ItemResult::is_not_sent)
+    }
+
+    fn count(&self, which: impl Fn(&ItemResult<T>) -> bool) -> usize {
+        self.results.iter().filter(|r| which(r)).count()
+    }
+
+    /// How many items a stopped batch never took from its input, and so never sent: `Some(0)`
+    /// when it took every item; the number left when it stopped early and the input knew its
+    /// length (a `Vec`, a range, an array: an iterator whose
+    /// [`size_hint`](Iterator::size_hint) was exact when the batch began); `None` when it
+    /// stopped early and the input could not say how many were left.
+    ///
+    /// With it, [`len`](BatchReport::len) `+ not_taken` is the input's length, and every item
+    /// of the input is accounted for: done, failed, unconfirmed, not sent or not taken.
+    pub fn not_taken(&self) -> Option<usize> {
+        self.not_taken
+    }
+
+    /// The items that were not confirmed, with their positions in the input.
+    pub fn failures(&self) -> impl Iterator<Item = (usize, &ItemResult<T>)> {
+        self.results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_done())
+    }
+
+    /// How many items were not confirmed, counting those never taken when that is known.
+    pub(crate) fn not_confirmed(&self) -> usize {
+        self.len() - self.done_count() + self.not_taken.unwrap_or(0)
+    }
+
+    /// `Ok` with the report if every item was taken and confirmed, else a [`BatchError`]
+    /// holding it.
+    pub(crate) fn into_result(self) -> Result<Self, BatchError<T>> {
+        let first = self.results.iter().position(|r| !r.is_done());
+        match first {
+            Some(index) => Err(BatchError {
+                report: self,
+                index,
+            }),
+            // A batch stops only with an error, and then leaves an item unconfirmed or not
+            // sent; the end of the results stands for the items it did not take, just in case.
+            None if self.stop_error.is_some() => Err(BatchError {
+                index: self.results.len(),
+                report: self,
+            }),
+            None => Ok(self),
+        }
     }
 
     /// The error that stopped the batch, or else the first item's own error: for callers that
@@ -143,12 +259,121 @@ impl<T> BatchReport<T> {
             ItemResult::Unconfirmed | ItemResult::NotSent => false,
         })
     }
+}
 
-    /// The items that were not confirmed, with their positions in the input.
-    pub fn failures(&self) -> impl Iterator<Item = (usize, &ItemResult<T>)> {
-        self.results
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.is_done())
+/// A batch in which some item was not confirmed: it failed on its own, the batch stopped
+/// before its reply came or before it was sent, or the batch never took it from the input.
+/// It holds the whole [`BatchReport`], and names the first such item.
+///
+/// `?` turns it into [`Error::Batch`], which keeps the first failure and the count:
+///
+/// ```
+/// use memcache_sync::{Client, Entry};
+/// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+///
+/// fn load(client: &mut Client) -> memcache_sync::Result<()> {
+///     client.set_many((0..100).map(|i| Entry::new(format!("doc:load:{i}"), "v")))?;
+///     Ok(())
+/// }
+/// # let mut client = Client::connect(&addr)?;
+/// load(&mut client)?;
+///
+/// let error = client.set_many([Entry::new("doc:ok", "v"), Entry::new("bad key", "v")]).unwrap_err();
+/// assert_eq!(error.first_failure().0, 1);
+/// assert_eq!(error.report().done_count(), 1);
+/// assert!(error.to_string().starts_with("1 of 2 items was not confirmed; the first, item 1: invalid key"));
+/// # Ok::<(), memcache_sync::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BatchError<T> {
+    report: BatchReport<T>,
+    /// The first item not confirmed; `report.len()` if every item taken was, which leaves
+    /// the stop error as the failure.
+    index: usize,
+}
+
+impl<T> BatchError<T> {
+    /// The report on every item.
+    pub fn report(&self) -> &BatchReport<T> {
+        &self.report
+    }
+
+    /// Takes the report on every item.
+    pub fn into_report(self) -> BatchReport<T> {
+        self.report
+    }
+
+    /// The position in the input of the first item that was not confirmed, and why: its own
+    /// error if it [`Failed`](ItemResult::Failed), else the [stop
+    /// error](BatchReport::stop_error) that left it unconfirmed or not sent.
+    pub fn first_failure(&self) -> (usize, &Error) {
+        let error = match self.report.results.get(self.index) {
+            Some(ItemResult::Failed(error)) => error,
+            _ => self.stop_error(),
+        };
+        (self.index, error)
+    }
+
+    /// Takes the first failure's error.
+    pub(crate) fn into_first_error(self) -> Error {
+        let BatchReport {
+            results,
+            stop_error,
+            ..
+        } = self.report;
+        match results.into_iter().nth(self.index) {
+            Some(ItemResult::Failed(error)) => error,
+            _ => stop_error.expect(STOPPED),
+        }
+    }
+
+    fn stop_error(&self) -> &Error {
+        self.report.stop_error.as_ref().expect(STOPPED)
+    }
+}
+
+/// Why a batch error whose first failure is not an item's own error has a stop error.
+const STOPPED: &str = "only a stop leaves an item unconfirmed or not sent";
+
+impl<T> fmt::Display for BatchError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (index, error) = self.first_failure();
+        let (failed, taken) = (self.report.not_confirmed(), self.report.len());
+        match self.report.not_taken {
+            Some(not_taken) => {
+                let total = taken + not_taken;
+                write!(f, "{failed} of {total} {}", items(total))?;
+            }
+            None => write!(f, "{failed} of the first {taken} {}", items(taken))?,
+        }
+        write!(f, " {} not confirmed", were(failed))?;
+        if self.report.not_taken.is_none() {
+            f.write_str(", and the batch took no more")?;
+        }
+        write!(f, "; the first, item {index}: {error}")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for BatchError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.first_failure().1)
+    }
+}
+
+/// "item" or "items", to agree with `n`.
+pub(crate) fn items(n: usize) -> &'static str {
+    if n == 1 {
+        "item"
+    } else {
+        "items"
+    }
+}
+
+/// "was" or "were", to agree with `n`.
+pub(crate) fn were(n: usize) -> &'static str {
+    if n == 1 {
+        "was"
+    } else {
+        "were"
     }
 }

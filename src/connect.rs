@@ -37,9 +37,9 @@ fn open_counted(
     let bound = Bound::from_now(config.connect_timeout());
     let deadline = bound.at();
     let timed_out = || bound.expired(Phase::Connect);
-    let failed = |source| Error::Connect {
+    let failed = |source: io::Error| Error::Connect {
         addr: addr.to_owned(),
-        source,
+        source: source.into(),
     };
 
     let candidates = resolve(addr, deadline, resolutions).map_err(|e| match e {

@@ -57,9 +57,8 @@ impl Connection {
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
         // start with almost all of their time left, need no further system call.
-        let set = |phase, result: std::io::Result<()>| {
-            result.map_err(|source| Error::Io { phase, source })
-        };
+        let set =
+            |phase, result: std::io::Result<()>| result.map_err(|source| Error::io(phase, source));
         set(
             Phase::Read,
             connection
@@ -190,7 +189,7 @@ impl Connection {
             } else {
                 self.stream.set_write_timeout(Some(remaining))
             };
-            set.map_err(|source| Error::Io { phase, source })?;
+            set.map_err(|source| Error::io(phase, source))?;
             *armed = remaining;
         }
         Ok(())
@@ -246,10 +245,7 @@ fn classify(error: io::Error, phase: Phase, bound: &Bound) -> Option<Error> {
         io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
             Some(Error::ConnectionClosed { phase })
         }
-        _ => Some(Error::Io {
-            phase,
-            source: error,
-        }),
+        _ => Some(Error::io(phase, error)),
     }
 }
 

@@ -51,8 +51,8 @@ pub(crate) fn later(from: Instant, duration: Duration) -> Instant {
 ///     client.set_many((0..1000).map(|i| {
 ///         memcache_sync::Entry::new(format!("doc:deadline:{i}"), "v").with_expiry(Expiry::after_secs(60))
 ///     }))
-/// });
-/// assert!(report.all_done());
+/// })?;
+/// assert_eq!(report.done_count(), 1000);
 /// # Ok::<(), memcache_sync::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,9 +1,12 @@
 //! The one error type, and the predicates a caller or a retry policy decides with.
 
+use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind};
+use crate::batch::{items, were, BatchError};
+use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
 
 /// Which wait ran out, or which direction of the connection failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,24 +39,26 @@ impl std::fmt::Display for Phase {
 /// | server closed the connection mid-exchange | [`Error::ConnectionClosed`] |
 /// | reset or another socket error | [`Error::Io`] |
 /// | bytes that are not a valid reply | [`Error::Protocol`] |
-/// | `SERVER_ERROR …` / `CLIENT_ERROR …` / `ERROR` | [`Error::Server`] / [`Error::Client`] / [`Error::UnknownCommand`] |
+/// | `SERVER_ERROR …` / `CLIENT_ERROR …` / `ERROR` | [`Error::ServerError`] / [`Error::ClientError`] / [`Error::UnknownCommand`] |
 /// | a key or value refused before sending | [`Error::InvalidKey`], [`Error::ValueTooLarge`], [`Error::InvalidArgument`] |
-#[derive(Debug, thiserror::Error)]
+/// | items of a batch not confirmed, after `?` on a [`BatchError`] | [`Error::Batch`] |
+///
+/// An `Error` is cheap to clone (an IO error inside is shared), so one failure can be
+/// reported against each of several items.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// No TCP connection could be opened to the server: the name did not resolve, or every
     /// address it resolved to refused or was unreachable. Nothing was sent.
-    #[error("cannot connect to memcached at {addr}: {source}")]
     Connect {
         /// The address as the caller gave it.
         addr: String,
-        /// The last failure, from resolution or from the last address tried.
-        #[source]
-        source: io::Error,
+        /// The last failure, from resolution or from the last address tried; also what
+        /// [`source`](std::error::Error::source) returns.
+        source: Arc<io::Error>,
     },
     /// A wait ran past the timeout the caller configured for that phase. After a read or write
     /// timeout the connection is dropped: a late reply can never answer a later request.
-    #[error("{phase} timed out after {timeout:?}")]
     Timeout {
         /// Which wait ran out.
         phase: Phase,
@@ -64,61 +69,56 @@ pub enum Error {
     /// phase. Like a timeout, a request in flight leaves its connection dropped; unlike one,
     /// it says nothing about the server's health, so a [`Cluster`](crate::Cluster) neither
     /// counts it against the server nor retries it.
-    #[error("the caller's deadline passed during the {phase}")]
     DeadlineExceeded {
         /// Which wait was under way.
         phase: Phase,
     },
     /// The server closed the connection before the reply was complete (memcached was
-    /// restarted or killed, or closed the connection on purpose).
-    #[error("memcached closed the connection during the {phase}")]
+    /// restarted or killed, or closed the connection on purpose). See
+    /// [`Error::is_connection_lost`].
     ConnectionClosed {
         /// Whether the close was seen while sending or while reading.
         phase: Phase,
     },
-    /// Any other socket error on an open connection, such as a reset.
-    #[error("socket error during the {phase}: {source}")]
+    /// Any other socket error on an open connection, such as a reset. See
+    /// [`Error::is_connection_lost`].
     Io {
         /// Whether the error was seen while sending or while reading.
         phase: Phase,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
+        /// The underlying error; also what [`source`](std::error::Error::source) returns.
+        source: Arc<io::Error>,
     },
     /// The server sent bytes that are not a valid reply to the command sent. The connection is
     /// dropped; the stream is never read again.
-    #[error("protocol violation: {0}")]
-    Protocol(#[from] ProtocolError),
+    Protocol(ProtocolError),
     /// memcached answered `SERVER_ERROR <message>`: it could not carry out the command, for
     /// example `object too large for cache` or `out of memory storing object`. See
     /// [`Error::is_item_too_large`] and [`Error::is_out_of_memory`].
-    #[error("memcached SERVER_ERROR: {message}")]
-    Server {
+    ServerError {
+        /// What the message reports, as the codec reads it
+        /// ([`ServerErrorKind::of_message`]).
+        kind: ServerErrorKind,
         /// The message after `SERVER_ERROR`.
         message: String,
     },
     /// memcached answered `CLIENT_ERROR <message>`: it found the request malformed, or (for
     /// incr/decr) the stored value is not a number. The connection is dropped, because
     /// memcached may read what follows a malformed request as a new command.
-    #[error("memcached CLIENT_ERROR: {message}")]
-    Client {
+    ClientError {
         /// The message after `CLIENT_ERROR`.
         message: String,
     },
     /// memcached answered `ERROR`: it did not know the command (or, with a message such as
     /// `Too many open connections`, refused the connection). The connection is dropped.
-    #[error("memcached answered ERROR{}{message}", if message.is_empty() { "" } else { ": " })]
     UnknownCommand {
         /// The text after `ERROR`, often empty.
         message: String,
     },
     /// The key cannot be sent; nothing was written.
-    #[error("invalid key: {0}")]
-    InvalidKey(#[from] KeyError),
+    InvalidKey(KeyError),
     /// The value is longer than the configured maximum
     /// ([`Config::with_max_value_size`](crate::Config::with_max_value_size)); nothing was
     /// written.
-    #[error("value of {len} bytes is larger than the {limit}-byte limit")]
     ValueTooLarge {
         /// The value's length.
         len: usize,
@@ -127,7 +127,6 @@ pub enum Error {
     },
     /// An argument other than a key cannot be sent (an expiration time memcached cannot
     /// represent, a malformed stats argument); nothing was written.
-    #[error("invalid {what}: {reason}")]
     InvalidArgument {
         /// Which argument.
         what: &'static str,
@@ -136,7 +135,6 @@ pub enum Error {
     },
     /// The server that owns the key is marked down after repeated connection failures; the
     /// call failed at once, without waiting on the network. Nothing was sent.
-    #[error("memcached at {addr} is marked down; next probe in {retry_in:?}")]
     ServerDown {
         /// The server's address.
         addr: String,
@@ -145,7 +143,6 @@ pub enum Error {
     },
     /// Every connection of a [`Pool`](crate::Pool) stayed in use for the whole checkout
     /// timeout. Nothing was sent.
-    #[error("no pooled connection came free within {waited:?} (pool of {max_size})")]
     PoolTimeout {
         /// The checkout timeout that elapsed.
         waited: Duration,
@@ -155,20 +152,121 @@ pub enum Error {
     /// memcached answered `NOT_STORED` to a `set`, which memcached 1.6 does not do; reported
     /// so that no refusal is ever mistaken for a store. (`add`, `replace`, `append` and
     /// `prepend` report `NOT_STORED` as a value, [`StoreOutcome::NotStored`](crate::StoreOutcome).)
-    #[error("memcached did not store the item (NOT_STORED)")]
     NotStored,
+    /// Items of a batch were not confirmed: a [`BatchError`] turned into an `Error` (by `?`),
+    /// keeping its first failure and how many there were but not the per-item report.
+    ///
+    /// The predicates that say what went wrong ([`Error::is_timeout`],
+    /// [`Error::is_connection_lost`], [`Error::is_transient`], …) answer for the first
+    /// failure; [`Error::may_have_reached_server`] is always true, because other items of the
+    /// batch may have been applied.
+    Batch {
+        /// The position, in the batch's input, of the first item that was not confirmed.
+        index: usize,
+        /// How many items were not confirmed: failed, unconfirmed, not sent, and never taken
+        /// from the input when that number is known
+        /// ([`BatchReport::not_taken`](crate::BatchReport::not_taken)).
+        failed: usize,
+        /// Why the first one was not; also what [`source`](std::error::Error::source)
+        /// returns.
+        source: Box<Error>,
+    },
+}
+
+// Display and source() are written out rather than derived: the IO errors are shared in an
+// `Arc` so that `Error` can be `Clone`, and a derived source() would hand out the `Arc`,
+// which a caller cannot downcast to the `io::Error` it holds.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect { addr, source } => {
+                write!(f, "cannot connect to memcached at {addr}: {source}")
+            }
+            Self::Timeout { phase, timeout } => write!(f, "{phase} timed out after {timeout:?}"),
+            Self::DeadlineExceeded { phase } => {
+                write!(f, "the caller's deadline passed during the {phase}")
+            }
+            Self::ConnectionClosed { phase } => {
+                write!(f, "memcached closed the connection during the {phase}")
+            }
+            Self::Io { phase, source } => write!(f, "socket error during the {phase}: {source}"),
+            Self::Protocol(error) => write!(f, "protocol violation: {error}"),
+            Self::ServerError { message, .. } => write!(f, "memcached SERVER_ERROR: {message}"),
+            Self::ClientError { message } => write!(f, "memcached CLIENT_ERROR: {message}"),
+            Self::UnknownCommand { message } if message.is_empty() => {
+                f.write_str("memcached answered ERROR")
+            }
+            Self::UnknownCommand { message } => write!(f, "memcached answered ERROR: {message}"),
+            Self::InvalidKey(error) => write!(f, "invalid key: {error}"),
+            Self::ValueTooLarge { len, limit } => {
+                write!(
+                    f,
+                    "value of {len} bytes is larger than the {limit}-byte limit"
+                )
+            }
+            Self::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Self::ServerDown { addr, retry_in } => {
+                write!(
+                    f,
+                    "memcached at {addr} is marked down; next probe in {retry_in:?}"
+                )
+            }
+            Self::PoolTimeout { waited, max_size } => write!(
+                f,
+                "no pooled connection came free within {waited:?} (pool of {max_size})"
+            ),
+            Self::NotStored => f.write_str("memcached did not store the item (NOT_STORED)"),
+            Self::Batch {
+                index,
+                failed,
+                source,
+            } => write!(
+                f,
+                "{failed} {} of a batch {} not confirmed; the first, item {index}: {source}",
+                items(*failed),
+                were(*failed)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect { source, .. } | Self::Io { source, .. } => Some(&**source),
+            Self::Protocol(error) => Some(error),
+            Self::InvalidKey(error) => Some(error),
+            Self::Batch { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(error: ProtocolError) -> Self {
+        Self::Protocol(error)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(error: KeyError) -> Self {
+        Self::InvalidKey(error)
+    }
 }
 
 impl Error {
     /// A wait ran out: a configured timeout ([`Error::Timeout`]) or the caller's deadline
     /// ([`Error::DeadlineExceeded`]), in any phase.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. } | Self::DeadlineExceeded { .. })
+        matches!(
+            self.first(),
+            Self::Timeout { .. } | Self::DeadlineExceeded { .. }
+        )
     }
 
     /// Which phase timed out, if this is a timeout.
     pub fn timeout_phase(&self) -> Option<Phase> {
-        match self {
+        match self.first() {
             Self::Timeout { phase, .. } | Self::DeadlineExceeded { phase } => Some(*phase),
             _ => None,
         }
@@ -179,7 +277,7 @@ impl Error {
     /// failover and dead-host marking act on.
     pub fn is_connection_error(&self) -> bool {
         matches!(
-            self,
+            self.first(),
             Self::Connect { .. }
                 | Self::ServerDown { .. }
                 | Self::Timeout { .. }
@@ -188,30 +286,57 @@ impl Error {
         )
     }
 
+    /// An open connection was lost: the server closed it ([`Error::ConnectionClosed`], what
+    /// a restarted or killed memcached gives) or the socket failed ([`Error::Io`], such as a
+    /// reset). Not a timeout, and not a connection that could not be opened.
+    ///
+    /// ```
+    /// # use memcache_sync::{Error, Phase};
+    /// # use std::{io, sync::Arc};
+    /// let closed = Error::ConnectionClosed { phase: Phase::Read };
+    /// let reset = Error::Io { phase: Phase::Write, source: Arc::new(io::ErrorKind::ConnectionReset.into()) };
+    /// assert!(closed.is_connection_lost() && reset.is_connection_lost());
+    /// ```
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self.first(),
+            Self::ConnectionClosed { .. } | Self::Io { .. }
+        )
+    }
+
     /// The caller passed something that cannot be sent; retrying the same call cannot help.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
-            self,
+            self.first(),
             Self::InvalidKey(_) | Self::ValueTooLarge { .. } | Self::InvalidArgument { .. }
         )
     }
 
-    /// memcached answered `SERVER_ERROR object too large for cache`: the value is over the
-    /// server's item size limit (`-I`). memcached also deletes the key's old value when it
-    /// refuses an oversized store.
+    /// memcached answered `SERVER_ERROR object too large for cache`
+    /// ([`ServerErrorKind::TooLarge`]): the value is over the server's item size limit
+    /// (`-I`). memcached also deletes the key's old value when it refuses an oversized store.
     pub fn is_item_too_large(&self) -> bool {
-        matches!(self, Self::Server { message } if message.contains("too large"))
+        self.server_error_kind() == Some(ServerErrorKind::TooLarge)
     }
 
-    /// memcached answered `SERVER_ERROR out of memory …`: it could not make room (for
-    /// example when started with `-M`, which forbids evictions).
+    /// memcached answered `SERVER_ERROR out of memory …` ([`ServerErrorKind::OutOfMemory`]):
+    /// it could not make room (for example when started with `-M`, which forbids
+    /// evictions).
     pub fn is_out_of_memory(&self) -> bool {
-        matches!(self, Self::Server { message } if message.contains("out of memory"))
+        self.server_error_kind() == Some(ServerErrorKind::OutOfMemory)
+    }
+
+    fn server_error_kind(&self) -> Option<ServerErrorKind> {
+        match self.first() {
+            Self::ServerError { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The request may have reached the server, so the command may have been applied even
     /// though no reply was read. False only when the failure came before anything was
-    /// written: connect errors, connect timeouts, pool timeouts and refused input.
+    /// written: connect errors, connect timeouts, pool timeouts and refused input. Always
+    /// true for [`Error::Batch`]: whatever stopped its first item, others may have gone.
     pub fn may_have_reached_server(&self) -> bool {
         let before_sending = matches!(
             self,
@@ -226,28 +351,30 @@ impl Error {
                     phase: Phase::Connect
                 }
         );
-        !(before_sending || self.is_invalid_input())
+        let batch = matches!(self, Self::Batch { .. });
+        batch || !(before_sending || self.is_invalid_input())
     }
 
     /// A later attempt, on a fresh connection, might succeed: the failure lay in the network,
     /// the server's state or a garbled stream, not in the request. (A value longer than this
     /// client accepts is not transient: asking again cannot make it shorter.)
     pub fn is_transient(&self) -> bool {
+        let error = self.first();
         let too_long = matches!(
-            self,
+            error,
             Self::Protocol(ProtocolError {
                 kind: ProtocolErrorKind::ValueTooLong { .. },
                 ..
             })
         );
         let connections_full = matches!(
-            self,
+            error,
             Self::UnknownCommand { message } if message.contains("Too many open connections")
         );
-        self.is_connection_error()
-            || (matches!(self, Self::Protocol(_)) && !too_long)
-            || matches!(self, Self::PoolTimeout { .. })
-            || self.is_out_of_memory()
+        error.is_connection_error()
+            || (matches!(error, Self::Protocol(_)) && !too_long)
+            || matches!(error, Self::PoolTimeout { .. })
+            || error.is_out_of_memory()
             || connections_full
     }
 
@@ -269,58 +396,19 @@ impl Error {
         self.is_transient() && (idempotent || !self.may_have_reached_server())
     }
 
-    /// A copy of this error, to report one failure against each of several items. An IO
-    /// error keeps its kind, OS error code and message, not its inner source.
-    pub(crate) fn duplicate(&self) -> Error {
-        let io = |e: &io::Error| {
-            e.raw_os_error().map_or_else(
-                || io::Error::new(e.kind(), e.to_string()),
-                io::Error::from_raw_os_error,
-            )
-        };
+    /// A socket error on an open connection, as [`Error::Io`].
+    pub(crate) fn io(phase: Phase, source: io::Error) -> Self {
+        Self::Io {
+            phase,
+            source: Arc::new(source),
+        }
+    }
+
+    /// The error the predicates judge: a batch's first failure, or this error itself.
+    fn first(&self) -> &Error {
         match self {
-            Self::Connect { addr, source } => Self::Connect {
-                addr: addr.clone(),
-                source: io(source),
-            },
-            Self::Timeout { phase, timeout } => Self::Timeout {
-                phase: *phase,
-                timeout: *timeout,
-            },
-            Self::DeadlineExceeded { phase } => Self::DeadlineExceeded { phase: *phase },
-            Self::ConnectionClosed { phase } => Self::ConnectionClosed { phase: *phase },
-            Self::Io { phase, source } => Self::Io {
-                phase: *phase,
-                source: io(source),
-            },
-            Self::Protocol(error) => Self::Protocol(error.clone()),
-            Self::Server { message } => Self::Server {
-                message: message.clone(),
-            },
-            Self::Client { message } => Self::Client {
-                message: message.clone(),
-            },
-            Self::UnknownCommand { message } => Self::UnknownCommand {
-                message: message.clone(),
-            },
-            Self::InvalidKey(error) => Self::InvalidKey(*error),
-            Self::ValueTooLarge { len, limit } => Self::ValueTooLarge {
-                len: *len,
-                limit: *limit,
-            },
-            Self::InvalidArgument { what, reason } => Self::InvalidArgument {
-                what,
-                reason: reason.clone(),
-            },
-            Self::ServerDown { addr, retry_in } => Self::ServerDown {
-                addr: addr.clone(),
-                retry_in: *retry_in,
-            },
-            Self::PoolTimeout { waited, max_size } => Self::PoolTimeout {
-                waited: *waited,
-                max_size: *max_size,
-            },
-            Self::NotStored => Self::NotStored,
+            Self::Batch { source, .. } => source.first(),
+            error => error,
         }
     }
 
@@ -328,7 +416,19 @@ impl Error {
     /// bytes were on the wire, except the replies memcached sends in step (`SERVER_ERROR`,
     /// `NOT_STORED`).
     pub(crate) fn breaks_connection(&self) -> bool {
-        self.may_have_reached_server() && !matches!(self, Self::Server { .. } | Self::NotStored)
+        self.may_have_reached_server()
+            && !matches!(self, Self::ServerError { .. } | Self::NotStored)
+    }
+}
+
+impl<T> From<BatchError<T>> for Error {
+    fn from(error: BatchError<T>) -> Self {
+        let (index, failed) = (error.first_failure().0, error.report().not_confirmed());
+        Self::Batch {
+            index,
+            failed,
+            source: Box::new(error.into_first_error()),
+        }
     }
 }
 
@@ -340,12 +440,19 @@ mod tests {
     use super::*;
     use crate::protocol::ProtocolErrorKind;
 
+    fn server_error(message: &str) -> Error {
+        Error::ServerError {
+            kind: ServerErrorKind::of_message(message.as_bytes()),
+            message: message.into(),
+        }
+    }
+
     fn examples() -> Vec<Error> {
-        let io = || io::Error::from(io::ErrorKind::ConnectionReset);
+        let io = || Arc::new(io::Error::from(io::ErrorKind::ConnectionReset));
         vec![
             Error::Connect {
                 addr: "h:1".into(),
-                source: io::Error::from(io::ErrorKind::ConnectionRefused),
+                source: Arc::new(io::Error::from(io::ErrorKind::ConnectionRefused)),
             },
             Error::Timeout {
                 phase: Phase::Connect,
@@ -372,13 +479,9 @@ mod tests {
                 ProtocolErrorKind::UnknownReply,
                 b"HELLO",
             )),
-            Error::Server {
-                message: "object too large for cache".into(),
-            },
-            Error::Server {
-                message: "out of memory storing object".into(),
-            },
-            Error::Client {
+            server_error("object too large for cache"),
+            server_error("out of memory storing object"),
+            Error::ClientError {
                 message: "bad data chunk".into(),
             },
             Error::UnknownCommand {
@@ -399,39 +502,49 @@ mod tests {
                 addr: "h:1".into(),
                 retry_in: Duration::from_secs(1),
             },
+            Error::Batch {
+                index: 3,
+                failed: 2,
+                source: Box::new(Error::ConnectionClosed { phase: Phase::Read }),
+            },
         ]
     }
 
     #[test]
     fn predicates_classify_every_variant() {
-        // (is_connection_error, may_have_reached_server, is_transient, breaks_connection)
+        // (is_connection_error, may_have_reached_server, is_transient, breaks_connection,
+        // is_connection_lost)
         let expected = [
-            (true, false, true, false),
-            (true, false, true, false),
-            (true, true, true, true),
-            (true, true, true, true),
-            (true, true, true, true),
-            (false, true, false, true),
-            (false, false, false, false),
-            (true, true, true, true),
-            (false, true, true, true),
-            (false, true, false, false),
-            (false, true, true, false),
-            (false, true, false, true),
-            (false, true, false, true),
-            (false, false, false, false),
-            (false, false, false, false),
-            (false, false, false, false),
-            (false, true, false, false),
-            (false, false, true, false),
-            (true, false, true, false),
+            (true, false, true, false, false),
+            (true, false, true, false, false),
+            (true, true, true, true, false),
+            (true, true, true, true, false),
+            (true, true, true, true, true),
+            (false, true, false, true, false),
+            (false, false, false, false, false),
+            (true, true, true, true, true),
+            (false, true, true, true, false),
+            (false, true, false, false, false),
+            (false, true, true, false, false),
+            (false, true, false, true, false),
+            (false, true, false, true, false),
+            (false, false, false, false, false),
+            (false, false, false, false, false),
+            (false, false, false, false, false),
+            (false, true, false, false, false),
+            (false, false, true, false, false),
+            (true, false, true, false, false),
+            (true, true, true, true, true),
         ];
-        for (error, want) in examples().iter().zip(expected) {
+        let errors = examples();
+        assert_eq!(errors.len(), expected.len());
+        for (error, want) in errors.iter().zip(expected) {
             let got = (
                 error.is_connection_error(),
                 error.may_have_reached_server(),
                 error.is_transient(),
                 error.breaks_connection(),
+                error.is_connection_lost(),
             );
             assert_eq!(got, want, "{error:?}");
         }
@@ -450,20 +563,106 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicate_reads_and_classifies_like_the_original() {
+    fn a_clone_reads_and_classifies_like_the_original_and_shares_its_io_error() {
         for error in examples() {
-            let copy = error.duplicate();
+            let copy = error.clone();
             assert_eq!(copy.to_string(), error.to_string());
             assert_eq!(copy.is_safe_to_retry(false), error.is_safe_to_retry(false));
             assert_eq!(copy.breaks_connection(), error.breaks_connection());
+            assert_eq!(copy.is_connection_lost(), error.is_connection_lost());
         }
+        let error = Error::Io {
+            phase: Phase::Read,
+            source: Arc::new(io::Error::other("the one and only")),
+        };
+        let (Error::Io { source: a, .. }, Error::Io { source: b, .. }) = (&error, error.clone())
+        else {
+            unreachable!()
+        };
+        assert!(
+            Arc::ptr_eq(a, &b),
+            "a clone shares the io::Error, kind, code and all"
+        );
     }
 
     #[test]
-    fn server_errors_are_recognisable() {
+    fn the_source_of_an_io_or_connect_error_is_the_io_error_itself() {
+        use std::error::Error as _;
+        let refused = || Arc::new(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+        let errors = [
+            Error::Connect {
+                addr: "h:1".into(),
+                source: refused(),
+            },
+            Error::Io {
+                phase: Phase::Write,
+                source: refused(),
+            },
+        ];
+        for error in errors.iter().chain(&errors.clone()) {
+            let source = error.source().expect("an IO error has a source");
+            let io = source
+                .downcast_ref::<io::Error>()
+                .unwrap_or_else(|| panic!("the source of {error:?} is not an io::Error"));
+            assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+            assert_eq!(io.to_string(), "refused");
+        }
+        let key = Error::InvalidKey(KeyError::Empty);
+        assert_eq!(
+            key.source().and_then(|s| s.downcast_ref::<KeyError>()),
+            Some(&KeyError::Empty)
+        );
+    }
+
+    #[test]
+    fn server_errors_are_recognisable_by_their_kind() {
         let errors = examples();
         assert!(errors[9].is_item_too_large() && !errors[9].is_out_of_memory());
         assert!(errors[10].is_out_of_memory() && !errors[10].is_item_too_large());
+        assert!(matches!(
+            errors[9],
+            Error::ServerError {
+                kind: ServerErrorKind::TooLarge,
+                ..
+            }
+        ));
+        // memcached's own spelling of some out-of-memory replies; transient like the others.
+        let allocating = server_error("Out of memory allocating item");
+        assert!(allocating.is_out_of_memory() && allocating.is_transient());
+        let other = server_error("output line too long");
+        assert!(!other.is_out_of_memory() && !other.is_item_too_large() && !other.is_transient());
+        // The kind decides, not the message: a caller's own error is classified as it says.
+        let declared = Error::ServerError {
+            kind: ServerErrorKind::Other,
+            message: "out of memory".into(),
+        };
+        assert!(!declared.is_out_of_memory());
+    }
+
+    #[test]
+    fn a_batch_error_is_judged_by_its_first_failure_but_may_have_reached_the_server() {
+        let batch = |first: Error| Error::Batch {
+            index: 0,
+            failed: 1,
+            source: Box::new(first),
+        };
+        let timeout = batch(Error::Timeout {
+            phase: Phase::Read,
+            timeout: Duration::from_secs(1),
+        });
+        assert!(timeout.is_timeout() && timeout.is_transient());
+        assert_eq!(timeout.timeout_phase(), Some(Phase::Read));
+        assert!(timeout.is_safe_to_retry(true) && !timeout.is_safe_to_retry(false));
+        let refused = batch(Error::Connect {
+            addr: "h:1".into(),
+            source: Arc::new(io::ErrorKind::ConnectionRefused.into()),
+        });
+        // Its first item was never sent, but items after it may have been.
+        assert!(refused.may_have_reached_server() && !refused.is_safe_to_retry(false));
+        let too_large = batch(server_error("object too large for cache"));
+        assert!(too_large.is_item_too_large());
+        let invalid = batch(Error::InvalidKey(KeyError::Empty));
+        assert!(invalid.is_invalid_input() && !invalid.is_safe_to_retry(true));
     }
 
     #[test]
@@ -481,5 +680,15 @@ mod tests {
             with_message.to_string(),
             "memcached answered ERROR: Too many open connections"
         );
+        let batch = &errors[19];
+        assert_eq!(
+            batch.to_string(),
+            "2 items of a batch were not confirmed; the first, item 3: \
+             memcached closed the connection during the read"
+        );
+        assert!(batch
+            .source()
+            .and_then(|s| s.downcast_ref::<Error>())
+            .is_some_and(|first| matches!(first, Error::ConnectionClosed { .. })));
     }
 }

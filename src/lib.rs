@@ -64,10 +64,11 @@ mod item;
 mod pool;
 pub mod protocol;
 
-pub use batch::{BatchReport, Entry, ItemResult};
+pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, PrefixStats};
 pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
+    ServerFailure,
 };
 pub use config::Config;
 pub use deadline::Deadline;
@@ -75,6 +76,7 @@ pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
 pub use pool::{Pool, PoolConfig, PooledClient};
+pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
 
 /// The README's examples, compiled as doc tests so that they cannot drift from the API.
 #[doc = include_str!("../README.md")]

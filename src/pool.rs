@@ -520,7 +520,7 @@ mod tests {
         fn refused(addr: &str, _: Config) -> Result<Client> {
             Err(Error::Connect {
                 addr: addr.to_owned(),
-                source: std::io::ErrorKind::ConnectionRefused.into(),
+                source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),
             })
         }
         let pool = pool_of_one("127.0.0.1:1", refused);

@@ -543,7 +543,7 @@ fn stats_cachedump_of_a_class_memcached_cannot_have_is_a_client_error_and_the_ne
     let mut client = Client::connect(&server.addr()).unwrap();
     let error = client.stats_cachedump(64, 1).unwrap_err();
     assert!(
-        matches!(&error, Error::Client { message } if message == "Illegal slab id"),
+        matches!(&error, Error::ClientError { message } if message == "Illegal slab id"),
         "{error:?}"
     );
     assert!(!error.is_transient());
@@ -556,7 +556,7 @@ fn stats_cachedump_on_a_server_started_with_dumping_disabled_is_a_client_error()
     let mut client = Client::connect(&server.addr()).unwrap();
     let error = client.stats_cachedump(1, 1).unwrap_err();
     assert!(
-        matches!(&error, Error::Client { message } if message.contains("not allowed")),
+        matches!(&error, Error::ClientError { message } if message.contains("not allowed")),
         "{error:?}"
     );
     assert!(client.version().unwrap().starts_with("1."));

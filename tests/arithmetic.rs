@@ -109,7 +109,7 @@ fn incr_on_a_non_numeric_value_is_a_client_error_and_the_next_call_works() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = counter(&mut client, "arith:text:", b"not a number");
     let error = client.incr(&key, 1).unwrap_err();
-    assert!(matches!(error, Error::Client { .. }), "{error:?}");
+    assert!(matches!(error, Error::ClientError { .. }), "{error:?}");
     assert!(error.to_string().contains("non-numeric"), "{error}");
     assert!(!error.is_transient() && !error.is_connection_error());
     // CLIENT_ERROR drops the connection (documented); the next call reconnects.
@@ -130,7 +130,7 @@ fn decr_on_a_non_numeric_value_is_a_client_error() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = counter(&mut client, "arith:text-decr:", b"12abc");
     let error = client.decr(&key, 1).unwrap_err();
-    assert!(matches!(error, Error::Client { .. }), "{error:?}");
+    assert!(matches!(error, Error::ClientError { .. }), "{error:?}");
     assert_eq!(client.decr(&unique_key("arith:x:"), 1).unwrap(), None);
 }
 

@@ -10,9 +10,10 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use memcache_sync::protocol::KeyError;
-use memcache_sync::{BatchReport, Client, Config, Entry, Error, Expiry, Item, ItemResult};
-use memcache_sync::{Phase, StoreOutcome};
-use support::{raw_exchange, raw_stats, shared_server, unique_key, Memcached};
+use memcache_sync::{BatchError, BatchReport, Client, Config, Entry, Error, Expiry, Item};
+use memcache_sync::{ItemResult, Phase, StoreOutcome};
+use support::Memcached;
+use support::{batch_report, raw_exchange, raw_stats, shared_server, unique_key, wait_for_sets};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -162,14 +163,18 @@ fn stat(stats: &HashMap<String, String>, name: &str) -> u64 {
         .unwrap_or_else(|e| panic!("stat {name}: {e}"))
 }
 
-fn assert_all_done<T: std::fmt::Debug>(report: &BatchReport<T>, len: usize) {
+/// The report of a batch that must have confirmed all of its `len` items.
+fn assert_all_done<T: std::fmt::Debug>(
+    result: Result<BatchReport<T>, BatchError<T>>,
+    len: usize,
+) -> BatchReport<T> {
+    let report = result.unwrap_or_else(|error| {
+        let failures: Vec<_> = error.report().failures().take(5).collect();
+        panic!("{error}; first failures {failures:?}")
+    });
     assert_eq!(report.len(), len);
-    assert!(
-        report.all_done(),
-        "stop error {:?}, first failures {:?}",
-        report.stop_error(),
-        report.failures().take(5).collect::<Vec<_>>()
-    );
+    assert_eq!(report.not_taken(), Some(0));
+    report
 }
 
 fn done<T: Copy + std::fmt::Debug>(result: &ItemResult<T>) -> T {
@@ -193,7 +198,7 @@ fn set_many_of_500k_items_in_one_call_stores_every_item_with_its_flags_and_expir
     let report = client.set_many(bulk_entries("bulk", COUNT, now));
     let set_time = started.elapsed();
 
-    assert_all_done(&report, COUNT);
+    let report = assert_all_done(report, COUNT);
     assert_eq!(report.done_count(), COUNT);
     assert!(report.stop_error().is_none());
     assert_eq!(report.failures().count(), 0);
@@ -266,8 +271,10 @@ fn get_many_of_100k_keys_returns_every_stored_item_and_lacks_exactly_the_missing
     const COUNT: usize = 100_000;
     let server = Memcached::start_with(&["-m", "256"]);
     let mut client = Client::connect(&server.addr()).unwrap();
-    let report = client.set_many(bulk_entries("gm", COUNT, SystemTime::now()));
-    assert_all_done(&report, COUNT);
+    assert_all_done(
+        client.set_many(bulk_entries("gm", COUNT, SystemTime::now())),
+        COUNT,
+    );
 
     let keys: Vec<[u8; 32]> = (0..COUNT).map(|i| bulk_key("gm", i)).collect();
     let found = client.get_many(&keys).unwrap();
@@ -357,11 +364,14 @@ fn invalid_keys_and_oversized_values_fail_alone_without_reaching_the_server() {
         Entry::new(vec![b'k'; 250], b"at the key limit".to_vec()).with_flags(250),
         invalid(b"trailing\n", b"x".to_vec()),
     ];
-    let report = client.set_many(entries);
+    let error = client
+        .set_many(entries)
+        .expect_err("invalid items are not confirmed");
+    assert_eq!(error.first_failure().0, 0);
+    let report = error.report();
 
     assert_eq!(report.len(), 14);
     assert!(report.stop_error().is_none(), "{:?}", report.stop_error());
-    assert!(!report.all_done());
     assert_eq!(report.done_count(), 6);
     let failed: Vec<usize> = report.failures().map(|(i, _)| i).collect();
     assert_eq!(failed, [0, 2, 4, 5, 7, 8, 10, 13]);
@@ -453,10 +463,10 @@ fn a_batch_of_only_invalid_items_fails_each_and_sends_nothing() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let before = raw_stats(&server.addr());
-    let report = client.set_many([
+    let report = batch_report(client.set_many([
         Entry::new(&b"a b"[..], &b"x"[..]),
         Entry::new(&b""[..], &b"x"[..]),
-    ]);
+    ]));
     assert_eq!(report.len(), 2);
     assert!(report.stop_error().is_none());
     assert_eq!(report.done_count(), 0);
@@ -465,7 +475,7 @@ fn a_batch_of_only_invalid_items_fails_each_and_sends_nothing() {
         .iter()
         .all(|r| matches!(r, ItemResult::Failed(Error::InvalidKey(_)))));
 
-    let report = client.delete_many([&b"a\r\nb"[..], &[b'x'; 300][..]]);
+    let report = batch_report(client.delete_many([&b"a\r\nb"[..], &[b'x'; 300][..]]));
     assert!(report.stop_error().is_none());
     assert!(report
         .results()
@@ -496,7 +506,7 @@ fn value_over_the_servers_item_limit_fails_alone_and_the_batch_stays_in_step() {
         .collect();
     const BIG_AT: usize = 300;
     entries[BIG_AT] = Entry::new(key(BIG_AT), big.clone());
-    let report = client.set_many(entries);
+    let report = batch_report(client.set_many(entries));
 
     assert_eq!(report.len(), 600);
     assert!(report.stop_error().is_none(), "{:?}", report.stop_error());
@@ -506,7 +516,7 @@ fn value_over_the_servers_item_limit_fails_alone_and_the_batch_stays_in_step() {
     let (at, failure) = failures[0];
     assert_eq!(at, BIG_AT);
     match failure {
-        ItemResult::Failed(error @ Error::Server { .. }) => {
+        ItemResult::Failed(error @ Error::ServerError { .. }) => {
             assert!(error.is_item_too_large(), "{error:?}")
         }
         other => panic!("expected Failed(Server), got {other:?}"),
@@ -555,17 +565,15 @@ fn add_many_reports_not_stored_exactly_for_existing_keys_and_keeps_their_values(
             .unwrap();
     }
 
-    let report = client.add_many(
-        keys.iter()
-            .enumerate()
-            .map(|(i, key)| Entry::new(key, format!("new {i}")).with_flags(i as u32)),
-    );
+    let report = client
+        .add_many(
+            keys.iter()
+                .enumerate()
+                .map(|(i, key)| Entry::new(key, format!("new {i}")).with_flags(i as u32)),
+        )
+        .expect("NotStored is an answer, so every item is Done");
     assert_eq!(report.len(), 50);
     assert!(report.stop_error().is_none());
-    assert!(
-        report.all_done(),
-        "NotStored is an answer, so every item is Done"
-    );
     for (i, result) in report.results().iter().enumerate() {
         let expected = if exists(i) {
             StoreOutcome::NotStored
@@ -594,7 +602,9 @@ fn add_many_reports_not_stored_exactly_for_existing_keys_and_keeps_their_values(
 
     // The same key twice in one batch: the first add wins, the second is refused.
     let twice = unique_key("add:twice:");
-    let report = client.add_many([Entry::new(&twice, "first"), Entry::new(&twice, "second")]);
+    let report = client
+        .add_many([Entry::new(&twice, "first"), Entry::new(&twice, "second")])
+        .unwrap();
     assert_eq!(done(&report.results()[0]), StoreOutcome::Stored);
     assert_eq!(done(&report.results()[1]), StoreOutcome::NotStored);
     assert_eq!(client.get(&twice).unwrap().unwrap().value, b"first");
@@ -610,12 +620,13 @@ fn replace_many_reports_not_stored_for_missing_keys_and_does_not_create_them() {
         client.set(key, b"old", 7, Expiry::Never).unwrap();
     }
 
-    let report = client.replace_many(
-        keys.iter()
-            .enumerate()
-            .map(|(i, key)| Entry::new(key, format!("new {i}")).with_flags(i as u32)),
-    );
-    assert!(report.all_done());
+    let report = client
+        .replace_many(
+            keys.iter()
+                .enumerate()
+                .map(|(i, key)| Entry::new(key, format!("new {i}")).with_flags(i as u32)),
+        )
+        .unwrap();
     for (i, result) in report.results().iter().enumerate() {
         let expected = if exists(i) {
             StoreOutcome::Stored
@@ -656,14 +667,13 @@ fn delete_many_reports_per_key_whether_it_held_an_item() {
         .filter(|(i, _)| exists(*i))
         .map(|(_, key)| Entry::new(key, "x"))
         .collect();
-    assert!(client.set_many(stored).all_done());
+    client.set_many(stored).unwrap();
 
     // A key deleted twice in one batch: true, then false.
     let mut batch: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     batch.push(&keys[0]);
-    let report = client.delete_many(batch);
+    let report = client.delete_many(batch).unwrap();
     assert_eq!(report.len(), 61);
-    assert!(report.all_done());
     for (i, result) in report.results()[..60].iter().enumerate() {
         assert_eq!(done(result), exists(i), "item {i}");
     }
@@ -677,7 +687,7 @@ fn delete_many_reports_per_key_whether_it_held_an_item() {
     let (a, b) = (unique_key("del:a:"), unique_key("del:b:"));
     client.set(&a, b"x", 0, Expiry::Never).unwrap();
     client.set(&b, b"x", 0, Expiry::Never).unwrap();
-    let report = client.delete_many([&a[..], b"bad key", &b[..]]);
+    let report = batch_report(client.delete_many([&a[..], b"bad key", &b[..]]));
     assert!(done(&report.results()[0]));
     assert!(matches!(
         report.results()[1],
@@ -700,18 +710,19 @@ fn touch_many_reports_per_key_whether_it_exists_and_short_expiries_take_effect()
         .filter(|(i, _)| exists(*i))
         .map(|(i, key)| Entry::new(key, format!("v{i}")))
         .collect();
-    assert!(client.set_many(stored).all_done());
+    client.set_many(stored).unwrap();
 
-    let report = client.touch_many(keys.iter().enumerate().map(|(i, key)| {
-        let expiry = if short(i) {
-            Expiry::after_secs(1)
-        } else {
-            Expiry::after_secs(3600)
-        };
-        (key, expiry)
-    }));
+    let report = client
+        .touch_many(keys.iter().enumerate().map(|(i, key)| {
+            let expiry = if short(i) {
+                Expiry::after_secs(1)
+            } else {
+                Expiry::after_secs(3600)
+            };
+            (key, expiry)
+        }))
+        .unwrap();
     assert_eq!(report.len(), 30);
-    assert!(report.all_done());
     for (i, result) in report.results().iter().enumerate() {
         assert_eq!(done(result), exists(i), "item {i}");
     }
@@ -745,7 +756,7 @@ fn touch_many_reports_per_key_whether_it_exists_and_short_expiries_take_effect()
 
     // An expiry memcached cannot represent fails that item alone.
     let too_late = Expiry::At(SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 32));
-    let report = client.touch_many([(&keys[1], too_late), (&keys[3], Expiry::Never)]);
+    let report = batch_report(client.touch_many([(&keys[1], too_late), (&keys[3], Expiry::Never)]));
     assert!(matches!(
         report.results()[0],
         ItemResult::Failed(Error::InvalidArgument { .. })
@@ -762,18 +773,21 @@ fn empty_batches_are_empty_all_done_reports_that_need_no_server() {
     // With the server gone, anything that touched the network would fail.
     server.kill();
 
-    let report = client.set_many(Vec::<Entry<&[u8], &[u8]>>::new());
-    assert!(report.is_empty() && report.all_done() && report.stop_error().is_none());
+    let report = client.set_many(Vec::<Entry<&[u8], &[u8]>>::new()).unwrap();
+    assert!(report.is_empty() && report.stop_error().is_none());
     assert_eq!((report.len(), report.done_count()), (0, 0));
     assert_eq!(report.failures().count(), 0);
-    let report = client.add_many(Vec::<Entry<&[u8], &[u8]>>::new());
-    assert!(report.is_empty() && report.all_done());
-    let report = client.replace_many(Vec::<Entry<&[u8], &[u8]>>::new());
-    assert!(report.is_empty() && report.all_done());
-    let report = client.delete_many(Vec::<&[u8]>::new());
-    assert!(report.is_empty() && report.all_done());
-    let report = client.touch_many(Vec::<(&[u8], Expiry)>::new());
-    assert!(report.is_empty() && report.all_done());
+    assert_eq!(report.not_taken(), Some(0));
+    let report = client.add_many(Vec::<Entry<&[u8], &[u8]>>::new()).unwrap();
+    assert!(report.is_empty());
+    let report = client
+        .replace_many(Vec::<Entry<&[u8], &[u8]>>::new())
+        .unwrap();
+    assert!(report.is_empty());
+    let report = client.delete_many(Vec::<&[u8]>::new()).unwrap();
+    assert!(report.is_empty());
+    let report = client.touch_many(Vec::<(&[u8], Expiry)>::new()).unwrap();
+    assert!(report.is_empty());
     assert!(report.into_results().is_empty());
     assert!(client.get_many::<&[u8]>(&[]).unwrap().is_empty());
 }
@@ -811,15 +825,6 @@ fn verify_stopped_bulk_batch<T>(addr: &str, tag: &str, results: &[ItemResult<T>]
     );
 }
 
-/// Waits until the server has carried out at least `count` sets.
-fn wait_for_sets(addr: &str, count: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stat(&raw_stats(addr), "cmd_set") < count {
-        assert!(Instant::now() < deadline, "the batch did not get going");
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_done() {
     const COUNT: usize = 300_000;
@@ -845,7 +850,7 @@ fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_d
         server.freeze();
         (server, frozen_at)
     });
-    let report = client.set_many(entries);
+    let report = batch_report(client.set_many(entries));
     let returned_at = Instant::now();
     let (mut server, frozen_at) = freezer.join().unwrap();
 
@@ -880,8 +885,12 @@ fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_d
         after_freeze < Duration::from_secs(3),
         "set_many returned {after_freeze:?} after the server froze"
     );
-    assert!(!report.all_done());
     assert!(report.len() < COUNT, "a stopped batch takes no more input");
+    assert_eq!(
+        report.not_taken(),
+        Some(COUNT - report.len()),
+        "a range knows its length"
+    );
     let shape = assert_stopped_shape(report.results());
     eprintln!("{shape:?}");
     assert!(
@@ -902,8 +911,10 @@ fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_d
     verify_stopped_bulk_batch(&addr, "frz", report.results(), COUNT);
 
     // The same client reconnects and carries on.
-    let report = client.set_many(bulk_entries("frz2", 1000, SystemTime::now()));
-    assert_all_done(&report, 1000);
+    assert_all_done(
+        client.set_many(bulk_entries("frz2", 1000, SystemTime::now())),
+        1000,
+    );
 }
 
 #[test]
@@ -923,7 +934,7 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
         server.kill();
         (server, killed_at)
     });
-    let report = client.set_many(entries);
+    let report = batch_report(client.set_many(entries));
     let returned_at = Instant::now();
     let (mut server, killed_at) = killer.join().unwrap();
 
@@ -948,6 +959,11 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
         "returned {after_kill:?} after the kill"
     );
     assert!(report.len() < COUNT, "a stopped batch takes no more input");
+    assert_eq!(
+        report.not_taken(),
+        Some(COUNT - report.len()),
+        "a range knows its length"
+    );
     let shape = assert_stopped_shape(report.results());
     eprintln!("{shape:?}");
     assert!(
@@ -961,8 +977,10 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
 
     // A new process on the same port: the same client reconnects and runs a new batch.
     server.restart();
-    let report = client.set_many(bulk_entries("kil2", 20_000, SystemTime::now()));
-    assert_all_done(&report, 20_000);
+    assert_all_done(
+        client.set_many(bulk_entries("kil2", 20_000, SystemTime::now())),
+        20_000,
+    );
     let keys: Vec<[u8; 32]> = (0..20_000).map(|i| bulk_key("kil2", i)).collect();
     let found = client.get_many(&keys).unwrap();
     assert_eq!(assert_bulk_items_present(&found, "kil2", 0..20_000), 20_000);
@@ -987,9 +1005,9 @@ fn a_window_of_large_values_must_arrive_within_one_read_timeout_of_its_send() {
     // Loaded with the default timeouts: on a busy machine memcached can take a while to take
     // in 900 KiB.
     let mut loader = Client::connect(&server.addr()).unwrap();
-    assert!(loader
+    loader
         .set_many(keys.iter().map(|key| Entry::new(key, &value)))
-        .all_done());
+        .unwrap();
 
     let timeout = Duration::from_millis(100);
     let mut client =

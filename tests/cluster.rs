@@ -22,7 +22,7 @@ use memcache_sync::{
     Cluster, ClusterBuilder, Config, Entry, Error, Event, Expiry, Failover, HealthConfig, Item,
     ItemResult, Observer, Phase, PoolConfig, RetryPolicy,
 };
-use support::{raw_exchange, unique_key, Memcached};
+use support::{batch_report, raw_exchange, unique_key, Memcached};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 const READ_TIMEOUT: Duration = Duration::from_millis(300);
@@ -373,10 +373,11 @@ fn keys_land_exactly_where_an_explicit_modulo_distribution_says_also_in_batches(
         assert_eq!(cluster.server_for(key), go.server_for(key));
     }
     let report =
-        cluster.set_many(keys.iter().enumerate().map(|(i, key)| {
-            Entry::new(key.clone(), value(i)).with_expiry(Expiry::after_secs(300))
-        }));
-    assert!(report.all_done(), "{:?}", report.failures().next());
+        cluster
+            .set_many(keys.iter().enumerate().map(|(i, key)| {
+                Entry::new(key.clone(), value(i)).with_expiry(Expiry::after_secs(300))
+            }))
+            .unwrap();
     assert_eq!(report.len(), keys.len());
     assert_placement(&cluster, &servers, &keys, &value);
 
@@ -838,7 +839,7 @@ fn with_failover_a_batch_moves_a_down_servers_keys_onto_the_connection_it_holds_
     };
 
     let unanswered = while_frozen(&|| {
-        let report = cluster.set_many(keys.iter().map(|key| Entry::new(key, key)));
+        let report = batch_report(cluster.set_many(keys.iter().map(|key| Entry::new(key, key))));
         (keys.iter().zip(report.results()))
             .filter(|(_, result)| !result.is_done())
             .map(|(key, result)| format!("{}: {result:?}", text(key)))
@@ -860,7 +861,7 @@ fn with_failover_a_batch_moves_a_down_servers_keys_onto_the_connection_it_holds_
             let report = cluster.get_many(keys).unwrap();
             keys.iter()
                 .filter(|key| report.found.get(*key).map(|item| &item.value) != Some(*key))
-                .map(|key| format!("{}: {:?}", text(key), report.failed.get(key)))
+                .map(|key| format!("{}: {:?}", text(key), report.error_for(key)))
                 .collect()
         });
         assert_all_answered(&unanswered, what);
@@ -891,8 +892,9 @@ fn with_failover_a_batch_that_probes_a_still_dead_server_is_served_by_the_next_o
     while !cluster.is_down(DEAD) {
         let _ = cluster.get(&keys[5]);
     }
-    let stored = cluster.set_many(keys.iter().map(|key| Entry::new(key, key)));
-    assert!(stored.all_done(), "{:?}", stored.failures().next());
+    cluster
+        .set_many(keys.iter().map(|key| Entry::new(key, key)))
+        .unwrap();
 
     thread::sleep(backoff + Duration::from_millis(50));
     recorder.take();
@@ -905,7 +907,7 @@ fn with_failover_a_batch_that_probes_a_still_dead_server_is_served_by_the_next_o
         "the batch did not probe the dead server: {events:?}"
     );
     let failed: Vec<String> = (report.failed.iter())
-        .map(|(key, error)| format!("{}: {error:?}", text(key)))
+        .map(|failure| format!("{}: {:?}", failure.server, failure.error))
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
     for key in &keys {
@@ -1179,8 +1181,9 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
         .collect();
     let owner: Vec<usize> = keys.iter().map(|k| cluster.server_for(k)).collect();
 
-    let report = cluster.set_many(keys.iter().map(|k| Entry::new(k.clone(), b"one".to_vec())));
-    assert!(report.all_done(), "{:?}", report.failures().next());
+    cluster
+        .set_many(keys.iter().map(|k| Entry::new(k.clone(), b"one".to_vec())))
+        .unwrap();
     for (index, expected) in owned.iter().enumerate() {
         assert_eq!(raw_get_many(&all[index], &keys).len(), expected.len());
     }
@@ -1192,11 +1195,12 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
 
     // get_many: the dead server's keys fail with a typed error; the others are read.
     let read = cluster.get_many(&keys).unwrap();
-    let failed: HashSet<&Vec<u8>> = read.failed.keys().collect();
-    let expected: HashSet<&Vec<u8>> = owned[DEAD].iter().collect();
+    let failed: HashSet<&[u8]> = read.failed_keys().collect();
+    let expected: HashSet<&[u8]> = owned[DEAD].iter().map(Vec::as_slice).collect();
     assert_eq!(failed, expected, "exactly the dead server's keys fail");
-    for (key, error) in &read.failed {
-        assert!(error.is_connection_error(), "{}: {error:?}", text(key));
+    for failure in &read.failed {
+        let error = &failure.error;
+        assert!(error.is_connection_error(), "{}: {error:?}", failure.server);
     }
     for (key, owner) in keys.iter().zip(&owner) {
         if *owner != DEAD {
@@ -1206,7 +1210,8 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
 
     // set_many: the live servers' entries are done; the dead one's failed, unconfirmed or
     // not sent, never done.
-    let report = cluster.set_many(keys.iter().map(|k| Entry::new(k.clone(), b"two".to_vec())));
+    let report =
+        batch_report(cluster.set_many(keys.iter().map(|k| Entry::new(k.clone(), b"two".to_vec()))));
     assert_eq!(report.len(), keys.len());
     for (i, result) in report.results().iter().enumerate() {
         if owner[i] == DEAD {
@@ -1233,7 +1238,7 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
     );
 
     // delete_many with the server marked down: its keys fail with ServerDown.
-    let report = cluster.delete_many(keys.iter());
+    let report = batch_report(cluster.delete_many(keys.iter()));
     for (i, result) in report.results().iter().enumerate() {
         if owner[i] == DEAD {
             assert!(
@@ -1257,11 +1262,11 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
     }
     let read = cluster.get_many(&keys).unwrap();
     assert!(read.found.is_empty());
-    assert_eq!(read.failed.len(), owned[DEAD].len());
+    assert_eq!(read.failed_keys().count(), owned[DEAD].len());
     assert!(read
         .failed
-        .values()
-        .all(|e| matches!(e, Error::ServerDown { .. })));
+        .iter()
+        .all(|failure| matches!(failure.error, Error::ServerDown { .. })));
 }
 
 #[test]
@@ -1528,8 +1533,9 @@ fn a_batch_spanning_many_windows_on_a_server_that_dies_reports_every_item_withou
     assert_eq!(cluster.get(&warm).unwrap(), None);
     servers[1].kill();
 
-    let report = cluster.set_many(keys.iter().map(|key| Entry::new(key, b"v")));
+    let report = batch_report(cluster.set_many(keys.iter().map(|key| Entry::new(key, b"v"))));
     assert_eq!(report.len(), COUNT, "every item is reported");
+    assert_eq!(report.not_taken(), Some(0));
     for (key, result) in keys.iter().zip(report.results()) {
         match cluster.server_for(key) {
             0 => assert!(result.is_done(), "{}: {result:?}", text(key)),
@@ -1592,19 +1598,27 @@ fn a_get_many_too_big_to_send_whole_still_fails_only_the_dead_servers_keys() {
     let keys: Vec<Vec<u8>> = (0..3000)
         .map(|i| format!("big:{i:028}").into_bytes())
         .collect();
-    assert!(cluster
+    cluster
         .set_many(keys.iter().map(|key| Entry::new(key, b"v")))
-        .all_done());
+        .unwrap();
     servers[2].kill();
     let report = cluster.get_many(&keys).unwrap();
     for key in &keys {
         if cluster.server_for(key) == 2 {
-            let error = &report.failed[key];
+            let error = report.error_for(key).expect("the dead server's key failed");
             assert!(error.is_connection_error(), "{error:?}");
             assert!(!report.found.contains_key(key));
         } else {
             assert_eq!(report.found[key].value, b"v", "{}", text(key));
         }
     }
-    assert_eq!(report.found.len() + report.failed.len(), keys.len());
+    assert_eq!(
+        report.found.len() + report.failed_keys().count(),
+        keys.len()
+    );
+    assert_eq!(
+        report.failed.len(),
+        1,
+        "one failure for the one dead server"
+    );
 }

@@ -241,7 +241,7 @@ fn a_batch_probe_that_sends_nothing_does_not_mark_a_frozen_server_up() {
     // Once the backoff has passed, this batch is the probe: it gets a connection, but its
     // only key is refused before a byte is sent.
     thread::sleep(MAX_BACKOFF);
-    let report = cluster.delete_many(["bad key"]);
+    let report = cluster.delete_many(["bad key"]).unwrap_err().into_report();
     assert!(
         matches!(
             report.results(),

@@ -16,7 +16,7 @@ use memcache_sync::{
     PoolConfig, RetryPolicy,
 };
 use support::fault_server::{Fault, FaultServer};
-use support::{unique_key, Memcached};
+use support::{batch_report, unique_key, Memcached};
 
 /// What a bound may exceed its timeout by on a shared, loaded machine.
 const MARGIN: Duration = Duration::from_millis(300);
@@ -62,7 +62,7 @@ fn a_trickling_batch_ends_within_one_read_timeout_of_its_windows_send() {
     let timeout = Duration::from_millis(200);
     let mut client =
         Client::connect_with(&server.addr(), patient().with_read_timeout(timeout)).unwrap();
-    let (report, elapsed) = timed(|| client.set_many(entries("trickle", 10)));
+    let (report, elapsed) = timed(|| batch_report(client.set_many(entries("trickle", 10))));
     assert_within(elapsed, timeout, "a 10-item set_many answered 140 ms apart");
     assert!(
         matches!(
@@ -143,7 +143,8 @@ fn an_endless_batch_stops_at_the_callers_deadline() {
     let mut client = Client::connect_with(&server.addr(), patient()).unwrap();
     let bound = Duration::from_millis(300);
     let endless = (0..).map(|i: u64| Entry::new(format!("endless:{i}").into_bytes(), &b"v"[..]));
-    let (report, elapsed) = timed(|| Deadline::after(bound).run(|| client.set_many(endless)));
+    let (report, elapsed) =
+        timed(|| Deadline::after(bound).run(|| batch_report(client.set_many(endless))));
     assert_within(
         elapsed,
         bound,
@@ -208,9 +209,9 @@ fn a_cluster_read_across_stalled_servers_waits_one_read_timeout_not_their_sum() 
     let keys = keys("stalled", 40);
     let (report, elapsed) = timed(|| cluster.get_many(&keys).unwrap());
     assert_within(elapsed, timeout, "a get_many across four stalled servers");
-    assert_eq!(report.failed.len(), keys.len());
-    assert!(report.failed.values().all(|e| matches!(
-        e,
+    assert_eq!(report.failed_keys().count(), keys.len());
+    assert!(report.failed.iter().all(|failure| matches!(
+        failure.error,
         Error::Timeout {
             phase: Phase::Read,
             ..
@@ -255,14 +256,17 @@ fn a_cluster_call_across_servers_hanging_at_connect_waits_one_connect_timeout_no
             timeout * 2,
             &format!("a get_many of {count} keys across four servers hanging at connect"),
         );
-        assert_eq!(report.failed.len(), keys.len());
+        assert_eq!(report.failed_keys().count(), keys.len());
         assert!(
-            report.failed.values().all(connect_timeout),
+            report
+                .failed
+                .iter()
+                .all(|failure| connect_timeout(&failure.error)),
             "{:?}",
-            report.failed.values().next()
+            report.failed.first()
         );
     }
-    let (report, elapsed) = timed(|| cluster.set_many(entries("hung", 1_000)));
+    let (report, elapsed) = timed(|| batch_report(cluster.set_many(entries("hung", 1_000))));
     assert_within(
         elapsed,
         timeout * 2,
@@ -335,14 +339,14 @@ fn a_cluster_read_beside_servers_hanging_at_connect_finds_the_healthy_keys_in_on
         } else {
             assert!(
                 matches!(
-                    report.failed.get(key),
+                    report.error_for(key),
                     Some(Error::Timeout {
                         phase: Phase::Connect,
                         ..
                     })
                 ),
                 "{:?}",
-                report.failed.get(key)
+                report.error_for(key)
             );
         }
     }
@@ -367,14 +371,15 @@ fn a_cluster_fan_out_returns_by_the_callers_deadline_and_marks_no_server_down() 
         let (report, elapsed) = timed(|| Deadline::after(bound).run(|| cluster.get_many(&keys)));
         assert_within(elapsed, bound, &format!("a get_many of {count} keys"));
         let report = report.unwrap();
-        assert_eq!(report.failed.len(), keys.len());
+        assert_eq!(report.failed_keys().count(), keys.len());
         assert!(report
             .failed
-            .values()
-            .all(|e| matches!(e, Error::DeadlineExceeded { .. })));
+            .iter()
+            .all(|failure| matches!(failure.error, Error::DeadlineExceeded { .. })));
     }
-    let (report, elapsed) =
-        timed(|| Deadline::after(bound).run(|| cluster.set_many(entries("fan", 5_000))));
+    let (report, elapsed) = timed(|| {
+        Deadline::after(bound).run(|| batch_report(cluster.set_many(entries("fan", 5_000))))
+    });
     assert_within(elapsed, bound, "a set_many of 5,000 entries");
     assert!(matches!(
         report.stop_error(),
@@ -464,7 +469,7 @@ fn the_largest_durations_mean_a_long_time_and_never_panic() {
     let key = unique_key("extreme");
     client.set(&key, b"v", 0, Expiry::Never).unwrap();
     assert!(client.get(&key).unwrap().is_some());
-    assert!(client.set_many(entries("extreme", 100)).all_done());
+    client.set_many(entries("extreme", 100)).unwrap();
     Deadline::after(Duration::MAX)
         .run(|| client.get(&key))
         .unwrap();

@@ -106,8 +106,8 @@ fn is_fault_error(error: &Error) -> bool {
         || matches!(
             error,
             Error::Protocol(_)
-                | Error::Server { .. }
-                | Error::Client { .. }
+                | Error::ServerError { .. }
+                | Error::ClientError { .. }
                 | Error::UnknownCommand { .. }
         )
 }

@@ -825,7 +825,7 @@ fn server_error_is_server_and_keeps_the_connection() {
     let (result, elapsed) = timed(|| client.get(K1));
     let error = result.expect_err("SERVER_ERROR was taken for an answer");
     assert!(
-        matches!(&error, Error::Server { message } if message == "out of memory storing object"),
+        matches!(&error, Error::ServerError { message, .. } if message == "out of memory storing object"),
         "{error:?}"
     );
     assert!(error.is_out_of_memory() && error.is_transient());
@@ -850,7 +850,7 @@ fn client_error_is_client_and_drops_the_connection() {
     let (result, elapsed) = timed(|| client.get(K1));
     let error = result.expect_err("CLIENT_ERROR was taken for an answer");
     assert!(
-        matches!(&error, Error::Client { message } if message == "bad command line format"),
+        matches!(&error, Error::ClientError { message } if message == "bad command line format"),
         "{error:?}"
     );
     assert!(!error.is_transient());

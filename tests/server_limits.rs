@@ -35,7 +35,7 @@ fn a_full_cache_that_may_not_evict_answers_out_of_memory_and_stays_in_step() {
         })
         .expect("a 2 MiB cache refuses a 100 MB load");
     assert!(error.is_out_of_memory(), "{error:?}");
-    assert!(matches!(error, Error::Server { .. }));
+    assert!(matches!(error, Error::ServerError { .. }));
     assert!(
         client.is_connected(),
         "memcached stays in step after SERVER_ERROR"

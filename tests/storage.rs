@@ -332,7 +332,7 @@ fn a_value_over_the_servers_item_limit_is_a_server_error_and_the_connection_is_k
     let error = client
         .set(&key, &vec![b'z'; 3 * MIB / 2], 0, Expiry::Never)
         .unwrap_err();
-    assert!(matches!(error, Error::Server { .. }), "{error:?}");
+    assert!(matches!(error, Error::ServerError { .. }), "{error:?}");
     assert!(error.is_item_too_large(), "{error:?}");
     assert!(!error.is_transient() && !error.is_out_of_memory());
     assert!(

@@ -169,8 +169,8 @@ fn cluster_get_many_through_the_proxy_returns_exactly_what_was_stored() {
     assert!(
         report.failed.is_empty(),
         "{} keys failed, e.g. with {:?}",
-        report.failed.len(),
-        report.failed.values().next()
+        report.failed_keys().count(),
+        report.failed.first()
     );
     assert!(report.found == stored, "Cluster::get_many differs");
 }
@@ -219,7 +219,7 @@ fn the_call_right_after_a_server_error_to_a_multi_key_line_succeeds_though_the_p
 
     // A single key of the dead backend: an error, and nutcracker keeps the connection.
     let error = client.get(&doomed).expect_err("a key of a dead backend");
-    assert!(matches!(error, Error::Server { .. }), "{error:?}");
+    assert!(matches!(error, Error::ServerError { .. }), "{error:?}");
     assert!(client.get(&live).unwrap().is_some());
 
     for round in 0..20 {
@@ -227,7 +227,7 @@ fn the_call_right_after_a_server_error_to_a_multi_key_line_succeeds_though_the_p
             .get_many(&[&live, &doomed])
             .expect_err("a line with a key of a dead backend");
         assert!(
-            matches!(&error, Error::Server { message } if message.contains("Connection refused")),
+            matches!(&error, Error::ServerError { message, .. } if message.contains("Connection refused")),
             "round {round}: {error:?}"
         );
         let next = client.get(&live);

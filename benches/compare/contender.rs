@@ -183,8 +183,8 @@ impl Contender for MemcacheSync {
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize {
         let report = self
             .client
-            .set_many(keys.iter().map(|key| Entry::new(key.as_bytes(), value)));
-        assert!(report.all_done(), "set_many: {:?}", report.stop_error());
+            .set_many(keys.iter().map(|key| Entry::new(key.as_bytes(), value)))
+            .unwrap_or_else(|error| panic!("set_many: {error}"));
         report.len()
     }
 }

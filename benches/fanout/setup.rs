@@ -87,11 +87,7 @@ impl FanSetup {
             FanSetup::Cluster { cluster, spread: s } => {
                 let keys = if *s { spread } else { one };
                 let report = cluster.get_many(keys).expect("get_many");
-                assert!(
-                    report.failed.is_empty(),
-                    "{:?}",
-                    report.failed.values().next()
-                );
+                assert!(report.failed.is_empty(), "{:?}", report.failed.first());
                 assert_eq!(report.found.len(), n);
             }
         }

@@ -289,7 +289,7 @@ impl Client {
     ///
     /// # Returns
     /// memcached answers `ITEM <key> [<size> b; <expiry> s]` lines, then `END`. A class
-    /// memcached does not have (64 and above) is [`Error::Client`]; so is any cachedump on a
+    /// memcached does not have (64 and above) is [`Error::ClientError`]; so is any cachedump on a
     /// server started with `-X`.
     ///
     /// ```

@@ -6,7 +6,7 @@
 //! # Returns
 //! The new value, or `NOT_FOUND` as `None`. A stored value that is not a decimal number is
 //! `CLIENT_ERROR cannot increment or decrement non-numeric value`, an
-//! [`Error::Client`](crate::Error::Client).
+//! [`Error::ClientError`](crate::Error::ClientError).
 
 use super::Client;
 use crate::error::Result;

@@ -2,7 +2,8 @@
 //!
 //! Every command is pipelined (see the pipeline module) and answered one by one: each item
 //! gets its own [`ItemResult`](crate::ItemResult), so one bad item never hides the others'
-//! outcomes, and nothing is reported stored that the server did not confirm.
+//! outcomes, and nothing is reported stored that the server did not confirm. A batch is `Ok`
+//! only when the server confirmed every item; otherwise its [`BatchError`] holds the report.
 
 use std::time::SystemTime;
 
@@ -10,13 +11,15 @@ use super::keys::{deleted, touched};
 use super::pipeline::STORE_WINDOW_BYTES;
 use super::storage::{encode_entry, set_outcome, store_outcome};
 use super::{expect, Client};
-use crate::batch::{BatchReport, Entry};
+use crate::batch::{BatchError, BatchReport, Entry};
 use crate::expiry::Expiry;
 use crate::item::StoreOutcome;
 use crate::protocol::{encode_delete, encode_touch, StorageCommand};
 
 impl Client {
-    /// Stores every entry, pipelined, and reports each one's result in input order.
+    /// Stores every entry, pipelined, and reports each one's result in input order: `Ok` if
+    /// the server confirmed them all, else a [`BatchError`] with the report and the first
+    /// entry that was not confirmed (`?` makes it an [`Error::Batch`](crate::Error::Batch)).
     ///
     /// Entries with an invalid key or a value over the size limit are
     /// [`ItemResult::Failed`](crate::ItemResult::Failed) before sending, and the rest still go.
@@ -27,7 +30,8 @@ impl Client {
     /// deadline passes or the connection fails, the report's
     /// [`stop_error`](BatchReport::stop_error) says why, and every entry after the last
     /// confirmed one is `Unconfirmed` (sent, no reply read) or `NotSent`; the batch then takes
-    /// no more entries from the iterator, so those after [`BatchReport::len`] were not sent.
+    /// no more entries from the iterator, and [`BatchReport::not_taken`] says how many it
+    /// left there when the iterator knew its length.
     ///
     /// ```
     /// # use memcache_sync::{Client, Entry, Expiry, ItemResult};
@@ -36,18 +40,20 @@ impl Client {
     /// let entries = (0..1000).map(|i| {
     ///     Entry::new(format!("doc:bulk:{i}"), format!("value {i}")).with_expiry(Expiry::after_secs(60))
     /// });
-    /// let report = client.set_many(entries);
-    /// assert!(report.all_done());
+    /// let report = client.set_many(entries)?;
+    /// assert_eq!(report.done_count(), 1000);
     ///
-    /// let report = client.set_many([Entry::new("doc:ok", "v"), Entry::new("bad key", "v")]);
-    /// assert!(report.results()[0].is_done());
-    /// assert!(matches!(report.results()[1], ItemResult::Failed(_)));
+    /// let error = client.set_many([Entry::new("doc:ok", "v"), Entry::new("bad key", "v")]).unwrap_err();
+    /// assert!(error.first_failure().1.is_invalid_input());
+    /// let results = error.report().results();
+    /// assert!(results[0].is_done());
+    /// assert!(matches!(results[1], ItemResult::Failed(_)));
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         entries: impl IntoIterator<Item = Entry<K, V>>,
-    ) -> BatchReport<()> {
+    ) -> Result<BatchReport<()>, BatchError<()>> {
         let (limit, now) = (self.config.max_value_size(), SystemTime::now());
         self.pipeline(
             STORE_WINDOW_BYTES,
@@ -55,23 +61,49 @@ impl Client {
             |entry, buf| encode_entry(buf, StorageCommand::Set, &entry, limit, now),
             |(), replies| expect(replies, set_outcome)?,
         )
+        .into_result()
     }
 
     /// Like [`Client::set_many`] with `add`: each entry is stored only if its key holds
-    /// nothing, and reports [`StoreOutcome::NotStored`] otherwise.
+    /// nothing, and reports [`StoreOutcome::NotStored`] otherwise. A `NotStored` entry is
+    /// confirmed (the server answered), so a batch of them is still `Ok`: read the outcomes.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Entry, Expiry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set_many([Entry::new("doc:add_many:taken", "first")])?;
+    /// client.delete_many(["doc:add_many:free"])?;
+    /// let report = client.add_many([
+    ///     Entry::new("doc:add_many:taken", "second"),
+    ///     Entry::new("doc:add_many:free", "new").with_expiry(Expiry::after_secs(60)),
+    /// ])?;
+    /// let outcomes: Vec<_> = report.results().iter().map(|r| r.ok().copied()).collect();
+    /// assert_eq!(outcomes, [Some(StoreOutcome::NotStored), Some(StoreOutcome::Stored)]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn add_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         entries: impl IntoIterator<Item = Entry<K, V>>,
-    ) -> BatchReport<StoreOutcome> {
+    ) -> Result<BatchReport<StoreOutcome>, BatchError<StoreOutcome>> {
         self.conditional_many(StorageCommand::Add, entries)
     }
 
     /// Like [`Client::set_many`] with `replace`: each entry is stored only if its key holds
     /// something, and reports [`StoreOutcome::NotStored`] otherwise.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Entry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// let report = client.replace_many([Entry::new("doc:replace_many:nobody", "v")])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&StoreOutcome::NotStored));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn replace_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         entries: impl IntoIterator<Item = Entry<K, V>>,
-    ) -> BatchReport<StoreOutcome> {
+    ) -> Result<BatchReport<StoreOutcome>, BatchError<StoreOutcome>> {
         self.conditional_many(StorageCommand::Replace, entries)
     }
 
@@ -79,7 +111,7 @@ impl Client {
         &mut self,
         command: StorageCommand,
         entries: impl IntoIterator<Item = Entry<K, V>>,
-    ) -> BatchReport<StoreOutcome> {
+    ) -> Result<BatchReport<StoreOutcome>, BatchError<StoreOutcome>> {
         let (limit, now) = (self.config.max_value_size(), SystemTime::now());
         self.pipeline(
             STORE_WINDOW_BYTES,
@@ -87,26 +119,51 @@ impl Client {
             |entry, buf| encode_entry(buf, command, &entry, limit, now),
             |(), replies| expect(replies, store_outcome),
         )
+        .into_result()
     }
 
-    /// Deletes every key, pipelined: `true` for each key that held an item.
+    /// Deletes every key, pipelined: `true` for each key that held an item. `Ok` and errors as
+    /// for [`Client::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Entry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set_many([Entry::new("doc:delete_many", "v")])?;
+    /// let report = client.delete_many(["doc:delete_many", "doc:delete_many:nobody"])?;
+    /// let deleted: Vec<bool> = report.into_results().into_iter().filter_map(|r| r.into_ok()).collect();
+    /// assert_eq!(deleted, [true, false]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn delete_many<K: AsRef<[u8]>>(
         &mut self,
         keys: impl IntoIterator<Item = K>,
-    ) -> BatchReport<bool> {
+    ) -> Result<BatchReport<bool>, BatchError<bool>> {
         self.pipeline(
             STORE_WINDOW_BYTES,
             keys,
             |key, buf| Ok(encode_delete(buf, key.as_ref(), false)?),
             |(), replies| expect(replies, deleted),
         )
+        .into_result()
     }
 
-    /// Sets each key's expiration time, pipelined: `true` for each key that exists.
+    /// Sets each key's expiration time, pipelined: `true` for each key that exists. `Ok` and
+    /// errors as for [`Client::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Entry, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set_many([Entry::new("doc:touch_many", "v").with_expiry(Expiry::after_secs(60))])?;
+    /// let report = client.touch_many([("doc:touch_many", Expiry::after_secs(600))])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&true));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn touch_many<K: AsRef<[u8]>>(
         &mut self,
         keys: impl IntoIterator<Item = (K, Expiry)>,
-    ) -> BatchReport<bool> {
+    ) -> Result<BatchReport<bool>, BatchError<bool>> {
         let now = SystemTime::now();
         self.pipeline(
             STORE_WINDOW_BYTES,
@@ -121,5 +178,6 @@ impl Client {
             },
             |(), replies| expect(replies, touched),
         )
+        .into_result()
     }
 }

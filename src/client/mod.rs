@@ -14,7 +14,7 @@ mod storage;
 use crate::config::Config;
 use crate::connection::{Connection, Replies, SHRINK_ABOVE};
 use crate::error::{Error, Result};
-use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Reply};
+use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Reply, ServerErrorKind};
 
 /// A blocking client for one memcached server.
 ///
@@ -163,10 +163,11 @@ fn expect<R>(replies: &mut Replies<'_>, accept: impl FnOnce(&Reply<'_>) -> Optio
 fn unexpected(reply: &Reply<'_>) -> Error {
     let text = |message: &[u8]| String::from_utf8_lossy(message).into_owned();
     match reply {
-        Reply::ServerError(message) => Error::Server {
+        Reply::ServerError(message) => Error::ServerError {
+            kind: ServerErrorKind::of_message(message),
             message: text(message),
         },
-        Reply::ClientError(message) => Error::Client {
+        Reply::ClientError(message) => Error::ClientError {
             message: text(message),
         },
         Reply::Error(message) => Error::UnknownCommand {

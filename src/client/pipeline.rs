@@ -61,7 +61,8 @@ impl Client {
     /// other stops the batch: the items written and unanswered become
     /// [`ItemResult::Unconfirmed`], those encoded but not written [`ItemResult::NotSent`],
     /// and no further command is taken from `commands` (a slow or endless source cannot hold
-    /// the caller past the failure).
+    /// the caller past the failure). How many were left untaken is known when `commands`
+    /// gave an exact size hint at the start, as a `Vec` or a range does.
     pub(crate) fn pipeline<C, X, T>(
         &mut self,
         window_bytes: usize,
@@ -70,10 +71,16 @@ impl Client {
         mut read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
     ) -> BatchReport<T> {
         let mut commands = commands.into_iter();
-        let reserved = match commands.size_hint() {
+        let hint = commands.size_hint();
+        let reserved = match hint {
             // An endless source has no upper bound: reserve nothing rather than everything.
             (lower, Some(_)) => lower.min(MAX_RESERVED_RESULTS),
             (_, None) => 0,
+        };
+        // The input's length, if it knows it: less the items taken, what a stopped batch left.
+        let length = match hint {
+            (lower, Some(upper)) if lower == upper => Some(lower),
+            _ => None,
         };
         let mut results = Vec::with_capacity(reserved);
         let mut windows: VecDeque<Window<X>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
@@ -149,9 +156,16 @@ impl Client {
             }
         };
         self.settle(stop_error.as_ref());
+        let not_taken = if exhausted {
+            Some(0)
+        } else {
+            // A size hint is only a promise: one that undercounted leaves nothing, not less.
+            length.map(|length| length.saturating_sub(results.len()))
+        };
         BatchReport {
             results,
             stop_error,
+            not_taken,
         }
     }
 }

@@ -211,7 +211,7 @@ impl Client {
     /// that reply, so a request sent in between would be lost; and the line's other replies
     /// may still be owed.
     fn drop_after_multi_key_server_error(&mut self, keys: usize, result: &Result<()>) {
-        if keys > 1 && matches!(result, Err(Error::Server { .. })) {
+        if keys > 1 && matches!(result, Err(Error::ServerError { .. })) {
             self.connection = None;
         }
     }

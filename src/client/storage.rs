@@ -5,8 +5,8 @@
 //!
 //! # Returns
 //! `STORED`, `NOT_STORED` (a condition not met), `EXISTS` and `NOT_FOUND` (cas) as values;
-//! `SERVER_ERROR` as [`Error::Server`](crate::Error::Server), keeping the connection, because
-//! memcached reads the data block before it answers.
+//! `SERVER_ERROR` as [`Error::ServerError`](crate::Error::ServerError), keeping the connection,
+//! because memcached reads the data block before it answers.
 
 use std::time::SystemTime;
 
@@ -22,7 +22,7 @@ impl Client {
     ///
     /// A value longer than [`Config::max_value_size`](crate::Config::max_value_size) is
     /// [`Error::ValueTooLarge`] before anything is sent. A value the server finds too large
-    /// for its item size (`-I`) is [`Error::Server`] with
+    /// for its item size (`-I`) is [`Error::ServerError`] with
     /// [`is_item_too_large`](Error::is_item_too_large); note that memcached 1.6 then also
     /// **deletes the key's previous value**, so a failed oversized `set` is not a no-op.
     ///

@@ -8,48 +8,94 @@ use std::time::Instant;
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
 use super::{Cluster, Event};
-use crate::batch::{BatchReport, Entry, ItemResult};
+use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{Item, StoreOutcome};
 use crate::protocol::validate_key;
 
-/// What [`Cluster::get_many`] found: the items, and the keys whose server failed, each with
-/// its error. A key in neither map is a miss.
-#[derive(Debug, Default)]
+/// What [`Cluster::get_many`] found: the items, and each server that failed with the keys it
+/// was to read. A key found nowhere and failed nowhere is a miss.
+#[derive(Debug, Default, Clone)]
 pub struct GetManyReport {
     /// The items found, by key.
     pub found: HashMap<Vec<u8>, Item>,
-    /// The keys that could not be read, with why: their server was down, unreachable or
-    /// failed mid-reply.
-    pub failed: HashMap<Vec<u8>, Error>,
+    /// The servers that could not be read (down, unreachable, or failed mid-reply), one entry
+    /// each, in no particular order.
+    pub failed: Vec<ServerFailure>,
+}
+
+/// One server's failure in a [`Cluster::get_many`]: one error for all of its keys.
+///
+/// The keys are held as bytes, like [`GetManyReport::found`]'s, rather than as positions in
+/// the caller's slice: the report then reads the same wherever it goes (a log, another
+/// thread) without the slice beside it, and a failure costs its keys' bytes only when a
+/// server fails.
+#[derive(Debug, Clone)]
+pub struct ServerFailure {
+    /// The server's address, as the cluster was built with it.
+    pub server: String,
+    /// Why it could not be read.
+    pub error: Error,
+    /// The keys that were to be read from it: its own, and any that failed over to it
+    /// ([`Failover::NextServer`](crate::Failover::NextServer)), each owner's in the order
+    /// given. None of them is in [`GetManyReport::found`], even if the server answered for
+    /// some before it failed.
+    pub keys: Vec<Vec<u8>>,
 }
 
 impl GetManyReport {
-    /// Records every one of `keys` as failed with `error`, and none of them as found (a
-    /// server that failed mid-reply may have delivered some before).
-    fn fail(&mut self, keys: &[&[u8]], error: &Error) {
+    /// Every key that could not be read, server by server.
+    pub fn failed_keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.failed
+            .iter()
+            .flat_map(|failure| failure.keys.iter().map(Vec::as_slice))
+    }
+
+    /// Why `key` could not be read, if its server failed; `None` for a key found or missed.
+    /// It looks through every failed key: for many lookups, build a map from
+    /// [`GetManyReport::failed`].
+    pub fn error_for(&self, key: impl AsRef<[u8]>) -> Option<&Error> {
+        let key = key.as_ref();
+        self.failed
+            .iter()
+            .find(|failure| failure.keys.iter().any(|failed| failed == key))
+            .map(|failure| &failure.error)
+    }
+
+    /// Records that `server` failed with `error` for all of `keys`, none of which then counts
+    /// as found (a server that failed mid-reply may have delivered some before).
+    fn fail(&mut self, server: &str, keys: &[&[u8]], error: Error) {
         for key in keys {
             self.found.remove(*key);
-            self.failed.insert(key.to_vec(), error.duplicate());
         }
+        self.failed.push(ServerFailure {
+            server: server.to_owned(),
+            error,
+            keys: keys.iter().map(|key| key.to_vec()).collect(),
+        });
     }
 }
 
 impl Cluster {
     /// Reads many keys: one pipelined request per server, all servers at once. A failing
-    /// server fails only its own keys (in [`GetManyReport::failed`]); the others' are read.
-    /// An invalid key fails the whole call before anything is sent.
+    /// server fails only its own keys (one [`ServerFailure`] in [`GetManyReport::failed`]
+    /// holds its error and its keys); the others' are read. An invalid key fails the whole
+    /// call before anything is sent.
     ///
     /// ```
-    /// # use memcache_sync::{Cluster, Expiry};
+    /// # use memcache_sync::{Cluster, Entry, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
-    /// cluster.set(b"doc:fan:1", b"one", 0, Expiry::after_secs(60))?;
+    /// cluster.set_many([Entry::new("doc:fan:1", "one").with_expiry(Expiry::after_secs(60))])?;
     /// let report = cluster.get_many(&["doc:fan:1", "doc:fan:missing"])?;
     /// assert_eq!(report.found.len(), 1);
     /// assert!(report.failed.is_empty());
+    /// assert!(report.error_for("doc:fan:missing").is_none()); // a miss, not a failure
+    /// for failure in &report.failed {
+    ///     eprintln!("{}: {} keys unread: {}", failure.server, failure.keys.len(), failure.error);
+    /// }
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn get_many<K: AsRef<[u8]> + Sync>(&self, keys: &[K]) -> Result<GetManyReport> {
@@ -63,7 +109,7 @@ impl Cluster {
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished("get_many", refused.owner, started, Some(&refused.error));
-            report.fail(&refused.group, &refused.error);
+            report.fail(self.addr(refused.owner), &refused.group, refused.error);
         }
         if shares.iter().all(|share| fits_one_window(&share.group)) {
             self.get_many_from_one_thread(shares, started, &mut report);
@@ -71,12 +117,12 @@ impl Cluster {
         }
         let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
         let answered = |_: &_| Verdict::Answered;
-        for (group, result) in
+        for (server, group, result) in
             self.run_shares("get_many", shares, started, read, |_| None, answered)
         {
             match result {
                 Ok(found) => report.found.extend(found),
-                Err(error) => report.fail(&group, &error),
+                Err(error) => report.fail(self.addr(server), &group, error),
             }
         }
         Ok(report)
@@ -103,8 +149,9 @@ impl Cluster {
                 Ok(lines) => sent.push((lease, keys, lines)),
                 Err(error) => {
                     self.record(lease.index, lease.admission, Some(&error));
-                    self.finished("get_many", lease.recorded(), started, Some(&error));
-                    report.fail(&keys, &error);
+                    let server = lease.recorded();
+                    self.finished("get_many", server, started, Some(&error));
+                    report.fail(self.addr(server), &keys, error);
                 }
             }
         }
@@ -119,9 +166,10 @@ impl Cluster {
                 Some(())
             });
             self.record(lease.index, lease.admission, result.as_ref().err());
-            self.finished("get_many", lease.recorded(), started, result.as_ref().err());
+            let server = lease.recorded();
+            self.finished("get_many", server, started, result.as_ref().err());
             if let Err(error) = result {
-                report.fail(&keys, &error);
+                report.fail(self.addr(server), &keys, error);
             }
         }
     }
@@ -135,29 +183,40 @@ impl Cluster {
         error: Option<&Error>,
     ) {
         self.emit(&Event::Operation {
-            server: self.shared.nodes[server].pool.addr(),
+            server: self.addr(server),
             command,
             latency: started.elapsed(),
             error,
         });
     }
 
+    /// The address of server `index`.
+    fn addr(&self, index: usize) -> &str {
+        self.shared.nodes[index].pool.addr()
+    }
+
     /// [`Client::set_many`] across the servers: each server's entries go through its own
-    /// pipeline, all servers at once, and the results come back in input order. The entries
-    /// of a server that is down or unreachable fail each with that error; a server that fails
-    /// mid-batch leaves its later entries `Unconfirmed` or `NotSent`, and its error is the
-    /// report's [`stop_error`](BatchReport::stop_error) (the first server's, if several
-    /// failed). The entries are held in memory while the batch runs.
+    /// pipeline, all servers at once, and the results come back in input order, `Ok` if every
+    /// entry was confirmed. The entries of a server that is down or unreachable fail each
+    /// with that error; a server that fails mid-batch leaves its later entries `Unconfirmed`
+    /// or `NotSent`, and its error is the report's [`stop_error`](BatchReport::stop_error)
+    /// (if several servers stopped, that of the one whose stopped entry comes first in the
+    /// input, so that [`BatchError::first_failure`] names its own server's error). The
+    /// entries are all taken, and held in memory, while the batch runs:
+    /// [`BatchReport::not_taken`] is always `Some(0)`.
     ///
     /// ```
     /// # use memcache_sync::{Cluster, Entry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
-    /// let report = cluster.set_many((0..100).map(|i| Entry::new(format!("doc:fan:{i}"), "v")));
-    /// assert!(report.all_done());
+    /// let report = cluster.set_many((0..100).map(|i| Entry::new(format!("doc:fan:{i}"), "v")))?;
+    /// assert_eq!(report.done_count(), 100);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn set_many<K, V>(&self, entries: impl IntoIterator<Item = Entry<K, V>>) -> BatchReport<()>
+    pub fn set_many<K, V>(
+        &self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> Result<BatchReport<()>, BatchError<()>>
     where
         K: AsRef<[u8]> + Send + Sync,
         V: AsRef<[u8]> + Send + Sync,
@@ -171,10 +230,20 @@ impl Cluster {
     }
 
     /// [`Client::add_many`] across the servers, as [`Cluster::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Entry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set_many([Entry::new("doc:fan:add", "first")])?;
+    /// let report = cluster.add_many([Entry::new("doc:fan:add", "second")])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&StoreOutcome::NotStored));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn add_many<K, V>(
         &self,
         entries: impl IntoIterator<Item = Entry<K, V>>,
-    ) -> BatchReport<StoreOutcome>
+    ) -> Result<BatchReport<StoreOutcome>, BatchError<StoreOutcome>>
     where
         K: AsRef<[u8]> + Send + Sync,
         V: AsRef<[u8]> + Send + Sync,
@@ -188,10 +257,21 @@ impl Cluster {
     }
 
     /// [`Client::delete_many`] across the servers, as [`Cluster::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Entry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set_many([Entry::new("doc:fan:delete", "v")])?;
+    /// let report = cluster.delete_many(["doc:fan:delete", "doc:fan:delete"])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&true));
+    /// assert_eq!(report.results()[1].ok(), Some(&false)); // already gone
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn delete_many<K: AsRef<[u8]> + Send + Sync>(
         &self,
         keys: impl IntoIterator<Item = K>,
-    ) -> BatchReport<bool> {
+    ) -> Result<BatchReport<bool>, BatchError<bool>> {
         self.batch(
             "delete_many",
             keys,
@@ -201,10 +281,19 @@ impl Cluster {
     }
 
     /// [`Client::touch_many`] across the servers, as [`Cluster::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// let report = cluster.touch_many([("doc:fan:nobody", Expiry::after_secs(60))])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&false)); // no such key
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn touch_many<K: AsRef<[u8]> + Send + Sync>(
         &self,
         keys: impl IntoIterator<Item = (K, Expiry)>,
-    ) -> BatchReport<bool> {
+    ) -> Result<BatchReport<bool>, BatchError<bool>> {
         self.batch(
             "touch_many",
             keys,
@@ -236,9 +325,9 @@ impl Cluster {
     /// scoped threads, under the servers' health but without retries (batches hold work that
     /// is not safe to repeat). `failure` names the error in a successful result that the
     /// observer should see, such as a batch's stop error, and `verdict` says what a
-    /// successful result tells the server's health. Returns each group with its result;
-    /// groups that failed over onto a server the call also holds for its own come back
-    /// merged, as one group.
+    /// successful result tells the server's health. Returns each group with its server (the
+    /// one it ran on, or its owner if no server took it) and its result; groups that failed
+    /// over onto a server the call also holds for its own come back merged, as one group.
     fn fan_out<I: Send, R: Send>(
         &self,
         command: &'static str,
@@ -246,13 +335,13 @@ impl Cluster {
         work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
-    ) -> Vec<(Vec<I>, Result<R>)> {
+    ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
         let (shares, refused) = self.lease_all(groups);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
             self.finished(command, refused.owner, started, Some(&refused.error));
-            results.push((refused.group, Err(refused.error)));
+            results.push((refused.owner, refused.group, Err(refused.error)));
         }
         results.extend(self.run_shares(command, shares, started, work, failure, verdict));
         results
@@ -268,7 +357,7 @@ impl Cluster {
         work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
-    ) -> Vec<(Vec<I>, Result<R>)> {
+    ) -> Vec<(usize, Vec<I>, Result<R>)> {
         all_at_once(shares, |Share { mut lease, group }| {
             let result = work(&mut lease.client, &group);
             let error = result.as_ref().map_or_else(Some, &failure);
@@ -276,8 +365,9 @@ impl Cluster {
                 .as_ref()
                 .map_or_else(|error| Verdict::of(Some(error)), &verdict);
             self.record_verdict(lease.index, lease.admission, learnt);
-            self.finished(command, lease.recorded(), started, error);
-            (group, result)
+            let server = lease.recorded();
+            self.finished(command, server, started, error);
+            (server, group, result)
         })
     }
 
@@ -288,29 +378,44 @@ impl Cluster {
         command: &'static str,
         items: impl IntoIterator<Item = I>,
         key: impl Fn(&I) -> &[u8],
-        run: impl Fn(&mut Client, &[(usize, I)]) -> BatchReport<T> + Sync,
-    ) -> BatchReport<T> {
+        run: impl Fn(&mut Client, &[(usize, I)]) -> Result<BatchReport<T>, BatchError<T>> + Sync,
+    ) -> Result<BatchReport<T>, BatchError<T>> {
         let mut count = 0;
         let numbered = items.into_iter().enumerate().inspect(|_| count += 1);
         let groups = self.group(numbered, |(_, item)| self.server_for(key(item)));
         let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
-        let mut stop_error = None;
-        let work = |client: &mut Client, group: &[(usize, I)]| Ok(run(client, group));
+        // The stop error of the server whose stopped item comes first in the input, with that
+        // item's position: the first failure of the merged report must carry its own
+        // server's error.
+        let mut stop: Option<(usize, Error)> = None;
+        let work = |client: &mut Client, group: &[(usize, I)]| {
+            Ok(run(client, group).unwrap_or_else(BatchError::into_report))
+        };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
-        for (group, outcome) in self.fan_out(command, groups, work, failure, verdict) {
+        for (_, group, outcome) in self.fan_out(command, groups, work, failure, verdict) {
             match outcome {
                 Ok(report) => {
                     // A server's batch that stopped early took no more of its items: those
-                    // were not sent.
+                    // were not sent. (A group merged by failover is not in input order, so
+                    // its earliest stopped item is the least position, not the first met.)
                     let mut answered = report.results.into_iter();
+                    let mut earliest_stopped = usize::MAX;
                     for (index, _) in &group {
-                        results[*index] = Some(answered.next().unwrap_or(ItemResult::NotSent));
+                        let result = answered.next().unwrap_or(ItemResult::NotSent);
+                        if result.is_unconfirmed() || result.is_not_sent() {
+                            earliest_stopped = earliest_stopped.min(*index);
+                        }
+                        results[*index] = Some(result);
                     }
-                    stop_error = stop_error.or(report.stop_error);
+                    if let Some(error) = report.stop_error {
+                        if stop.as_ref().is_none_or(|(at, _)| earliest_stopped < *at) {
+                            stop = Some((earliest_stopped, error));
+                        }
+                    }
                 }
                 Err(error) => {
                     for (index, _) in &group {
-                        results[*index] = Some(ItemResult::Failed(error.duplicate()));
+                        results[*index] = Some(ItemResult::Failed(error.clone()));
                     }
                 }
             }
@@ -321,8 +426,10 @@ impl Cluster {
             .collect();
         BatchReport {
             results,
-            stop_error,
+            stop_error: stop.map(|(_, error)| error),
+            not_taken: Some(0),
         }
+        .into_result()
     }
 }
 

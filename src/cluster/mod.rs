@@ -21,7 +21,7 @@ use crate::item::{CasOutcome, CasToken, Item, StoreOutcome};
 use crate::pool::{Pool, PoolConfig, PooledClient};
 use crate::protocol::validate_key;
 
-pub use batch::GetManyReport;
+pub use batch::{GetManyReport, ServerFailure};
 pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
 pub use observer::{Event, Observer};

@@ -54,7 +54,7 @@ impl<I> Part<I> {
     /// The server the group was on failed to connect: the group fails too, or goes on to the
     /// next server.
     fn failed(&mut self, error: &Error, passes_on: bool) {
-        self.error.get_or_insert_with(|| error.duplicate());
+        self.error.get_or_insert_with(|| error.clone());
         self.place = if passes_on {
             Place::Unrouted
         } else {
@@ -218,7 +218,7 @@ impl Cluster {
                     return;
                 }
                 Slot::Failed { error, passes_on } => {
-                    part.error.get_or_insert_with(|| error.duplicate());
+                    part.error.get_or_insert_with(|| error.clone());
                     if *passes_on {
                         continue;
                     }

@@ -31,6 +31,7 @@ mod key;
 mod number;
 pub(crate) mod request;
 mod response;
+mod server_error;
 
 pub use key::{validate_key, KeyError, MAX_KEY_LEN};
 pub use request::{
@@ -42,3 +43,4 @@ pub use request::{
 pub use response::{
     encode_reply, parse_reply, ProtocolError, ProtocolErrorKind, Reply, Status, Value, MAX_LINE_LEN,
 };
+pub use server_error::ServerErrorKind;

@@ -8,3 +8,11 @@ pub mod memcached;
 pub mod nutcracker;
 
 pub use memcached::*;
+
+use memcache_sync::{BatchError, BatchReport};
+
+/// The report of a batch, whether every item was confirmed (`Ok`) or not: for tests that
+/// inspect the report either way.
+pub fn batch_report<T>(result: Result<BatchReport<T>, BatchError<T>>) -> BatchReport<T> {
+    result.unwrap_or_else(BatchError::into_report)
+}

@@ -9,7 +9,7 @@ use super::state::later;
 use super::*;
 use crate::batch::{BatchReport, ItemResult};
 use crate::error::Error;
-use crate::protocol::KeyError;
+use crate::protocol::{KeyError, ServerErrorKind};
 
 fn health(threshold: u32, backoff_ms: u64) -> Health {
     let backoff = Duration::from_millis(backoff_ms);
@@ -202,6 +202,7 @@ fn a_probe_that_sent_nothing_does_not_mark_the_server_up() {
             ItemResult::NotSent,
         ],
         stop_error: None,
+        not_taken: Some(0),
     };
     assert_eq!(Verdict::of_batch(&nothing_sent), Verdict::Unknown);
 
@@ -216,11 +217,13 @@ fn a_probe_that_sent_nothing_does_not_mark_the_server_up() {
     let answered: BatchReport<()> = BatchReport {
         results: vec![
             ItemResult::Failed(Error::InvalidKey(KeyError::Empty)),
-            ItemResult::Failed(Error::Server {
+            ItemResult::Failed(Error::ServerError {
+                kind: ServerErrorKind::OutOfMemory,
                 message: "out of memory".into(),
             }),
         ],
         stop_error: None,
+        not_taken: Some(0),
     };
     assert_eq!(Verdict::of_batch(&answered), Verdict::Answered);
 }

@@ -68,12 +68,12 @@ mod tests {
         let hard = [
             Error::Connect {
                 addr: "h:1".into(),
-                source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+                source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),
             },
             Error::ConnectionClosed { phase: Phase::Read },
             Error::Io {
                 phase: Phase::Write,
-                source: io(),
+                source: io().into(),
             },
         ];
         for error in &hard {
