@@ -43,7 +43,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memcache_sync::{Client, Cluster, Config, Pool, PoolConfig};
+use memcache_sync::{Client, Cluster, Pool, PoolConfig};
 
 use memcached::Memcached;
 
@@ -754,7 +754,7 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
         PoolSetup::Client(Box::new(Client::connect(addr).expect("Client connects"))),
     ];
     for (threads, max) in POOL_RUNS {
-        let pool = Pool::new(addr, Config::default(), pool_config(max));
+        let pool = Pool::builder(addr).pool(pool_config(max)).build();
         // Opens all `max` connections before anything is timed.
         let held: Vec<_> = (0..max).map(|_| pool.get().expect("checkout")).collect();
         drop(held);
@@ -774,7 +774,7 @@ fn pool_section(settings: &Settings, server: &Memcached, started: Instant) -> Po
     for setup in &mut setups {
         run_threads(setup.workers(), 200, 0, &keys, &mut Vec::new(), None);
     }
-    let micro_pool = Pool::new(addr, Config::default(), pool_config(1));
+    let micro_pool = Pool::builder(addr).pool(pool_config(1)).build();
     drop(micro_pool.get().expect("checkout"));
     let mut micro = Micro::default();
 

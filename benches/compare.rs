@@ -525,7 +525,7 @@ impl Contender for Sync {
 
     fn set(&mut self, key: &str, value: &[u8]) {
         self.client
-            .set(key.as_bytes(), value, 0, memcache_sync::Expiry::Never)
+            .set(key.as_bytes(), value, memcache_sync::Expiry::Never)
             .expect("set");
     }
 

@@ -8,3 +8,11 @@ pub mod memcached;
 pub mod nutcracker;
 
 pub use memcached::*;
+
+/// What a hit on `value` stored with `flags` reads back as.
+pub fn item(value: &[u8], flags: u32) -> Option<memcache_sync::Item> {
+    Some(memcache_sync::Item {
+        value: value.to_vec(),
+        flags,
+    })
+}
