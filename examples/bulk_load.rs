@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     let source = std::env::args().nth(1).unwrap_or_else(|| "500000".into());
     let config = Config::default().with_read_timeout(Duration::from_secs(5));
-    let mut client = Client::connect_with(&addr, config)?;
+    let mut client = Client::builder(&addr).config(config).connect()?;
 
     let malformed = Cell::new(0usize);
     let (entries, total): (Box<dyn Iterator<Item = OwnedEntry>>, Option<u64>) =

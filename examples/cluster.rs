@@ -145,7 +145,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let key = format!("example:cluster:{i}");
         let server = cluster.servers()[cluster.server_for(key.as_bytes())];
         let value = format!("value {i}");
-        match cluster.set(key.as_bytes(), value.as_bytes(), 0, Expiry::after_secs(300)) {
+        match cluster.set(key.as_bytes(), value.as_bytes(), Expiry::after_secs(300)) {
             Ok(()) => {}
             Err(error) => {
                 println!("  set {key} on {server} -> failed: {error}");

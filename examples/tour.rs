@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use memcache_sync::{CasOutcome, Client, Config, Error, Expiry, StoreOutcome};
+use memcache_sync::{CasOutcome, Client, Config, Error, Expiry, StoreOptions, StoreOutcome};
 
 fn main() -> Result<(), Error> {
     let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
@@ -14,11 +14,15 @@ fn main() -> Result<(), Error> {
         .with_connect_timeout(Duration::from_millis(500))
         .with_read_timeout(Duration::from_millis(500))
         .with_write_timeout(Duration::from_millis(500));
-    let mut client = Client::connect_with(&addr, config.clone())?;
+    let mut client = Client::builder(&addr).config(config.clone()).connect()?;
     println!("connected to memcached {} at {addr}", client.version()?);
 
     // Bytes in, bytes out. Flags are yours; memcached stores them beside the value.
-    client.set(b"tour:greeting", b"hello, world", 7, Expiry::after_secs(60))?;
+    client.set(
+        b"tour:greeting",
+        b"hello, world",
+        StoreOptions::new().flags(7).expiry(Expiry::after_secs(60)),
+    )?;
     let item = client.get(b"tour:greeting")?.expect("just stored");
     println!(
         "get tour:greeting -> {:?} (flags {})",
@@ -35,7 +39,7 @@ fn main() -> Result<(), Error> {
     // add stores only if the key is free, and says when it did not.
     client.delete(b"tour:lock")?;
     for owner in ["worker-1", "worker-2"] {
-        match client.add(b"tour:lock", owner.as_bytes(), 0, Expiry::after_secs(30))? {
+        match client.add(b"tour:lock", owner.as_bytes(), Expiry::after_secs(30))? {
             StoreOutcome::Stored => {
                 println!("add tour:lock for {owner} -> stored: {owner} holds the lock")
             }
@@ -46,10 +50,10 @@ fn main() -> Result<(), Error> {
     }
 
     // cas: read with a token, write only if nobody changed the item since.
-    client.set(b"tour:config", b"v1", 0, Expiry::Never)?;
+    client.set(b"tour:config", b"v1", Expiry::Never)?;
     let (_, token) = client.gets(b"tour:config")?.expect("just stored");
-    client.set(b"tour:config", b"v1-edited-elsewhere", 0, Expiry::Never)?;
-    match client.cas(b"tour:config", b"v2", 0, Expiry::Never, token)? {
+    client.set(b"tour:config", b"v1-edited-elsewhere", Expiry::Never)?;
+    match client.cas(b"tour:config", b"v2", token, Expiry::Never)? {
         CasOutcome::Stored => println!("cas tour:config -> stored"),
         CasOutcome::Exists => {
             println!("cas tour:config -> exists: it changed since we read it, nothing stored")
@@ -58,7 +62,7 @@ fn main() -> Result<(), Error> {
     }
 
     // Counters live on the server; incr on a missing key is None, not 0.
-    client.set(b"tour:visits", b"41", 0, Expiry::Never)?;
+    client.set(b"tour:visits", b"41", Expiry::Never)?;
     println!("incr tour:visits -> {:?}", client.incr(b"tour:visits", 1)?);
     println!(
         "incr tour:no-counter -> {:?}",
@@ -93,7 +97,7 @@ fn main() -> Result<(), Error> {
 
     // A dead server is a typed error, quickly, never a miss.
     let dead = "127.0.0.1:1";
-    match Client::connect_with(dead, config) {
+    match Client::builder(dead).config(config).connect() {
         Err(error) => println!(
             "connect to {dead} -> {error} (connection error: {}, safe to retry a get: {})",
             error.is_connection_error(),

@@ -10,6 +10,25 @@ const MAX_RELATIVE_SECS: u64 = 60 * 60 * 24 * 30;
 
 /// When an item expires.
 ///
+/// # Porting a TTL: `0` is not "never" here
+/// Other clients (the `memcache` crate, pymemcache, gomemcache, pylibmc) take a bare number
+/// of seconds and send it as is, so a TTL of `0` means "never expires", as memcached reads
+/// it. Here **[`Expiry::after_secs(0)`](Expiry::after_secs) and `After(Duration::ZERO)`
+/// mean "already expired"**: a relative time of zero has passed. A TTL taken from an
+/// existing configuration belongs in [`Expiry::from_ttl_secs`], which reads `0` as
+/// [`Expiry::Never`] exactly as memcached and those clients do:
+///
+/// | TTL in the old client | here |
+/// |---|---|
+/// | `0` (never expires) | [`Expiry::Never`], or `Expiry::from_ttl_secs(0)` |
+/// | `n` seconds, from a config | [`Expiry::from_ttl_secs(n)`](Expiry::from_ttl_secs) |
+/// | `n` seconds, written in code | [`Expiry::after_secs(n)`](Expiry::after_secs), or `Duration::from_secs(n)` |
+/// | a Unix timestamp | [`Expiry::At`] |
+///
+/// A [`Duration`] converts into `Expiry::After`, so every command that takes an expiry takes
+/// a `Duration` as well.
+///
+/// # Why a type, not a number
 /// memcached reads a number up to 30 days as seconds from now and anything larger as a Unix
 /// timestamp, so a relative time of 31 days sent as is would mean a moment in January 1970
 /// and the item would vanish at once. This type removes that trap: say which you mean and the
@@ -23,7 +42,10 @@ const MAX_RELATIVE_SECS: u64 = 60 * 60 * 24 * 30;
 /// let in_a_minute = Expiry::after_secs(60);
 /// let in_ninety_days = Expiry::After(Duration::from_secs(90 * 24 * 3600)); // sent as a timestamp
 /// let at_noon = Expiry::At(SystemTime::now() + Duration::from_secs(3600));
-/// # let _ = (never, in_a_minute, in_ninety_days, at_noon);
+/// let ported = Expiry::from_ttl_secs(0); // a TTL from an old config: 0 is never
+/// assert_eq!(ported, Expiry::Never);
+/// assert_eq!(Expiry::from(Duration::from_secs(60)), in_a_minute);
+/// # let _ = (never, in_ninety_days, at_noon);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Expiry {
@@ -43,9 +65,35 @@ pub enum Expiry {
 }
 
 impl Expiry {
-    /// Expires `secs` seconds from now; `0` means "already expired", not "never".
+    /// Expires `secs` seconds from now; `0` means "already expired", not "never". For a TTL
+    /// ported from another client or a config file, where `0` means "never", use
+    /// [`Expiry::from_ttl_secs`].
     pub const fn after_secs(secs: u64) -> Self {
         Self::After(Duration::from_secs(secs))
+    }
+
+    /// A TTL as other memcached clients and memcached itself read a bare number of seconds:
+    /// `0` is [`Expiry::Never`], anything else expires that many seconds from now. For TTLs
+    /// taken from an existing configuration, so that a `0` there keeps meaning "never expires"
+    /// rather than "already expired" (see [porting a TTL](Expiry#porting-a-ttl-0-is-not-never-here)).
+    ///
+    /// Unlike the number those clients send, a TTL over 30 days is still relative: it is sent
+    /// as the Unix time it names, as every [`Expiry::After`] is.
+    ///
+    /// ```
+    /// use memcache_sync::Expiry;
+    ///
+    /// let ttl_from_config: u32 = 0;
+    /// assert_eq!(Expiry::from_ttl_secs(ttl_from_config), Expiry::Never);
+    /// assert_eq!(Expiry::from_ttl_secs(300), Expiry::after_secs(300));
+    /// // `after_secs` reads the same 0 as "already expired".
+    /// assert_ne!(Expiry::after_secs(0), Expiry::Never);
+    /// ```
+    pub const fn from_ttl_secs(secs: u32) -> Self {
+        match secs {
+            0 => Self::Never,
+            secs => Self::after_secs(secs as u64),
+        }
     }
 
     /// The number to put on the wire, given this machine's current time: `0` for never, a
@@ -94,6 +142,21 @@ impl Expiry {
                 }
             }
         }
+    }
+}
+
+/// A relative expiry: `Duration::from_secs(60)` wherever an [`Expiry`] is taken.
+/// `Duration::ZERO` is "already expired", as [`Expiry::After`] is.
+///
+/// ```
+/// use memcache_sync::Expiry;
+/// use std::time::Duration;
+///
+/// assert_eq!(Expiry::from(Duration::from_secs(60)), Expiry::after_secs(60));
+/// ```
+impl From<Duration> for Expiry {
+    fn from(after: Duration) -> Self {
+        Self::After(after)
     }
 }
 
@@ -158,6 +221,32 @@ mod tests {
         for (expiry, want) in cases {
             assert_eq!(expiry.to_wire(now).ok(), want, "{expiry:?}");
         }
+    }
+
+    #[test]
+    fn a_ported_ttl_of_zero_is_never_and_any_other_is_that_many_seconds_from_now() {
+        let now = at(1_800_000_000);
+        assert_eq!(Expiry::from_ttl_secs(0), Expiry::Never);
+        assert_eq!(Expiry::from_ttl_secs(0).to_wire(now).unwrap(), 0);
+        assert_eq!(Expiry::from_ttl_secs(1).to_wire(now).unwrap(), 1);
+        assert_eq!(Expiry::from_ttl_secs(300), Expiry::after_secs(300));
+        // Over 30 days stays relative: sent as the moment it names, not read as a timestamp.
+        let long = Expiry::from_ttl_secs(31 * DAY as u32).to_wire(now).unwrap();
+        assert_eq!(long, 1_800_000_000 + 31 * DAY as i64);
+        assert_eq!(
+            Expiry::from_ttl_secs(u32::MAX),
+            Expiry::after_secs(u64::from(u32::MAX))
+        );
+    }
+
+    #[test]
+    fn a_duration_is_a_relative_expiry_and_zero_is_already_expired() {
+        let now = at(1_800_000_000);
+        assert_eq!(
+            Expiry::from(Duration::from_secs(60)),
+            Expiry::after_secs(60)
+        );
+        assert_eq!(Expiry::from(Duration::ZERO).to_wire(now).unwrap(), -1);
     }
 
     #[test]

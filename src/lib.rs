@@ -24,13 +24,13 @@
 //!
 //! # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
 //! let config = Config::default().with_read_timeout(Duration::from_millis(300));
-//! let mut client = Client::connect_with(&addr, config)?;
+//! let mut client = Client::builder(&addr).config(config).connect()?;
 //!
-//! client.set(b"doc:greeting", b"hello", 0, Expiry::after_secs(60))?;
-//! assert_eq!(client.get(b"doc:greeting")?.map(|item| item.value), Some(b"hello".to_vec()));
-//! assert_eq!(client.get(b"doc:nobody-stored-this")?, None);
+//! client.set("doc:greeting", "hello", Duration::from_secs(60))?;
+//! assert_eq!(client.get("doc:greeting")?.map(|item| item.value), Some(b"hello".to_vec()));
+//! assert_eq!(client.get("doc:nobody-stored-this")?, None);
 //!
-//! match client.add(b"doc:greeting", b"hi", 0, Expiry::Never)? {
+//! match client.add("doc:greeting", "hi", Expiry::Never)? {
 //!     StoreOutcome::Stored => unreachable!("the key exists"),
 //!     StoreOutcome::NotStored => {} // add refuses to overwrite, and says so
 //! }
@@ -60,12 +60,14 @@ mod deadline;
 pub mod distribution;
 mod error;
 mod expiry;
+mod found;
 mod item;
 mod pool;
 pub mod protocol;
+mod store_options;
 
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};
-pub use client::{CachedumpItem, Client, PrefixStats};
+pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
 pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
     ServerFailure,
@@ -74,9 +76,11 @@ pub use config::Config;
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
+pub use found::Found;
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
-pub use pool::{Pool, PoolConfig, PooledClient};
+pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
+pub use store_options::StoreOptions;
 
 /// The README's examples, compiled as doc tests so that they cannot drift from the API.
 #[doc = include_str!("../README.md")]

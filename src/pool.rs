@@ -91,15 +91,15 @@ impl PoolConfig {
 /// pool. The server never sees more connections from the pool than its maximum.
 ///
 /// ```
-/// use memcache_sync::{Config, Expiry, Pool, PoolConfig};
+/// use memcache_sync::{Expiry, Pool, PoolConfig};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
-/// let pool = Pool::new(&addr, Config::default(), PoolConfig::default().with_max_size(4));
+/// let pool = Pool::builder(&addr).pool(PoolConfig::default().with_max_size(4)).build();
 /// let threads: Vec<_> = (0..8)
 ///     .map(|i| {
 ///         let pool = pool.clone();
 ///         std::thread::spawn(move || -> memcache_sync::Result<()> {
 ///             let mut client = pool.get()?;
-///             client.set(format!("doc:pool:{i}").as_bytes(), b"v", 0, Expiry::after_secs(60))
+///             client.set(format!("doc:pool:{i}"), "v", Expiry::after_secs(60))
 ///         })
 ///     })
 ///     .collect();
@@ -114,8 +114,8 @@ pub struct Pool {
     shared: Arc<Shared>,
 }
 
-/// How a pool opens a connection: [`Client::connect_with`], or a stand-in that unit tests
-/// make fail or panic.
+/// How a pool opens a connection: [`Client::open`], or a stand-in that unit tests make fail
+/// or panic.
 type Connector = fn(&str, Config) -> Result<Client>;
 
 #[derive(Debug)]
@@ -146,24 +146,77 @@ struct Idle {
     since: Instant,
 }
 
-impl Pool {
-    /// A pool for the server at `addr`. No connection is opened until the first
-    /// [`Pool::get`].
-    pub fn new(addr: &str, config: Config, pool_config: PoolConfig) -> Self {
-        Self::with_connector(addr, config, pool_config, Client::connect_with)
+/// Builds a [`Pool`] with settings other than the defaults; see [`Pool::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder makes no pool until `build` is called"]
+pub struct PoolBuilder {
+    addr: String,
+    config: Config,
+    pool: PoolConfig,
+}
+
+impl PoolBuilder {
+    /// Connection settings for every connection the pool opens. Default: [`Config::default`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
-    /// A pool that opens its connections with `connect`: [`Pool::new`] passes
-    /// [`Client::connect_with`]; unit tests pass connectors that fail or panic on cue.
+    /// How many connections, how long a checkout waits, how long one may idle. Default:
+    /// [`PoolConfig::default`].
+    pub fn pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Makes the pool. No connection is opened until the first [`Pool::get`], so this cannot
+    /// fail.
+    pub fn build(self) -> Pool {
+        Pool::with_connector(self.addr, self.config, self.pool, Client::open)
+    }
+}
+
+impl Pool {
+    /// A pool for the server at `addr` with the default [`Config`] and [`PoolConfig`]. No
+    /// connection is opened until the first [`Pool::get`]. The shortcut for
+    /// `Pool::builder(addr).build()`.
+    pub fn new(addr: &str) -> Self {
+        Self::builder(addr).build()
+    }
+
+    /// Starts building a pool for the server at `addr`, with settings of its own: the same
+    /// shape as [`Client::builder`] and [`Cluster::builder`](crate::Cluster::builder).
+    ///
+    /// ```
+    /// use memcache_sync::{Config, Pool, PoolConfig};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::builder(&addr)
+    ///     .config(Config::default().with_read_timeout(Duration::from_millis(300)))
+    ///     .pool(PoolConfig::default().with_max_size(4))
+    ///     .build();
+    /// pool.get()?.version()?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn builder(addr: &str) -> PoolBuilder {
+        PoolBuilder {
+            addr: addr.to_owned(),
+            config: Config::default(),
+            pool: PoolConfig::default(),
+        }
+    }
+
+    /// A pool that opens its connections with `connect`: [`PoolBuilder::build`] passes
+    /// [`Client::open`]; unit tests pass connectors that fail or panic on cue.
     fn with_connector(
-        addr: &str,
+        addr: String,
         config: Config,
         pool_config: PoolConfig,
         connect: Connector,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
-                addr: addr.to_owned(),
+                addr,
                 config,
                 pool_config,
                 connect,
@@ -438,7 +491,7 @@ mod tests {
         let pool_config = PoolConfig::default()
             .with_max_size(1)
             .with_checkout_timeout(Duration::from_secs(5));
-        Pool::with_connector(addr, Config::default(), pool_config, connect)
+        Pool::with_connector(addr.to_owned(), Config::default(), pool_config, connect)
     }
 
     #[test]
@@ -448,7 +501,7 @@ mod tests {
             if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
                 panic!("the first connect panics");
             }
-            Client::connect_with(addr, config)
+            Client::open(addr, config)
         }
         let (_listener, addr) = listener();
         let pool = pool_of_one(&addr, first_panics);
@@ -475,7 +528,7 @@ mod tests {
                 thread::sleep(Duration::from_millis(300));
                 panic!("the first connect panics");
             }
-            Client::connect_with(addr, config)
+            Client::open(addr, config)
         }
         let (_listener, addr) = listener();
         let pool = pool_of_one(&addr, first_stalls_then_panics);
@@ -504,7 +557,7 @@ mod tests {
     #[test]
     fn a_panic_while_a_connection_is_checked_out_returns_it_to_the_pool() {
         let (_listener, addr) = listener();
-        let pool = pool_of_one(&addr, Client::connect_with);
+        let pool = pool_of_one(&addr, Client::open);
         let unwound = catch_unwind(AssertUnwindSafe(|| {
             let _client = pool.get().unwrap();
             panic!("the caller panics while holding the connection");
@@ -534,13 +587,13 @@ mod tests {
     fn a_return_closes_the_connections_idle_past_max_idle_time() {
         let (_listener, addr) = listener();
         let max_idle = Duration::from_millis(100);
-        let pool = Pool::new(
-            &addr,
-            Config::default(),
-            PoolConfig::default()
-                .with_max_size(2)
-                .with_max_idle_time(max_idle),
-        );
+        let pool = Pool::builder(&addr)
+            .pool(
+                PoolConfig::default()
+                    .with_max_size(2)
+                    .with_max_idle_time(max_idle),
+            )
+            .build();
         let (first, second) = (pool.get().unwrap(), pool.get().unwrap());
         drop(first);
         thread::sleep(max_idle + Duration::from_millis(50));

@@ -85,7 +85,7 @@ fn flush_all_makes_every_item_on_the_server_a_miss() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let keys: Vec<Vec<u8>> = (0..5).map(|_| unique_key("admin:flush:")).collect();
     for key in &keys {
-        client.set(key, b"v", 0, Expiry::Never).unwrap();
+        client.set(key, b"v", Expiry::Never).unwrap();
     }
     client.flush_all().unwrap();
     assert!(client.get_many(&keys).unwrap().is_empty());
@@ -98,9 +98,9 @@ fn items_stored_after_flush_all_are_kept() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let before = unique_key("admin:before-flush:");
     let after = unique_key("admin:after-flush:");
-    client.set(&before, b"old", 0, Expiry::Never).unwrap();
+    client.set(&before, b"old", Expiry::Never).unwrap();
     client.flush_all().unwrap();
-    client.set(&after, b"new", 0, Expiry::Never).unwrap();
+    client.set(&after, b"new", Expiry::Never).unwrap();
     assert_eq!(client.get(&before).unwrap(), None);
     assert_eq!(client.get(&after).unwrap().unwrap().value, b"new");
 }
@@ -110,7 +110,7 @@ fn flush_all_after_a_zero_delay_flushes_at_once() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("admin:flush-zero:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     client.flush_all_after(Duration::ZERO).unwrap();
     assert_eq!(client.get(&key).unwrap(), None);
 }
@@ -120,7 +120,7 @@ fn flush_all_after_two_seconds_keeps_items_at_first_and_drops_them_once_the_dela
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("admin:flush-later:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     client.flush_all_after(Duration::from_secs(2)).unwrap();
     assert_eq!(client.get(&key).unwrap().unwrap().value, b"v");
     // memcached's clock ticks in whole seconds; allow the delay plus a tick and a margin.
@@ -143,7 +143,7 @@ fn flush_all_after_one_second_does_not_flush_at_once() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("admin:flush-1s:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     client.flush_all_after(Duration::from_secs(1)).unwrap();
     assert_eq!(
         client.get(&key).unwrap().map(|item| item.value),
@@ -157,7 +157,7 @@ fn flush_all_after_two_seconds_keeps_items_until_the_delay_has_passed() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("admin:flush-2s-kept:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     let started = Instant::now();
     client.flush_all_after(Duration::from_secs(2)).unwrap();
     thread::sleep(Duration::from_millis(1500));
@@ -220,7 +220,7 @@ fn stats_items_and_slabs_parse_into_per_slab_class_entries() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     client
-        .set(&unique_key("admin:items:"), b"v", 0, Expiry::Never)
+        .set(unique_key("admin:items:"), b"v", Expiry::Never)
         .unwrap();
     let items = client.stats_group("items").unwrap();
     assert!(!items.is_empty());
@@ -252,7 +252,7 @@ fn stats_group_reads_every_stat_shaped_group_memcached_1_6_answers() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     client
-        .set(&unique_key("admin:groups:"), b"v", 0, Expiry::Never)
+        .set(unique_key("admin:groups:"), b"v", Expiry::Never)
         .unwrap();
     type Check = fn(&HashMap<String, String>) -> bool;
     let groups: [(&str, Check); 6] = [
@@ -278,7 +278,7 @@ fn stats_sizes_under_track_sizes_is_a_histogram_by_32_byte_bucket() {
     let server = Memcached::start_with(&["-o", "track_sizes"]);
     let mut client = Client::connect(&server.addr()).unwrap();
     client
-        .set(&unique_key("admin:sizes:"), &[b'x'; 1000], 0, Expiry::Never)
+        .set(unique_key("admin:sizes:"), [b'x'; 1000], Expiry::Never)
         .unwrap();
     let sizes = client.stats_group("sizes").unwrap();
     assert_eq!(
@@ -357,7 +357,7 @@ fn stats_reset_answers_reset_and_zeroes_the_counters_on_the_same_connection() {
     let addr = server.addr();
     let mut client = Client::connect(&addr).unwrap();
     let key = unique_key("admin:reset:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     client.get(&key).unwrap();
     client.get(b"admin:reset:miss").unwrap();
     assert_eq!(stat(&addr, "get_hits"), 1);
@@ -406,14 +406,14 @@ fn stats_detail_dump_counts_gets_hits_sets_and_deletes_per_key_prefix() {
     let addr = server.addr();
     let mut client = Client::connect(&addr).unwrap();
     client.stats_detail(true).unwrap();
-    client.set(b"users:1", b"a", 0, Expiry::Never).unwrap();
+    client.set(b"users:1", b"a", Expiry::Never).unwrap();
     client.get(b"users:1").unwrap();
     client.get(b"users:1").unwrap();
     client.get(b"users:2").unwrap();
     assert!(client.delete(b"users:1").unwrap());
-    client.set(b"pages:home", b"b", 0, Expiry::Never).unwrap();
+    client.set(b"pages:home", b"b", Expiry::Never).unwrap();
     client.get(b":leading-delimiter").unwrap();
-    client.set(b"no-delimiter", b"c", 0, Expiry::Never).unwrap();
+    client.set(b"no-delimiter", b"c", Expiry::Never).unwrap();
 
     let dump = assert_keeps_its_connection(&addr, &mut client, |client| {
         client.stats_detail_dump().unwrap()
@@ -432,14 +432,14 @@ fn stats_detail_dump_counts_gets_hits_sets_and_deletes_per_key_prefix() {
 fn stats_detail_dump_is_empty_until_detail_is_on_and_keeps_its_counts_once_off() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
-    client.set(b"early:k", b"v", 0, Expiry::Never).unwrap();
+    client.set(b"early:k", b"v", Expiry::Never).unwrap();
     assert_eq!(client.stats_detail_dump().unwrap(), vec![]);
 
     client.stats_detail(true).unwrap();
-    client.set(b"counted:k", b"v", 0, Expiry::Never).unwrap();
+    client.set(b"counted:k", b"v", Expiry::Never).unwrap();
     client.stats_detail(false).unwrap();
-    client.set(b"counted:k", b"v", 0, Expiry::Never).unwrap();
-    client.set(b"late:k", b"v", 0, Expiry::Never).unwrap();
+    client.set(b"counted:k", b"v", Expiry::Never).unwrap();
+    client.set(b"late:k", b"v", Expiry::Never).unwrap();
     assert_eq!(
         client.stats_detail_dump().unwrap(),
         vec![prefix("counted", [0, 0, 1, 0])]
@@ -454,10 +454,10 @@ fn stats_cachedump_lists_each_items_key_size_and_expiry_time() {
     let server = Memcached::start_with(&["-o", "no_lru_maintainer"]);
     let addr = server.addr();
     let mut client = Client::connect(&addr).unwrap();
-    client.set(b"forever", b"hello", 0, Expiry::Never).unwrap();
+    client.set(b"forever", b"hello", Expiry::Never).unwrap();
     let stored_at = SystemTime::now();
     client
-        .set(b"for-a-while", b"0123456789", 0, Expiry::after_secs(100))
+        .set(b"for-a-while", b"0123456789", Expiry::after_secs(100))
         .unwrap();
     let classes = classes_in_use(&mut client);
     assert_eq!(classes.len(), 1, "both items are small: {classes:?}");
@@ -496,7 +496,7 @@ fn stats_cachedump_lists_no_more_than_the_limit() {
     let mut client = Client::connect(&server.addr()).unwrap();
     for i in 0..5 {
         client
-            .set(format!("limit:{i}").as_bytes(), b"v", 0, Expiry::Never)
+            .set(format!("limit:{i}").as_bytes(), b"v", Expiry::Never)
             .unwrap();
     }
     let class = classes_in_use(&mut client)[0];
@@ -510,7 +510,7 @@ fn stats_cachedump_finds_a_new_item_under_default_settings() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("admin:cachedump:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     let class = classes_in_use(&mut client)[0];
     let started = Instant::now();
     while !client
@@ -572,7 +572,7 @@ fn verbosity_is_accepted_and_the_connection_stays_usable() {
     client.verbosity(0).unwrap();
     assert!(client.is_connected());
     let key = unique_key("admin:verbosity:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap().unwrap().value, b"v");
 }
 
@@ -582,7 +582,7 @@ fn quit_closes_the_connection_and_the_next_call_opens_a_new_one_that_works() {
     let addr = server.addr();
     let mut client = Client::connect(&addr).unwrap();
     let key = unique_key("admin:quit:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
 
     client.quit().unwrap();
     assert!(!client.is_connected());

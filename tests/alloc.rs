@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use memcache_sync::{
-    BatchReport, CasOutcome, Client, Entry, Expiry, Item, ItemResult, StoreOutcome,
+    BatchReport, CasOutcome, Client, Entry, Expiry, Item, ItemResult, StoreOptions, StoreOutcome,
 };
 use support::fault_server::{Fault, FaultServer};
 use support::{shared_server, unique_key, TestServer};
@@ -211,7 +211,9 @@ fn setup(prefix: &str) -> (TestServer, Client, Vec<u8>, Vec<u8>) {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key(prefix);
     let value: Vec<u8> = (0..VALUE_LEN).map(|i| b'a' + (i % 26) as u8).collect();
-    client.set(&key, &value, 9, Expiry::Never).unwrap();
+    client
+        .set(&key, &value, StoreOptions::new().flags(9))
+        .unwrap();
     (server, client, key, value)
 }
 
@@ -359,12 +361,22 @@ fn get_many_with_answered_out_of_order_allocates_no_more_than_in_order() {
 fn set_of_a_100_byte_value_allocates_nothing_after_warm_up() {
     let (_server, mut client, key, value) = setup("alloc:set:");
     client
-        .set(&key, &value, 1, Expiry::after_secs(600))
+        .set(
+            &key,
+            &value,
+            StoreOptions::new().flags(1).expiry(Expiry::after_secs(600)),
+        )
         .unwrap();
     let (_, counts) = measure(|| {
         for i in 0..REPEATS {
             client
-                .set(&key, &value, i as u32, Expiry::after_secs(600))
+                .set(
+                    &key,
+                    &value,
+                    StoreOptions::new()
+                        .flags(i as u32)
+                        .expiry(Expiry::after_secs(600)),
+                )
                 .unwrap();
         }
     });
@@ -373,10 +385,10 @@ fn set_of_a_100_byte_value_allocates_nothing_after_warm_up() {
 
     let at = Expiry::At(SystemTime::now() + Duration::from_secs(3600));
     let (_, counts) = measure(|| {
-        client.set(&key, &value, 0, Expiry::Never).unwrap();
-        client.set(&key, &value, 0, at).unwrap();
+        client.set(&key, &value, Expiry::Never).unwrap();
+        client.set(&key, &value, at).unwrap();
         client
-            .set(&key, &value, 0, Expiry::after_secs(30 * DAY))
+            .set(&key, &value, Expiry::after_secs(30 * DAY))
             .unwrap();
     });
     assert_no_allocation("set with Never, At and a 30-day relative expiry", &counts);
@@ -389,8 +401,8 @@ fn set_of_a_100_byte_value_allocates_nothing_after_warm_up() {
 fn set_with_a_relative_expiry_over_30_days_allocates_nothing() {
     let (_server, mut client, key, value) = setup("alloc:set:long:");
     let long = Expiry::after_secs(40 * DAY);
-    client.set(&key, &value, 0, long).unwrap();
-    let (_, counts) = measure(|| client.set(&key, &value, 0, long).unwrap());
+    client.set(&key, &value, long).unwrap();
+    let (_, counts) = measure(|| client.set(&key, &value, long).unwrap());
     assert_no_allocation("set with a 40-day expiry", &counts);
     let (_, counts) = measure(|| client.touch(&key, long).unwrap());
     assert_no_allocation("touch with a 40-day expiry", &counts);
@@ -400,7 +412,7 @@ fn set_with_a_relative_expiry_over_30_days_allocates_nothing() {
 fn delete_allocates_nothing_after_warm_up() {
     let (_server, mut client, key, value) = setup("alloc:delete:");
     assert!(client.delete(&key).unwrap());
-    client.set(&key, &value, 0, Expiry::Never).unwrap();
+    client.set(&key, &value, Expiry::Never).unwrap();
     let (deleted, counts) =
         measure(|| (client.delete(&key).unwrap(), client.delete(&key).unwrap()));
     assert_eq!(deleted, (true, false));
@@ -411,7 +423,7 @@ fn delete_allocates_nothing_after_warm_up() {
 fn incr_and_decr_allocate_nothing_after_warm_up() {
     let (_server, mut client, key, _) = setup("alloc:incr:");
     let missing = unique_key("alloc:incr:missing:");
-    client.set(&key, b"10", 0, Expiry::Never).unwrap();
+    client.set(&key, b"10", Expiry::Never).unwrap();
     assert_eq!(client.incr(&key, 1).unwrap(), Some(11));
     let (results, counts) = measure(|| {
         (
@@ -448,17 +460,17 @@ fn conditional_stores_and_cas_allocate_nothing_whatever_the_outcome() {
     let (_, token) = client.gets(&key).unwrap().unwrap();
     // Warm-up with the longest request, so the request buffer has its working size.
     assert_eq!(
-        client.replace(&missing, &value, 0, Expiry::Never).unwrap(),
+        client.replace(&missing, &value, Expiry::Never).unwrap(),
         StoreOutcome::NotStored
     );
     let (outcomes, counts) = measure(|| {
         (
-            client.add(&key, &value, 0, Expiry::Never).unwrap(),
-            client.replace(&missing, &value, 0, Expiry::Never).unwrap(),
-            client.replace(&key, &value, 0, Expiry::Never).unwrap(),
+            client.add(&key, &value, Expiry::Never).unwrap(),
+            client.replace(&missing, &value, Expiry::Never).unwrap(),
+            client.replace(&key, &value, Expiry::Never).unwrap(),
             client.append(&key, b"+").unwrap(),
             client.prepend(&missing, b"+").unwrap(),
-            client.cas(&key, &value, 0, Expiry::Never, token).unwrap(),
+            client.cas(&key, &value, token, Expiry::Never).unwrap(),
         )
     });
     assert_eq!(
@@ -531,12 +543,10 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
     let server = support::Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let large = vec![b'x'; 500 * 1024];
-    client.set(b"alloc:small", b"v", 0, Expiry::Never).unwrap();
+    client.set(b"alloc:small", b"v", Expiry::Never).unwrap();
     let mut into = Vec::with_capacity(large.len());
     let ((), counts) = measure(|| {
-        client
-            .set(b"alloc:large", &large, 0, Expiry::Never)
-            .unwrap();
+        client.set(b"alloc:large", &large, Expiry::Never).unwrap();
         client.get_into(b"alloc:large", &mut into).unwrap();
         client.get_into(b"alloc:large", &mut into).unwrap();
         assert_eq!(into.len(), large.len());

@@ -2,12 +2,12 @@
 
 mod support;
 
-use memcache_sync::{Client, Error, Expiry};
+use memcache_sync::{Client, Error, Expiry, StoreOptions};
 use support::{shared_server, unique_key};
 
 fn counter(client: &mut Client, prefix: &str, start: &[u8]) -> Vec<u8> {
     let key = unique_key(prefix);
-    client.set(&key, start, 0, Expiry::Never).unwrap();
+    client.set(&key, start, Expiry::Never).unwrap();
     key
 }
 
@@ -48,7 +48,9 @@ fn incr_and_decr_keep_the_items_flags() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("arith:flags:");
-    client.set(&key, b"5", 0xdead_beef, Expiry::Never).unwrap();
+    client
+        .set(&key, b"5", StoreOptions::new().flags(0xdead_beef))
+        .unwrap();
     assert_eq!(client.incr(&key, 5).unwrap(), Some(10));
     assert_eq!(client.decr(&key, 3).unwrap(), Some(7));
     let got = client.get(&key).unwrap().expect("stored");
@@ -131,7 +133,7 @@ fn decr_on_a_non_numeric_value_is_a_client_error() {
     let key = counter(&mut client, "arith:text-decr:", b"12abc");
     let error = client.decr(&key, 1).unwrap_err();
     assert!(matches!(error, Error::ClientError { .. }), "{error:?}");
-    assert_eq!(client.decr(&unique_key("arith:x:"), 1).unwrap(), None);
+    assert_eq!(client.decr(unique_key("arith:x:"), 1).unwrap(), None);
 }
 
 #[test]

@@ -10,8 +10,11 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use memcache_sync::protocol::KeyError;
-use memcache_sync::{BatchError, BatchReport, Client, Config, Entry, Error, Expiry, Item};
-use memcache_sync::{ItemResult, Phase, StoreOutcome};
+use memcache_sync::{
+    BatchError, BatchReport, Client, Config, Entry, Error, Expiry, Found, Item, ItemResult,
+    StoreOptions,
+};
+use memcache_sync::{Phase, StoreOutcome};
 use support::Memcached;
 use support::{batch_report, raw_exchange, raw_stats, shared_server, unique_key, wait_for_sets};
 
@@ -80,7 +83,7 @@ fn bulk_entries(
 
 /// Checks that the map holds item `i` for every index, with its value and flags.
 fn assert_bulk_items_present(
-    found: &HashMap<Vec<u8>, Item>,
+    found: &Found<Item>,
     tag: &str,
     indices: impl IntoIterator<Item = usize>,
 ) -> usize {
@@ -327,7 +330,7 @@ fn get_many_of_100k_keys_returns_every_stored_item_and_lacks_exactly_the_missing
 
     // The connection is still in step.
     let key = bulk_key("gm", 123);
-    assert_eq!(client.get(&key).unwrap().unwrap().value, bulk_value(123));
+    assert_eq!(client.get(key).unwrap().unwrap().value, bulk_value(123));
 }
 
 // ---- per-item validation -----------------------------------------------------------------
@@ -443,7 +446,7 @@ fn invalid_keys_and_oversized_values_fail_alone_without_reaching_the_server() {
             })
         );
     }
-    let item = client.get(&[b'k'; 250]).unwrap().unwrap();
+    let item = client.get([b'k'; 250]).unwrap().unwrap();
     assert_eq!(
         (item.value.as_slice(), item.flags),
         (&b"at the key limit"[..], 250)
@@ -494,7 +497,10 @@ fn a_batch_of_only_invalid_items_fails_each_and_sends_nothing() {
 fn value_over_the_servers_item_limit_fails_alone_and_the_batch_stays_in_step() {
     let server = Memcached::start_with(&["-I", "1m"]);
     let config = Config::default().with_max_value_size(2 * MIB);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
 
     let big = vec![b'B'; 3 * MIB / 2];
     let small = |i: usize| format!("small value {i}").into_bytes();
@@ -530,7 +536,7 @@ fn value_over_the_servers_item_limit_fails_alone_and_the_batch_stays_in_step() {
     let keys: Vec<Vec<u8>> = (0..600).map(key).collect();
     let found = client.get_many(&keys).unwrap();
     assert_eq!(found.len(), 599);
-    assert!(!found.contains_key(&key(BIG_AT)));
+    assert!(!found.contains_key(key(BIG_AT)));
     for i in (0..600).filter(|&i| i != BIG_AT) {
         assert_eq!(
             found[&key(i)],
@@ -543,7 +549,7 @@ fn value_over_the_servers_item_limit_fails_alone_and_the_batch_stays_in_step() {
     }
     // The same connection carries on.
     assert!(client.is_connected());
-    client.set(b"after", b"ok", 0, Expiry::Never).unwrap();
+    client.set(b"after", b"ok", Expiry::Never).unwrap();
 }
 
 // ---- conditional stores, delete, touch ---------------------------------------------------
@@ -559,8 +565,7 @@ fn add_many_reports_not_stored_exactly_for_existing_keys_and_keeps_their_values(
             .set(
                 key,
                 format!("old {i}").as_bytes(),
-                1000 + i as u32,
-                Expiry::Never,
+                StoreOptions::new().flags(1000 + i as u32),
             )
             .unwrap();
     }
@@ -617,7 +622,9 @@ fn replace_many_reports_not_stored_for_missing_keys_and_does_not_create_them() {
     let keys: Vec<Vec<u8>> = (0..40).map(|i| unique_key(&format!("repl{i}:"))).collect();
     let exists = |i: usize| i.is_multiple_of(3);
     for (_, key) in keys.iter().enumerate().filter(|(i, _)| exists(*i)) {
-        client.set(key, b"old", 7, Expiry::Never).unwrap();
+        client
+            .set(key, b"old", StoreOptions::new().flags(7))
+            .unwrap();
     }
 
     let report = client
@@ -685,8 +692,8 @@ fn delete_many_reports_per_key_whether_it_held_an_item() {
 
     // An invalid key fails alone among valid ones.
     let (a, b) = (unique_key("del:a:"), unique_key("del:b:"));
-    client.set(&a, b"x", 0, Expiry::Never).unwrap();
-    client.set(&b, b"x", 0, Expiry::Never).unwrap();
+    client.set(&a, b"x", Expiry::Never).unwrap();
+    client.set(&b, b"x", Expiry::Never).unwrap();
     let report = batch_report(client.delete_many([&a[..], b"bad key", &b[..]]));
     assert!(done(&report.results()[0]));
     assert!(matches!(
@@ -835,7 +842,7 @@ fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_d
     let config = Config::default()
         .with_read_timeout(read_timeout)
         .with_write_timeout(write_timeout);
-    let mut client = Client::connect_with(&addr, config).unwrap();
+    let mut client = Client::builder(&addr).config(config).connect().unwrap();
 
     // Lazy: a stopped batch takes no more input, so the source's cost after the stop is nil.
     let entries = bulk_entries("frz", COUNT, SystemTime::now());
@@ -923,7 +930,7 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
     let server = Memcached::start_with(&["-m", "256"]);
     let addr = server.addr();
     let config = Config::default().with_read_timeout(Duration::from_millis(300));
-    let mut client = Client::connect_with(&addr, config).unwrap();
+    let mut client = Client::builder(&addr).config(config).connect().unwrap();
 
     let entries = bulk_entries("kil", COUNT, SystemTime::now());
     let killer = thread::spawn(move || {
@@ -985,7 +992,7 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
     let found = client.get_many(&keys).unwrap();
     assert_eq!(assert_bulk_items_present(&found, "kil2", 0..20_000), 20_000);
     // Data from before the kill is gone with the old process.
-    assert_eq!(client.get(&bulk_key("kil", 0)).unwrap(), None);
+    assert_eq!(client.get(bulk_key("kil", 0)).unwrap(), None);
 }
 
 // ---- long streams of replies ---------------------------------------------------------------
@@ -1010,8 +1017,10 @@ fn a_window_of_large_values_must_arrive_within_one_read_timeout_of_its_send() {
         .unwrap();
 
     let timeout = Duration::from_millis(100);
-    let mut client =
-        Client::connect_with(&server.addr(), Config::default().with_read_timeout(timeout)).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(Config::default().with_read_timeout(timeout))
+        .connect()
+        .unwrap();
     let started = Instant::now();
     let error = client.get_many(&keys).unwrap_err();
     let elapsed = started.elapsed();
@@ -1031,8 +1040,10 @@ fn a_window_of_large_values_must_arrive_within_one_read_timeout_of_its_send() {
     );
 
     let patient = Duration::from_secs(60);
-    let mut client =
-        Client::connect_with(&server.addr(), Config::default().with_read_timeout(patient)).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(Config::default().with_read_timeout(patient))
+        .connect()
+        .unwrap();
     let started = Instant::now();
     let found = client.get_many(&keys).unwrap();
     assert_eq!(found.len(), keys.len());
@@ -1043,9 +1054,7 @@ fn a_window_of_large_values_must_arrive_within_one_read_timeout_of_its_send() {
 fn a_batch_cut_short_by_a_panic_leaves_no_reply_for_the_next_request_to_take() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
-    client
-        .set(b"panic:known", b"known", 0, Expiry::Never)
-        .unwrap();
+    client.set(b"panic:known", b"known", Expiry::Never).unwrap();
     // The input panics after several windows were written: their replies are in flight.
     let entries = (0..50_000).map(|i| {
         assert!(i < 5_000, "the caller's iterator panics");
@@ -1056,8 +1065,6 @@ fn a_batch_cut_short_by_a_panic_leaves_no_reply_for_the_next_request_to_take() {
     assert!(panicked.is_err());
     // The next requests are answered by their own replies, not the batch's leftovers.
     assert_eq!(client.get(b"panic:known").unwrap().unwrap().value, b"known");
-    client
-        .set(b"panic:after", b"after", 0, Expiry::Never)
-        .unwrap();
+    client.set(b"panic:after", b"after", Expiry::Never).unwrap();
     assert_eq!(client.get(b"panic:after").unwrap().unwrap().value, b"after");
 }

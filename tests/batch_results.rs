@@ -228,7 +228,7 @@ fn a_vec_batch_to_a_server_killed_mid_way_counts_every_item_and_what_it_never_to
     let server = Memcached::start_with(&["-m", "256"]);
     let addr = server.addr();
     let config = Config::default().with_read_timeout(Duration::from_millis(500));
-    let mut client = Client::connect_with(&addr, config).unwrap();
+    let mut client = Client::builder(&addr).config(config).connect().unwrap();
     let batch = entries(&prefix("killed-vec:"), COUNT);
 
     let killer = thread::spawn(move || {

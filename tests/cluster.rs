@@ -348,9 +348,7 @@ fn keys_land_exactly_where_the_default_ketama_distribution_says() {
     let value = |i: usize| format!("value-{i}").into_bytes();
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(cluster.server_for(key), ring.server_for(key));
-        cluster
-            .set(key, &value(i), 0, Expiry::after_secs(300))
-            .unwrap();
+        cluster.set(key, value(i), Expiry::after_secs(300)).unwrap();
     }
     assert_placement(&cluster, &servers, &keys, &value);
     for (i, key) in keys.iter().enumerate().step_by(37) {
@@ -409,7 +407,7 @@ fn a_killed_server_fails_only_its_own_keys_then_fast_and_recovers_after_restart(
     for keys in &owned {
         for key in keys {
             cluster
-                .set(key, b"before", 0, Expiry::after_secs(300))
+                .set(key, b"before", Expiry::after_secs(300))
                 .unwrap();
         }
     }
@@ -449,7 +447,7 @@ fn a_killed_server_fails_only_its_own_keys_then_fast_and_recovers_after_restart(
     // Writes fail too, and never go to another server.
     for key in &owned[DEAD] {
         let error = cluster
-            .set(key, b"after-kill", 0, Expiry::after_secs(300))
+            .set(key, b"after-kill", Expiry::after_secs(300))
             .expect_err("a write to a dead server succeeded");
         assert!(error.is_connection_error(), "{error:?}");
     }
@@ -458,7 +456,7 @@ fn a_killed_server_fails_only_its_own_keys_then_fast_and_recovers_after_restart(
         for key in &owned[index] {
             assert_eq!(cluster.get(key).unwrap(), item(b"before"));
             cluster
-                .set(key, b"during", 0, Expiry::after_secs(300))
+                .set(key, b"during", Expiry::after_secs(300))
                 .unwrap();
             assert_eq!(cluster.get(key).unwrap(), item(b"during"));
         }
@@ -501,9 +499,7 @@ fn a_killed_server_fails_only_its_own_keys_then_fast_and_recovers_after_restart(
     }
     assert!(!cluster.is_down(DEAD));
     for key in &owned[DEAD] {
-        cluster
-            .set(key, b"back", 0, Expiry::after_secs(300))
-            .unwrap();
+        cluster.set(key, b"back", Expiry::after_secs(300)).unwrap();
         assert_eq!(cluster.get(key).unwrap(), item(b"back"));
         assert_eq!(raw_get(&dead_addr, key), Some(b"back".to_vec()));
     }
@@ -697,7 +693,7 @@ fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_the_next_one(
 
     for key in &keys {
         failover
-            .set(key, b"moved", 0, Expiry::after_secs(300))
+            .set(key, b"moved", Expiry::after_secs(300))
             .unwrap();
         assert_eq!(failover.get(key).unwrap(), item(b"moved"));
         assert_eq!(raw_get(&all[NEXT], key), Some(b"moved".to_vec()));
@@ -715,7 +711,7 @@ fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_the_next_one(
     let mut kinds = Vec::new();
     for _ in 0..4 {
         let error = never
-            .set(&fresh, b"nowhere", 0, Expiry::after_secs(300))
+            .set(&fresh, b"nowhere", Expiry::after_secs(300))
             .expect_err("the default policy stored a dead server's key");
         kinds.push(Kind::of(&error));
     }
@@ -751,7 +747,7 @@ fn with_failover_the_caller_that_probes_a_still_dead_server_is_served_by_the_nex
         let _ = cluster.get(&key);
     }
     cluster
-        .set(&key, b"moved", 0, Expiry::after_secs(300))
+        .set(&key, b"moved", Expiry::after_secs(300))
         .unwrap();
     assert_eq!(raw_get(&all[DEAD + 1], &key), Some(b"moved".to_vec()));
 
@@ -947,9 +943,7 @@ fn a_read_that_timed_out_is_retried_on_a_fresh_connection() {
     let backoff = Duration::from_millis(150);
     let cluster = retrying_cluster(&servers, backoff, &recorder, retried);
     let key = key_on(&cluster, 0, "retry:get:");
-    cluster
-        .set(&key, b"v1", 0, Expiry::after_secs(300))
-        .unwrap();
+    cluster.set(&key, b"v1", Expiry::after_secs(300)).unwrap();
     recorder.take();
 
     // The first attempt times out on the frozen server; the server is thawed as soon as the
@@ -1001,7 +995,7 @@ fn an_incr_that_timed_out_is_not_retried_and_counts_at_most_once() {
     let (retried, retry_seen) = mpsc::channel();
     let cluster = retrying_cluster(&servers, Duration::from_millis(10), &recorder, retried);
     let key = key_on(&cluster, 0, "retry:incr:");
-    cluster.set(&key, b"5", 0, Expiry::after_secs(300)).unwrap();
+    cluster.set(&key, b"5", Expiry::after_secs(300)).unwrap();
     recorder.take();
 
     servers[0].freeze();
@@ -1051,11 +1045,9 @@ fn after_a_restart_a_stale_pooled_connection_neither_loses_a_read_nor_repeats_an
         key_on(&cluster, 0, "restart:get:"),
         key_on(&cluster, 0, "restart:incr:"),
     );
+    cluster.set(&key, b"old", Expiry::after_secs(300)).unwrap();
     cluster
-        .set(&key, b"old", 0, Expiry::after_secs(300))
-        .unwrap();
-    cluster
-        .set(&counter, b"5", 0, Expiry::after_secs(300))
+        .set(&counter, b"5", Expiry::after_secs(300))
         .unwrap();
     assert_eq!(cluster.pool(0).unwrap().idle_connections(), 1);
 
@@ -1087,9 +1079,7 @@ fn after_a_restart_a_stale_pooled_connection_neither_loses_a_read_nor_repeats_an
 
     // The same for an incr, except that a failure after sending is not retried: the counter
     // moves at most once, and only a success moves it.
-    cluster
-        .set(&key, b"warm", 0, Expiry::after_secs(300))
-        .unwrap();
+    cluster.set(&key, b"warm", Expiry::after_secs(300)).unwrap();
     servers[0].restart();
     raw_set(&addr, &counter, b"5");
     recorder.take();
@@ -1136,7 +1126,7 @@ fn writes_are_retried_only_when_nothing_was_sent_and_a_down_server_is_not_retrie
 
     // Nothing listens: the request cannot have been sent, so even a set is retried.
     let error = cluster
-        .set(&key, b"v", 0, Expiry::after_secs(300))
+        .set(&key, b"v", Expiry::after_secs(300))
         .expect_err("a killed server stored");
     assert_eq!(Kind::of(&error), Kind::Connect, "{error:?}");
     let events = recorder.take();
@@ -1274,9 +1264,7 @@ fn a_batch_with_an_invalid_key_is_refused_before_anything_is_sent() {
     let servers = start(3);
     let cluster = builder(&servers).build().unwrap();
     let good = unique_key("fan:good:");
-    cluster
-        .set(&good, b"v", 0, Expiry::after_secs(300))
-        .unwrap();
+    cluster.set(&good, b"v", Expiry::after_secs(300)).unwrap();
     let error = cluster
         .get_many(&[good.clone(), b"bad key".to_vec()])
         .expect_err("a key with a space was sent");
@@ -1302,7 +1290,7 @@ fn the_observer_sees_each_operation_with_its_server_command_and_latency() {
     let counter_server = &all[cluster.server_for(&counter)];
 
     let started = Instant::now();
-    cluster.set(&key, b"v", 0, Expiry::after_secs(300)).unwrap();
+    cluster.set(&key, b"v", Expiry::after_secs(300)).unwrap();
     assert_eq!(cluster.get(&key).unwrap(), item(b"v"));
     assert!(cluster.delete(&key).unwrap());
     assert_eq!(cluster.get(&key).unwrap(), None);
@@ -1426,7 +1414,7 @@ fn a_probe_that_times_out_on_checkout_does_not_mark_a_frozen_server_up() {
         .build()
         .unwrap();
     let key = unique_key("health:pool-timeout:");
-    cluster.set(&key, b"v", 0, Expiry::after_secs(300)).unwrap();
+    cluster.set(&key, b"v", Expiry::after_secs(300)).unwrap();
 
     servers[0].freeze();
     for _ in 0..2 {
@@ -1472,7 +1460,7 @@ fn a_pool_timeout_between_two_failures_does_not_reset_the_failure_count() {
         .build()
         .unwrap();
     let key = unique_key("health:count:");
-    cluster.set(&key, b"v", 0, Expiry::after_secs(300)).unwrap();
+    cluster.set(&key, b"v", Expiry::after_secs(300)).unwrap();
 
     servers[0].freeze();
     let first = cluster.get(&key).expect_err("a frozen server answered");

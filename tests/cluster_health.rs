@@ -103,7 +103,7 @@ fn hammer(
         let result = if n >> 63 == 0 {
             cluster.get(key).map(drop)
         } else {
-            cluster.set(key, b"v", 0, Expiry::after_secs(60))
+            cluster.set(key, b"v", Expiry::after_secs(60))
         };
         let took = started.elapsed();
         match &result {
@@ -228,7 +228,7 @@ fn a_batch_probe_that_sends_nothing_does_not_mark_a_frozen_server_up() {
     let cluster = cluster(&server, transitions.observer());
     let began = Instant::now();
     let key = unique_key("frozen:");
-    cluster.set(&key, b"v", 0, Expiry::after_secs(60)).unwrap();
+    cluster.set(&key, b"v", Expiry::after_secs(60)).unwrap();
 
     // Frozen, the kernel still accepts connections but nothing is answered.
     server.freeze();

@@ -60,8 +60,10 @@ fn a_trickling_batch_ends_within_one_read_timeout_of_its_windows_send() {
         Duration::from_millis(140),
     )))]);
     let timeout = Duration::from_millis(200);
-    let mut client =
-        Client::connect_with(&server.addr(), patient().with_read_timeout(timeout)).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(patient().with_read_timeout(timeout))
+        .connect()
+        .unwrap();
     let (report, elapsed) = timed(|| batch_report(client.set_many(entries("trickle", 10))));
     assert_within(elapsed, timeout, "a 10-item set_many answered 140 ms apart");
     assert!(
@@ -93,7 +95,10 @@ fn a_trickling_batch_ends_within_one_read_timeout_of_its_windows_send() {
 fn a_single_command_returns_by_the_callers_deadline_whatever_the_read_timeout() {
     let server = FaultServer::start(vec![Fault::Silent, Fault::Healthy]);
     server.insert(b"deadline:k", b"v");
-    let mut client = Client::connect_with(&server.addr(), patient()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(patient())
+        .connect()
+        .unwrap();
     let bound = Duration::from_millis(150);
     let (result, elapsed) = timed(|| Deadline::after(bound).run(|| client.get(b"deadline:k")));
     assert_within(elapsed, bound, "a get under a 150 ms deadline");
@@ -116,8 +121,9 @@ fn a_connect_returns_by_the_callers_deadline_whatever_the_connect_timeout() {
     let mut server = FaultServer::start(vec![Fault::Healthy]);
     server.hang_connects();
     let bound = Duration::from_millis(150);
-    let (result, elapsed) =
-        timed(|| Deadline::after(bound).run(|| Client::connect_with(&server.addr(), patient())));
+    let (result, elapsed) = timed(|| {
+        Deadline::after(bound).run(|| Client::builder(&server.addr()).config(patient()).connect())
+    });
     assert_within(elapsed, bound, "a connect under a 150 ms deadline");
     let error = result.unwrap_err();
     assert!(
@@ -140,7 +146,10 @@ fn an_endless_batch_stops_at_the_callers_deadline() {
     let server = FaultServer::start(vec![Fault::Every(Box::new(Fault::Delay(
         Duration::from_millis(20),
     )))]);
-    let mut client = Client::connect_with(&server.addr(), patient()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(patient())
+        .connect()
+        .unwrap();
     let bound = Duration::from_millis(300);
     let endless = (0..).map(|i: u64| Entry::new(format!("endless:{i}").into_bytes(), &b"v"[..]));
     let (report, elapsed) =
@@ -161,13 +170,13 @@ fn an_endless_batch_stops_at_the_callers_deadline() {
 #[test]
 fn a_pool_checkout_returns_by_the_callers_deadline_whatever_the_checkout_timeout() {
     let server = Memcached::start();
-    let pool = Pool::new(
-        &server.addr(),
-        Config::default(),
-        PoolConfig::default()
-            .with_max_size(1)
-            .with_checkout_timeout(PATIENT),
-    );
+    let pool = Pool::builder(&server.addr())
+        .pool(
+            PoolConfig::default()
+                .with_max_size(1)
+                .with_checkout_timeout(PATIENT),
+        )
+        .build();
     let _held = pool.get().unwrap();
     let bound = Duration::from_millis(150);
     let (result, elapsed) = timed(|| Deadline::after(bound).run(|| pool.get().map(|_| ())));
@@ -316,7 +325,7 @@ fn a_cluster_read_beside_servers_hanging_at_connect_finds_the_healthy_keys_in_on
     }
     // Stored through the cluster, so the healthy servers' pools hold idle connections.
     for key in keys.iter().filter(|key| on_healthy(key)) {
-        cluster.set(key, key, 0, Expiry::after_secs(60)).unwrap();
+        cluster.set(key, key, Expiry::after_secs(60)).unwrap();
     }
     for server in &mut stalled {
         server.hang_connects();
@@ -435,7 +444,10 @@ fn a_stray_reply_just_after_an_answer_never_answers_the_next_request() {
         ]);
         server.insert(b"stray:k1", b"v1");
         server.insert(b"stray:k2", b"v2");
-        let mut client = Client::connect_with(&server.addr(), patient()).unwrap();
+        let mut client = Client::builder(&server.addr())
+            .config(patient())
+            .connect()
+            .unwrap();
         assert!(client.get(b"stray:k1").unwrap().is_some());
         // Waits (without sleeping, so the next request follows within about a millisecond)
         // until the stray bytes were written, and so are in the client's receive buffer.
@@ -465,22 +477,26 @@ fn the_largest_durations_mean_a_long_time_and_never_panic() {
         .with_connect_timeout(Duration::MAX)
         .with_read_timeout(Duration::MAX)
         .with_write_timeout(Duration::MAX);
-    let mut client = Client::connect_with(&server.addr(), config.clone()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config.clone())
+        .connect()
+        .unwrap();
     let key = unique_key("extreme");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     assert!(client.get(&key).unwrap().is_some());
     client.set_many(entries("extreme", 100)).unwrap();
     Deadline::after(Duration::MAX)
         .run(|| client.get(&key))
         .unwrap();
 
-    let pool = Pool::new(
-        &server.addr(),
-        config.clone(),
-        PoolConfig::default()
-            .with_checkout_timeout(Duration::MAX)
-            .with_max_idle_time(Duration::MAX),
-    );
+    let pool = Pool::builder(&server.addr())
+        .config(config.clone())
+        .pool(
+            PoolConfig::default()
+                .with_checkout_timeout(Duration::MAX)
+                .with_max_idle_time(Duration::MAX),
+        )
+        .build();
     assert!(pool.get().unwrap().get(&key).unwrap().is_some());
     assert!(pool.get().unwrap().get(&key).unwrap().is_some());
 

@@ -130,7 +130,10 @@ fn config(read_timeout: Duration) -> Config {
 /// A client on connection 0 of a server whose connection 0 follows `fault`.
 fn setup(fault: Fault, config: Config) -> (FaultServer, Client) {
     let server = FaultServer::start(vec![fault, Fault::Healthy]);
-    let client = Client::connect_with(&server.addr(), config).unwrap();
+    let client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     (server, client)
 }
 
@@ -153,7 +156,10 @@ fn a_real_4_mib_value_is_counted() {
     let key = unique_key("alloc:real:");
     server.insert(&key, &vec![b'r'; 4 * MIB]);
     let config = config(Duration::from_secs(5)).with_max_value_size(8 * MIB);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     let (result, usage) = measure(|| client.get(&key));
     assert_eq!(result.unwrap().map(|item| item.value.len()), Some(4 * MIB));
     assert!(usage.largest >= 4 * MIB, "{usage:?}");

@@ -139,7 +139,7 @@ fn run(client: &mut Client, server: &FaultServer, op: &Op) -> Result<(), String>
         },
         Op::Set(k, seed) => {
             let value = value(*k, *seed);
-            match client.set(KEYS[*k], &value, 0, Expiry::Never) {
+            match client.set(KEYS[*k], &value, Expiry::Never) {
                 Ok(()) => {
                     let truth = server.stored(KEYS[*k]);
                     if truth.as_deref() != Some(&value[..]) {
@@ -150,7 +150,7 @@ fn run(client: &mut Client, server: &FaultServer, op: &Op) -> Result<(), String>
                 Err(e) => e,
             }
         }
-        Op::AddExisting(k) => match client.add(KEYS[*k], b"added", 0, Expiry::Never) {
+        Op::AddExisting(k) => match client.add(KEYS[*k], b"added", Expiry::Never) {
             Ok(StoreOutcome::NotStored) => return Ok(()),
             Ok(StoreOutcome::Stored) => {
                 return Err(format!("add {k} of an existing key reported Stored"));
@@ -203,7 +203,7 @@ proptest! {
         let mut client = None;
         for _ in 0..=faults.len() {
             let started = Instant::now();
-            match Client::connect_with(&server.addr(), config.clone()) {
+            match Client::builder(&server.addr()).config(config.clone()).connect() {
                 Ok(connected) => {
                     client = Some(connected);
                     break;
@@ -246,7 +246,7 @@ proptest! {
                 }
             }
             client
-                .set(&fresh, b"fresh", 0, Expiry::Never)
+                .set(&fresh, b"fresh", Expiry::Never)
                 .map_err(|e| format!("set: {e:?}"))?;
             let got = client.get(&fresh).map_err(|e| format!("get fresh: {e:?}"))?;
             if got.map(|item| item.value).as_deref() != Some(&b"fresh"[..]) {

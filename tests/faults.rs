@@ -53,7 +53,10 @@ fn setup_with(fault: Fault, config: Config) -> (FaultServer, Client) {
     let server = FaultServer::start(vec![fault, Fault::Healthy]);
     server.insert(K1, V1);
     server.insert(K2, V2);
-    let client = Client::connect_with(&server.addr(), config).expect("connect to fault server");
+    let client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .expect("connect to fault server");
     (server, client)
 }
 
@@ -174,10 +177,10 @@ fn assert_recovers_on_same_connection(server: &FaultServer, client: &mut Client)
 /// A few more calls, each answered with its own reply.
 fn assert_later_calls_are_in_step(server: &FaultServer, client: &mut Client) {
     assert_eq!(client.get(K1).unwrap(), item(V1));
-    client.set(K3, b"three", 0, Expiry::Never).unwrap();
+    client.set(K3, b"three", Expiry::Never).unwrap();
     assert_eq!(server.stored(K3).as_deref(), Some(&b"three"[..]));
     assert_eq!(client.get(K3).unwrap(), item(b"three"));
-    assert_eq!(client.get(&unique_key("fault:missing:")).unwrap(), None);
+    assert_eq!(client.get(unique_key("fault:missing:")).unwrap(), None);
     assert_eq!(client.get(K2).unwrap(), item(V2));
     assert!(client.delete(K3).unwrap());
     assert_eq!(client.version().unwrap(), "1.6.18-fault-server");
@@ -230,7 +233,7 @@ fn reply_delayed_past_the_timeout_times_out_and_is_never_seen() {
 #[test]
 fn store_whose_reply_is_late_times_out_and_says_it_may_have_been_applied() {
     let (server, mut client) = setup(Fault::Delay(Duration::from_millis(600)), TIMEOUT);
-    let (result, elapsed) = timed(|| client.set(K3, b"late", 0, Expiry::Never));
+    let (result, elapsed) = timed(|| client.set(K3, b"late", Expiry::Never));
     let error = expect_timeout(
         result,
         Phase::Read,
@@ -277,7 +280,7 @@ fn server_that_never_reads_times_out_the_write() {
     let (server, mut client) = setup_with(Fault::NoRead, config);
     // Far more than loopback socket buffers hold, so the write stalls.
     let value = vec![b'v'; 32 << 20];
-    let (result, elapsed) = timed(|| client.set(K3, &value, 0, Expiry::Never));
+    let (result, elapsed) = timed(|| client.set(K3, &value, Expiry::Never));
     let error = result.expect_err("a write nobody read completed");
     assert!(
         matches!(error, Error::Timeout { phase: Phase::Write, timeout } if timeout == TIMEOUT),
@@ -296,7 +299,10 @@ fn connect_that_hangs_times_out_at_the_connect_timeout() {
     let mut server = FaultServer::start(server_faults);
     server.insert(K1, V1);
     server.insert(K2, V2);
-    let mut client = Client::connect_with(&server.addr(), config(TIMEOUT)).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config(TIMEOUT))
+        .connect()
+        .unwrap();
     // Connection 0 closes after the first request, so the next call must reconnect...
     assert!(matches!(
         client.get(K1),
@@ -404,7 +410,7 @@ fn a_connection_closed_while_idle_is_replaced_before_the_request_is_sent() {
 #[test]
 fn store_to_a_server_that_closes_is_never_reported_stored() {
     let (server, mut client) = setup(Fault::CloseAfterRequest, PATIENT);
-    let (result, elapsed) = timed(|| client.set(K3, b"lost", 0, Expiry::Never));
+    let (result, elapsed) = timed(|| client.set(K3, b"lost", Expiry::Never));
     let error = result.expect_err("a set nobody answered was reported stored");
     assert!(
         matches!(error, Error::ConnectionClosed { phase: Phase::Read }),
@@ -456,7 +462,10 @@ fn reset_at_accept_is_a_connect_or_io_error() {
         Fault::Healthy,
     ]);
     server.insert(K2, V2);
-    let mut client = Client::connect_with(&server.addr(), config(PATIENT)).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config(PATIENT))
+        .connect()
+        .unwrap();
     assert!(matches!(
         client.get(K1),
         Err(Error::ConnectionClosed { phase: Phase::Read })
@@ -488,7 +497,7 @@ fn reset_while_the_request_is_sent_is_an_io_error_in_the_write_phase() {
     let config = config(PATIENT).with_max_value_size(64 << 20);
     let (server, mut client) = setup_with(Fault::ResetMidRequest, config);
     let value = vec![b'v'; 32 << 20];
-    let (result, elapsed) = timed(|| client.set(K3, &value, 0, Expiry::Never));
+    let (result, elapsed) = timed(|| client.set(K3, &value, Expiry::Never));
     let error = result.expect_err("a set cut off mid-request was reported stored");
     assert_reset(&error, Phase::Write);
     assert!(error.may_have_reached_server());
@@ -691,7 +700,7 @@ fn late_unsolicited_stored_is_never_taken_as_the_answer_to_a_later_store() {
     assert_eq!(client.get(K1).unwrap(), item(V1));
     thread::sleep(Duration::from_millis(200));
     // K2 exists, so the server refuses the add (NOT_STORED).
-    let outcome = client.add(K2, b"other", 0, Expiry::Never);
+    let outcome = client.add(K2, b"other", Expiry::Never);
     assert_eq!(
         server.stored(K2).as_deref(),
         Some(V2),
@@ -837,7 +846,7 @@ fn server_error_is_server_and_keeps_the_connection() {
 fn server_error_to_a_store_is_not_stored_and_keeps_the_connection() {
     let fault = Fault::ServerError("object too large for cache".into());
     let (server, mut client) = setup(fault, PATIENT);
-    let error = client.set(K3, b"big", 0, Expiry::Never).unwrap_err();
+    let error = client.set(K3, b"big", Expiry::Never).unwrap_err();
     assert!(error.is_item_too_large(), "{error:?}");
     assert_eq!(server.stored(K3), None);
     assert_recovers_on_same_connection(&server, &mut client);

@@ -125,13 +125,14 @@ fn sixteen_threads_never_make_the_server_see_more_than_max_size_connections() {
     let baseline = probe.quiet_baseline();
     let total_before = probe.stat("total_connections");
 
-    let pool = Pool::new(
-        &server.addr(),
-        config(),
-        PoolConfig::default()
-            .with_max_size(MAX)
-            .with_checkout_timeout(Duration::from_secs(10)),
-    );
+    let pool = Pool::builder(&server.addr())
+        .config(config())
+        .pool(
+            PoolConfig::default()
+                .with_max_size(MAX)
+                .with_checkout_timeout(Duration::from_secs(10)),
+        )
+        .build();
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (pool, done) = (pool.clone(), Arc::clone(&done));
@@ -160,7 +161,7 @@ fn sixteen_threads_never_make_the_server_see_more_than_max_size_connections() {
                     let value = format!("value {t} {round}");
                     pool.get()
                         .unwrap()
-                        .set(key.as_bytes(), value.as_bytes(), 0, Expiry::after_secs(60))
+                        .set(key.as_bytes(), value.as_bytes(), Expiry::after_secs(60))
                         .unwrap();
                     max_open = max_open.max(pool.open_connections());
                     let read = pool.get().unwrap().get(key.as_bytes()).unwrap();
@@ -203,17 +204,18 @@ fn sixteen_threads_never_make_the_server_see_more_than_max_size_connections() {
 fn a_checkout_that_waits_too_long_is_a_pool_timeout_and_succeeds_once_one_is_returned() {
     const CHECKOUT: Duration = Duration::from_millis(100);
     let server = Memcached::start();
-    let pool = Pool::new(
-        &server.addr(),
-        config(),
-        PoolConfig::default()
-            .with_max_size(1)
-            .with_checkout_timeout(CHECKOUT),
-    );
+    let pool = Pool::builder(&server.addr())
+        .config(config())
+        .pool(
+            PoolConfig::default()
+                .with_max_size(1)
+                .with_checkout_timeout(CHECKOUT),
+        )
+        .build();
     let key = unique_key("pool:timeout:");
     pool.get()
         .unwrap()
-        .set(&key, b"v", 0, Expiry::after_secs(60))
+        .set(&key, b"v", Expiry::after_secs(60))
         .unwrap();
 
     let held = pool.get().unwrap();
@@ -265,7 +267,7 @@ fn idle_connections_are_reused_without_an_extra_round_trip() {
     let key = unique_key("pool:reuse:");
     raw_set(&server.addr(), &key, b"reused");
     let mut probe = StatsProbe::open(&server.addr());
-    let pool = Pool::new(&server.addr(), config(), PoolConfig::default());
+    let pool = Pool::builder(&server.addr()).config(config()).build();
 
     // Warm-up: one connection opened and returned.
     assert_eq!(pool.get().unwrap().get(&key).unwrap(), item(b"reused"));
@@ -304,7 +306,10 @@ fn a_connection_that_saw_an_error_is_never_returned_to_the_pool() {
     let addr = server.addr();
     let (stale_key, fresh_key) = (unique_key("pool:late:"), unique_key("pool:fresh:"));
     raw_set(&addr, &stale_key, b"late reply");
-    let pool = Pool::new(&addr, config(), PoolConfig::default().with_max_size(2));
+    let pool = Pool::builder(&addr)
+        .config(config())
+        .pool(PoolConfig::default().with_max_size(2))
+        .build();
 
     // Warm up one connection, and count connections as the server sees them.
     assert_eq!(pool.get().unwrap().get(&fresh_key).unwrap(), None);
@@ -365,11 +370,10 @@ fn idle_connections_older_than_max_idle_time_are_closed_instead_of_reused() {
     raw_set(&addr, &key, b"v");
     let mut probe = StatsProbe::open(&addr);
     let baseline = probe.quiet_baseline();
-    let pool = Pool::new(
-        &addr,
-        config(),
-        PoolConfig::default().with_max_idle_time(MAX_IDLE),
-    );
+    let pool = Pool::builder(&addr)
+        .config(config())
+        .pool(PoolConfig::default().with_max_idle_time(MAX_IDLE))
+        .build();
 
     assert_eq!(pool.get().unwrap().get(&key).unwrap(), item(b"v"));
     let total_first = probe.stat("total_connections");
@@ -413,13 +417,14 @@ fn under_light_load_idle_connections_older_than_max_idle_time_are_closed_though_
     raw_set(&addr, &key, b"v");
     let mut probe = StatsProbe::open(&addr);
     let baseline = probe.quiet_baseline();
-    let pool = Pool::new(
-        &addr,
-        config(),
-        PoolConfig::default()
-            .with_max_size(4)
-            .with_max_idle_time(MAX_IDLE),
-    );
+    let pool = Pool::builder(&addr)
+        .config(config())
+        .pool(
+            PoolConfig::default()
+                .with_max_size(4)
+                .with_max_idle_time(MAX_IDLE),
+        )
+        .build();
     let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
     let returned = Instant::now();
     // The last one returned is the one checked out next (newest first), again and again; the
@@ -455,13 +460,14 @@ fn a_checkout_that_waits_and_then_connects_returns_within_the_longer_of_its_two_
     const FREED_AFTER: Duration = Duration::from_millis(600);
     // Connection 0 closes when its first request arrives; by then connects hang.
     let mut server = FaultServer::start(vec![Fault::CloseAfterRequest, Fault::Healthy]);
-    let pool = Pool::new(
-        &server.addr(),
-        config().with_connect_timeout(TIMEOUT),
-        PoolConfig::default()
-            .with_max_size(1)
-            .with_checkout_timeout(TIMEOUT),
-    );
+    let pool = Pool::builder(&server.addr())
+        .config(config().with_connect_timeout(TIMEOUT))
+        .pool(
+            PoolConfig::default()
+                .with_max_size(1)
+                .with_checkout_timeout(TIMEOUT),
+        )
+        .build();
     let mut held = pool.get().unwrap();
     assert!(
         server.wait_for_connections(1),
@@ -506,13 +512,14 @@ fn a_checkout_that_waits_and_then_connects_returns_within_the_longer_of_its_two_
 #[test]
 fn a_pool_for_a_dead_address_fails_with_connect_quickly_and_leaks_no_slot() {
     let addr = dead_addr();
-    let pool = Pool::new(
-        &addr,
-        config(),
-        PoolConfig::default()
-            .with_max_size(2)
-            .with_checkout_timeout(Duration::from_secs(5)),
-    );
+    let pool = Pool::builder(&addr)
+        .config(config())
+        .pool(
+            PoolConfig::default()
+                .with_max_size(2)
+                .with_checkout_timeout(Duration::from_secs(5)),
+        )
+        .build();
     // More attempts than slots: a leaked slot would turn a later attempt into a 5 s wait
     // and a PoolTimeout.
     for attempt in 0..5 {
@@ -541,10 +548,13 @@ fn a_pool_is_usable_again_once_its_server_comes_back() {
     let mut server = Memcached::start();
     let addr = server.addr();
     let key = unique_key("pool:back:");
-    let pool = Pool::new(&addr, config(), PoolConfig::default().with_max_size(2));
+    let pool = Pool::builder(&addr)
+        .config(config())
+        .pool(PoolConfig::default().with_max_size(2))
+        .build();
     pool.get()
         .unwrap()
-        .set(&key, b"before", 0, Expiry::Never)
+        .set(&key, b"before", Expiry::Never)
         .unwrap();
 
     server.kill();
@@ -564,7 +574,7 @@ fn a_pool_is_usable_again_once_its_server_comes_back() {
         None,
         "data does not survive a restart"
     );
-    client.set(&key, b"after", 0, Expiry::Never).unwrap();
+    client.set(&key, b"after", Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"after"));
     drop(client);
     assert_eq!(pool.open_connections(), 1);

@@ -55,7 +55,7 @@ fn raw_get(server: &Memcached, key: &[u8]) -> Vec<u8> {
 fn connecting_to_a_port_with_nothing_listening_is_a_quick_connect_error() {
     let addr = dead_addr();
     let config = config().with_connect_timeout(Duration::from_secs(5));
-    let (result, elapsed) = timed(|| Client::connect_with(&addr, config));
+    let (result, elapsed) = timed(|| Client::builder(&addr).config(config).connect());
     let error = result.expect_err("connected to a port nobody listens on");
     match &error {
         Error::Connect {
@@ -79,7 +79,7 @@ fn get_after_the_server_is_gone_is_a_quick_connect_error() {
     let mut server = Memcached::start();
     let addr = server.addr();
     let config = config().with_connect_timeout(Duration::from_secs(5));
-    let mut client = Client::connect_with(&addr, config).unwrap();
+    let mut client = Client::builder(&addr).config(config).connect().unwrap();
     server.kill();
     // The first call may still find the old connection (closed or reset); the call after it
     // must reconnect, and nothing listens.
@@ -100,9 +100,12 @@ fn get_after_the_server_is_gone_is_a_quick_connect_error() {
 #[test]
 fn killed_server_is_an_error_not_a_miss_and_the_same_client_recovers_after_restart() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let before = unique_key("recovery:kill:before:");
-    client.set(&before, b"before", 0, Expiry::Never).unwrap();
+    client.set(&before, b"before", Expiry::Never).unwrap();
     assert_eq!(client.get(&before).unwrap(), item(b"before"));
 
     server.kill();
@@ -123,7 +126,7 @@ fn killed_server_is_an_error_not_a_miss_and_the_same_client_recovers_after_resta
 
     // Still dead: a connect error, and nothing is reported stored.
     let after = unique_key("recovery:kill:after:");
-    match client.set(&after, b"lost", 0, Expiry::Never) {
+    match client.set(&after, b"lost", Expiry::Never) {
         Err(Error::Connect { addr, source }) => {
             assert_eq!(addr, server.addr());
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
@@ -135,7 +138,7 @@ fn killed_server_is_an_error_not_a_miss_and_the_same_client_recovers_after_resta
     server.restart();
     // The same client, not rebuilt: the old data is gone (a real miss now), new data works.
     assert_eq!(client.get(&before).expect("get after restart"), None);
-    client.set(&after, b"after", 0, Expiry::Never).unwrap();
+    client.set(&after, b"after", Expiry::Never).unwrap();
     assert_eq!(client.get(&after).unwrap(), item(b"after"));
     assert!(raw_get(&server, &after).starts_with(b"VALUE "));
     assert!(client.is_connected());
@@ -144,11 +147,14 @@ fn killed_server_is_an_error_not_a_miss_and_the_same_client_recovers_after_resta
 #[test]
 fn frozen_server_times_out_and_a_late_reply_never_answers_a_later_request() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let k1 = unique_key("recovery:freeze:k1:");
     let k2 = unique_key("recovery:freeze:k2:");
-    client.set(&k1, b"v1", 0, Expiry::Never).unwrap();
-    client.set(&k2, b"v2", 0, Expiry::Never).unwrap();
+    client.set(&k1, b"v1", Expiry::Never).unwrap();
+    client.set(&k2, b"v2", Expiry::Never).unwrap();
 
     server.freeze();
     let (result, elapsed) = timed(|| client.get(&k1));
@@ -175,9 +181,12 @@ fn frozen_server_times_out_and_a_late_reply_never_answers_a_later_request() {
 #[test]
 fn frozen_server_keeps_timing_out_each_call_until_thawed() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let key = unique_key("recovery:freeze:again:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     server.freeze();
     // Each call reconnects (the kernel still completes the handshake) and times out reading.
     for _ in 0..3 {
@@ -204,13 +213,16 @@ fn frozen_server_keeps_timing_out_each_call_until_thawed() {
 #[test]
 fn store_to_a_frozen_server_is_a_read_timeout_never_ok() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let key = unique_key("recovery:freeze:set:");
     client.version().unwrap();
 
     server.freeze();
     // The request fits in the socket buffers, so the write succeeds; the reply never comes.
-    let (result, elapsed) = timed(|| client.set(&key, b"maybe", 0, Expiry::Never));
+    let (result, elapsed) = timed(|| client.set(&key, b"maybe", Expiry::Never));
     let error = result.expect_err("a set to a frozen server was reported stored");
     assert!(
         matches!(
@@ -252,9 +264,12 @@ fn store_to_a_frozen_server_is_a_read_timeout_never_ok() {
 #[test]
 fn after_a_restart_while_idle_the_first_call_succeeds() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let key = unique_key("recovery:idle:");
-    client.set(&key, b"old", 0, Expiry::Never).unwrap();
+    client.set(&key, b"old", Expiry::Never).unwrap();
     let old_pid = server.pid();
 
     server.restart();
@@ -266,7 +281,7 @@ fn after_a_restart_while_idle_the_first_call_succeeds() {
         client.get(&key).expect("first call after idle restart"),
         None
     );
-    client.set(&key, b"new", 0, Expiry::Never).unwrap();
+    client.set(&key, b"new", Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"new"));
 }
 
@@ -276,12 +291,15 @@ fn after_a_restart_while_idle_the_first_call_succeeds() {
 #[test]
 fn after_a_quick_restart_the_next_call_succeeds_on_a_new_connection() {
     let mut server = Memcached::start();
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let key = unique_key("recovery:quick:");
-    client.set(&key, b"old", 0, Expiry::Never).unwrap();
+    client.set(&key, b"old", Expiry::Never).unwrap();
 
     server.restart();
     assert_eq!(client.get(&key).expect("the call after the restart"), None);
-    client.set(&key, b"new", 0, Expiry::Never).unwrap();
+    client.set(&key, b"new", Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"new"));
 }

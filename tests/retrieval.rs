@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use memcache_sync::{CasOutcome, Client, Expiry, Item};
+use memcache_sync::{CasOutcome, Client, Expiry, Item, StoreOptions};
 use support::expiry::assert_gone_within;
 use support::{shared_server, unique_key};
 
@@ -22,7 +22,7 @@ fn item(value: &[u8], flags: u32) -> Item {
 fn get_of_a_key_never_stored_is_a_miss_not_an_error() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
-    assert_eq!(client.get(&unique_key("retrieval:never:")).unwrap(), None);
+    assert_eq!(client.get(unique_key("retrieval:never:")).unwrap(), None);
     assert!(client.is_connected());
 }
 
@@ -32,7 +32,7 @@ fn get_into_replaces_the_buffers_contents_with_the_value_and_returns_the_flags()
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("retrieval:into:");
     client
-        .set(&key, b"value\r\nEND", 31, Expiry::Never)
+        .set(&key, b"value\r\nEND", StoreOptions::new().flags(31))
         .unwrap();
     let mut buf = b"stale contents that are longer than the value".to_vec();
     assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(31));
@@ -55,8 +55,12 @@ fn get_into_reuses_one_buffer_across_hits() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let long = unique_key("retrieval:into-long:");
     let short = unique_key("retrieval:into-short:");
-    client.set(&long, &[b'L'; 4096], 1, Expiry::Never).unwrap();
-    client.set(&short, b"s", 2, Expiry::Never).unwrap();
+    client
+        .set(&long, [b'L'; 4096], StoreOptions::new().flags(1))
+        .unwrap();
+    client
+        .set(&short, b"s", StoreOptions::new().flags(2))
+        .unwrap();
     let mut buf = Vec::new();
     assert_eq!(client.get_into(&long, &mut buf).unwrap(), Some(1));
     assert_eq!(buf, [b'L'; 4096]);
@@ -69,12 +73,16 @@ fn gets_returns_the_item_with_a_token_that_changes_when_the_item_is_written() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("retrieval:gets:");
-    client.set(&key, b"one", 4, Expiry::Never).unwrap();
+    client
+        .set(&key, b"one", StoreOptions::new().flags(4))
+        .unwrap();
     let (got, first) = client.gets(&key).unwrap().expect("just stored");
     assert_eq!(got, item(b"one", 4));
     let (_, again) = client.gets(&key).unwrap().unwrap();
     assert_eq!(again, first, "a read must not change the token");
-    client.set(&key, b"two", 4, Expiry::Never).unwrap();
+    client
+        .set(&key, b"two", StoreOptions::new().flags(4))
+        .unwrap();
     let (got, second) = client.gets(&key).unwrap().unwrap();
     assert_eq!(got, item(b"two", 4));
     assert_ne!(second, first);
@@ -85,7 +93,7 @@ fn gets_of_a_missing_key_is_a_miss() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     assert_eq!(
-        client.gets(&unique_key("retrieval:gets-miss:")).unwrap(),
+        client.gets(unique_key("retrieval:gets-miss:")).unwrap(),
         None
     );
 }
@@ -99,8 +107,10 @@ fn get_many_returns_only_the_keys_found_each_with_its_own_value_and_flags() {
     let a = unique_key("retrieval:many-a:");
     let b = unique_key("retrieval:many-b:");
     let missing = unique_key("retrieval:many-missing:");
-    client.set(&a, b"alpha", 1, Expiry::Never).unwrap();
-    client.set(&b, b"", 2, Expiry::Never).unwrap();
+    client
+        .set(&a, b"alpha", StoreOptions::new().flags(1))
+        .unwrap();
+    client.set(&b, b"", StoreOptions::new().flags(2)).unwrap();
     let found = client.get_many(&[&a, &missing, &b]).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[&a], item(b"alpha", 1));
@@ -125,8 +135,8 @@ fn get_many_with_a_key_asked_twice_returns_it_once_and_stays_in_step() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let a = unique_key("retrieval:dup-a:");
     let b = unique_key("retrieval:dup-b:");
-    client.set(&a, b"A", 0, Expiry::Never).unwrap();
-    client.set(&b, b"B", 0, Expiry::Never).unwrap();
+    client.set(&a, b"A", Expiry::Never).unwrap();
+    client.set(&b, b"B", Expiry::Never).unwrap();
     let found = client.get_many(&[&a, &a, &b, &a]).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[&a], item(b"A", 0));
@@ -164,8 +174,7 @@ fn get_many_of_1000_keys_of_200_bytes_split_over_several_lines_finds_them_all() 
             .set(
                 key,
                 format!("value {i}").as_bytes(),
-                i as u32,
-                Expiry::Never,
+                StoreOptions::new().flags(i as u32),
             )
             .unwrap();
     }
@@ -191,8 +200,8 @@ fn gets_many_gives_each_found_key_a_token_usable_for_cas() {
     let a = unique_key("retrieval:gets-many-a:");
     let b = unique_key("retrieval:gets-many-b:");
     let missing = unique_key("retrieval:gets-many-missing:");
-    client.set(&a, b"1", 0, Expiry::Never).unwrap();
-    client.set(&b, b"2", 0, Expiry::Never).unwrap();
+    client.set(&a, b"1", Expiry::Never).unwrap();
+    client.set(&b, b"2", Expiry::Never).unwrap();
     let found = client.gets_many(&[&a, &b, &missing]).unwrap();
     assert_eq!(found.len(), 2);
     let (item_a, token_a) = &found[&a];
@@ -201,11 +210,11 @@ fn gets_many_gives_each_found_key_a_token_usable_for_cas() {
     assert_eq!(item_b, &item(b"2", 0));
     assert_ne!(token_a, token_b);
     assert_eq!(
-        client.cas(&a, b"10", 0, Expiry::Never, *token_a).unwrap(),
+        client.cas(&a, b"10", *token_a, Expiry::Never).unwrap(),
         CasOutcome::Stored
     );
     assert_eq!(
-        client.cas(&b, b"20", 0, Expiry::Never, *token_a).unwrap(),
+        client.cas(&b, b"20", *token_a, Expiry::Never).unwrap(),
         CasOutcome::Exists,
         "a's token must not pass for b"
     );
@@ -229,7 +238,9 @@ fn gat_returns_the_item_and_a_one_second_expiry_then_makes_it_vanish() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("retrieval:gat-expire:");
-    client.set(&key, b"touched", 13, Expiry::Never).unwrap();
+    client
+        .set(&key, b"touched", StoreOptions::new().flags(13))
+        .unwrap();
     assert_eq!(
         client.gat(&key, Expiry::after_secs(1)).unwrap(),
         Some(item(b"touched", 13))
@@ -242,7 +253,9 @@ fn gats_returns_the_item_with_a_token_that_cas_accepts() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("retrieval:gats:");
-    client.set(&key, b"v1", 3, Expiry::Never).unwrap();
+    client
+        .set(&key, b"v1", StoreOptions::new().flags(3))
+        .unwrap();
     let (got, token) = client
         .gats(&key, Expiry::after_secs(300))
         .unwrap()
@@ -251,7 +264,9 @@ fn gats_returns_the_item_with_a_token_that_cas_accepts() {
     // Touching does not change the version stamp: gets sees the same token.
     assert_eq!(client.gets(&key).unwrap().unwrap().1, token);
     assert_eq!(
-        client.cas(&key, b"v2", 3, Expiry::Never, token).unwrap(),
+        client
+            .cas(&key, b"v2", token, StoreOptions::new().flags(3))
+            .unwrap(),
         CasOutcome::Stored
     );
     assert_eq!(client.get(&key).unwrap(), Some(item(b"v2", 3)));
@@ -262,7 +277,7 @@ fn gats_with_a_zero_expiry_returns_the_item_and_expires_it_at_once() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("retrieval:gats-zero:");
-    client.set(&key, b"last read", 0, Expiry::Never).unwrap();
+    client.set(&key, b"last read", Expiry::Never).unwrap();
     let (got, _) = client
         .gats(&key, Expiry::After(Duration::ZERO))
         .unwrap()

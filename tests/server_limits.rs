@@ -19,13 +19,16 @@ fn a_full_cache_that_may_not_evict_answers_out_of_memory_and_stays_in_step() {
     // -M: return an error instead of evicting; 2 MiB is the smallest memory that allows the
     // default 1 MiB item size.
     let server = Memcached::start_with(&["-m", "2", "-M"]);
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let value = vec![b'v'; 100 * 1024];
     let mut stored = Vec::new();
     let error = (0..1000)
         .find_map(|i| {
             let key = format!("oom:{i}");
-            match client.set(key.as_bytes(), &value, 0, Expiry::Never) {
+            match client.set(key.as_bytes(), &value, Expiry::Never) {
                 Ok(()) => {
                     stored.push(key);
                     None
@@ -54,22 +57,25 @@ fn a_value_over_a_small_server_item_size_is_too_large_and_a_matching_client_limi
     // 512 KiB is the smallest item size memcached takes without shrinking its slab chunks,
     // a setting under which memcached 1.6.18 was seen to crash.
     let server = Memcached::start_with(&["-I", "512k"]);
-    let mut client = Client::connect_with(&server.addr(), config()).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
     let value = vec![b'v'; 600 * 1024];
     let error = client
-        .set(b"limits:item", &value, 0, Expiry::Never)
+        .set(b"limits:item", &value, Expiry::Never)
         .unwrap_err();
     assert!(error.is_item_too_large(), "{error:?}");
     assert!(client.is_connected());
-    client
-        .set(b"limits:item", b"small", 0, Expiry::Never)
-        .unwrap();
+    client.set(b"limits:item", b"small", Expiry::Never).unwrap();
 
     // A client limit set to match the server's refuses the value before a byte is sent.
-    let mut matched =
-        Client::connect_with(&server.addr(), config().with_max_value_size(512 * 1024)).unwrap();
+    let mut matched = Client::builder(&server.addr())
+        .config(config().with_max_value_size(512 * 1024))
+        .connect()
+        .unwrap();
     let error = matched
-        .set(b"limits:item", &value, 0, Expiry::Never)
+        .set(b"limits:item", &value, Expiry::Never)
         .unwrap_err();
     assert!(
         matches!(error, Error::ValueTooLarge { len, limit } if len == value.len() && limit == 512 * 1024),
@@ -93,10 +99,13 @@ fn reaching_the_servers_connection_limit_is_a_typed_error_not_a_hang() {
             "memcached accepted more connections than its limit"
         );
         let started = Instant::now();
-        let attempt = Client::connect_with(&server.addr(), config()).and_then(|mut client| {
-            client.version()?;
-            Ok(client)
-        });
+        let attempt = Client::builder(&server.addr())
+            .config(config())
+            .connect()
+            .and_then(|mut client| {
+                client.version()?;
+                Ok(client)
+            });
         match attempt {
             Ok(client) => clients.push(client),
             Err(error) => break (error, started.elapsed()),
@@ -122,7 +131,9 @@ fn reaching_the_servers_connection_limit_is_a_typed_error_not_a_hang() {
     }
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut client = loop {
-        match Client::connect_with(&server.addr(), config())
+        match Client::builder(&server.addr())
+            .config(config())
+            .connect()
             .and_then(|mut c| c.version().map(|_| c))
         {
             Ok(client) => break client,
@@ -132,5 +143,5 @@ fn reaching_the_servers_connection_limit_is_a_typed_error_not_a_hang() {
             ),
         }
     };
-    client.set(b"limits:conn", b"ok", 0, Expiry::Never).unwrap();
+    client.set(b"limits:conn", b"ok", Expiry::Never).unwrap();
 }

@@ -7,19 +7,12 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use memcache_sync::{CasOutcome, Client, Config, Error, Expiry, Item, StoreOutcome};
+use memcache_sync::{CasOutcome, Client, Config, Error, Expiry, StoreOptions, StoreOutcome};
 use support::expiry::{assert_gone_within, next_clock_tick};
-use support::{shared_server, unique_key, Memcached};
+use support::{item, shared_server, unique_key, Memcached};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
-
-fn item(value: &[u8], flags: u32) -> Option<Item> {
-    Some(Item {
-        value: value.to_vec(),
-        flags,
-    })
-}
 
 // ---- set / add / replace -------------------------------------------------------------------
 
@@ -28,7 +21,9 @@ fn set_then_get_returns_the_value_and_its_flags() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:set:");
-    client.set(&key, b"hello", 42, Expiry::Never).unwrap();
+    client
+        .set(&key, b"hello", StoreOptions::new().flags(42))
+        .unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"hello", 42));
 }
 
@@ -37,8 +32,12 @@ fn set_overwrites_the_previous_value_and_flags() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:overwrite:");
-    client.set(&key, b"first", 1, Expiry::Never).unwrap();
-    client.set(&key, b"second", 2, Expiry::Never).unwrap();
+    client
+        .set(&key, b"first", StoreOptions::new().flags(1))
+        .unwrap();
+    client
+        .set(&key, b"second", StoreOptions::new().flags(2))
+        .unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"second", 2));
 }
 
@@ -48,7 +47,9 @@ fn add_on_a_missing_key_stores_it() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:add-new:");
     assert_eq!(
-        client.add(&key, b"mine", 5, Expiry::Never).unwrap(),
+        client
+            .add(&key, b"mine", StoreOptions::new().flags(5))
+            .unwrap(),
         StoreOutcome::Stored
     );
     assert_eq!(client.get(&key).unwrap(), item(b"mine", 5));
@@ -59,8 +60,12 @@ fn add_on_an_existing_key_reports_not_stored_and_keeps_the_old_value() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:add-existing:");
-    client.set(&key, b"old", 1, Expiry::Never).unwrap();
-    let outcome = client.add(&key, b"new", 2, Expiry::Never).unwrap();
+    client
+        .set(&key, b"old", StoreOptions::new().flags(1))
+        .unwrap();
+    let outcome = client
+        .add(&key, b"new", StoreOptions::new().flags(2))
+        .unwrap();
     assert_eq!(outcome, StoreOutcome::NotStored);
     assert!(!outcome.is_stored());
     assert_eq!(client.get(&key).unwrap(), item(b"old", 1));
@@ -72,7 +77,7 @@ fn replace_on_a_missing_key_reports_not_stored_and_creates_nothing() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:replace-missing:");
     assert_eq!(
-        client.replace(&key, b"v", 0, Expiry::Never).unwrap(),
+        client.replace(&key, b"v", Expiry::Never).unwrap(),
         StoreOutcome::NotStored
     );
     assert_eq!(client.get(&key).unwrap(), None);
@@ -83,8 +88,12 @@ fn replace_on_an_existing_key_stores_the_new_value_and_flags() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:replace-existing:");
-    client.set(&key, b"old", 1, Expiry::Never).unwrap();
-    let outcome = client.replace(&key, b"new", 9, Expiry::Never).unwrap();
+    client
+        .set(&key, b"old", StoreOptions::new().flags(1))
+        .unwrap();
+    let outcome = client
+        .replace(&key, b"new", StoreOptions::new().flags(9))
+        .unwrap();
     assert!(outcome.is_stored());
     assert_eq!(client.get(&key).unwrap(), item(b"new", 9));
 }
@@ -120,7 +129,9 @@ fn append_and_prepend_concatenate_onto_an_existing_value_and_keep_its_flags() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:concat:");
-    client.set(&key, b"middle", 77, Expiry::Never).unwrap();
+    client
+        .set(&key, b"middle", StoreOptions::new().flags(77))
+        .unwrap();
     assert_eq!(client.append(&key, b"-end").unwrap(), StoreOutcome::Stored);
     assert_eq!(
         client.prepend(&key, b"start-").unwrap(),
@@ -135,7 +146,7 @@ fn append_of_binary_bytes_keeps_every_byte() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:append-binary:");
-    client.set(&key, b"a\r\n", 0, Expiry::Never).unwrap();
+    client.set(&key, b"a\r\n", Expiry::Never).unwrap();
     assert!(client.append(&key, b"\0END\r\n").unwrap().is_stored());
     assert_eq!(client.get(&key).unwrap(), item(b"a\r\n\0END\r\n", 0));
 }
@@ -147,10 +158,14 @@ fn cas_with_an_unchanged_token_stores_the_new_value() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:cas-ok:");
-    client.set(&key, b"v1", 3, Expiry::Never).unwrap();
+    client
+        .set(&key, b"v1", StoreOptions::new().flags(3))
+        .unwrap();
     let (_, token) = client.gets(&key).unwrap().expect("just stored");
     assert_eq!(
-        client.cas(&key, b"v2", 4, Expiry::Never, token).unwrap(),
+        client
+            .cas(&key, b"v2", token, StoreOptions::new().flags(4))
+            .unwrap(),
         CasOutcome::Stored
     );
     assert_eq!(client.get(&key).unwrap(), item(b"v2", 4));
@@ -165,11 +180,13 @@ fn cas_after_another_clients_write_reports_exists_and_keeps_that_write() {
     let mut reader = Client::connect(&server.addr()).unwrap();
     let mut writer = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:cas-conflict:");
-    reader.set(&key, b"v1", 0, Expiry::Never).unwrap();
+    reader.set(&key, b"v1", Expiry::Never).unwrap();
     let (_, token) = reader.gets(&key).unwrap().unwrap();
-    writer.set(&key, b"theirs", 8, Expiry::Never).unwrap();
+    writer
+        .set(&key, b"theirs", StoreOptions::new().flags(8))
+        .unwrap();
     assert_eq!(
-        reader.cas(&key, b"mine", 0, Expiry::Never, token).unwrap(),
+        reader.cas(&key, b"mine", token, Expiry::Never).unwrap(),
         CasOutcome::Exists
     );
     assert_eq!(reader.get(&key).unwrap(), item(b"theirs", 8));
@@ -180,11 +197,11 @@ fn cas_on_a_deleted_key_reports_not_found_and_creates_nothing() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:cas-missing:");
-    client.set(&key, b"v1", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v1", Expiry::Never).unwrap();
     let (_, token) = client.gets(&key).unwrap().unwrap();
     assert!(client.delete(&key).unwrap());
     assert_eq!(
-        client.cas(&key, b"v2", 0, Expiry::Never, token).unwrap(),
+        client.cas(&key, b"v2", token, Expiry::Never).unwrap(),
         CasOutcome::NotFound
     );
     assert_eq!(client.get(&key).unwrap(), None);
@@ -197,7 +214,7 @@ fn delete_returns_true_for_a_stored_key_and_false_once_it_is_gone() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:delete:");
-    client.set(&key, b"x", 0, Expiry::Never).unwrap();
+    client.set(&key, b"x", Expiry::Never).unwrap();
     assert!(client.delete(&key).unwrap());
     assert_eq!(client.get(&key).unwrap(), None);
     assert!(!client.delete(&key).unwrap());
@@ -208,7 +225,9 @@ fn touch_returns_true_for_a_stored_key_and_false_for_a_missing_one() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:touch:");
-    client.set(&key, b"x", 6, Expiry::Never).unwrap();
+    client
+        .set(&key, b"x", StoreOptions::new().flags(6))
+        .unwrap();
     assert!(client.touch(&key, Expiry::after_secs(300)).unwrap());
     assert_eq!(client.get(&key).unwrap(), item(b"x", 6));
     let missing = unique_key("storage:touch-missing:");
@@ -221,7 +240,7 @@ fn touch_with_a_one_second_expiry_makes_a_never_expiring_item_expire() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:touch-expire:");
-    client.set(&key, b"x", 0, Expiry::Never).unwrap();
+    client.set(&key, b"x", Expiry::Never).unwrap();
     assert!(client.touch(&key, Expiry::after_secs(1)).unwrap());
     assert_gone_within(&mut client, &key, Duration::from_millis(2500));
 }
@@ -233,7 +252,9 @@ fn an_empty_value_round_trips_as_a_hit_not_a_miss() {
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:empty:");
-    client.set(&key, b"", 12, Expiry::Never).unwrap();
+    client
+        .set(&key, b"", StoreOptions::new().flags(12))
+        .unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"", 12));
 }
 
@@ -245,11 +266,11 @@ fn a_binary_value_with_protocol_lookalikes_and_every_byte_round_trips_exactly() 
     let mut value = b"\r\nEND\r\nVALUE k 0 1\r\n\0STORED\r\n".to_vec();
     value.extend(0..=255u8);
     value.extend_from_slice(b"END\r\n");
-    client.set(&key, &value, 0, Expiry::Never).unwrap();
+    client.set(&key, &value, Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(&value, 0));
     // The connection stayed in step: the next command gets its own reply.
     assert_eq!(
-        client.get(&unique_key("storage:binary-miss:")).unwrap(),
+        client.get(unique_key("storage:binary-miss:")).unwrap(),
         None
     );
 }
@@ -260,7 +281,9 @@ fn flags_u32_max_and_zero_round_trip() {
     let mut client = Client::connect(&server.addr()).unwrap();
     for flags in [u32::MAX, 0] {
         let key = unique_key("storage:flags:");
-        client.set(&key, b"f", flags, Expiry::Never).unwrap();
+        client
+            .set(&key, b"f", StoreOptions::new().flags(flags))
+            .unwrap();
         assert_eq!(
             client.get(&key).unwrap(),
             item(b"f", flags),
@@ -278,7 +301,9 @@ fn a_value_of_exactly_the_default_max_value_size_round_trips_on_a_server_with_2m
     assert_eq!(client.config().max_value_size(), MIB);
     let key = unique_key("storage:max:");
     let value: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
-    client.set(&key, &value, 1, Expiry::Never).unwrap();
+    client
+        .set(&key, &value, StoreOptions::new().flags(1))
+        .unwrap();
     let got = client.get(&key).unwrap().expect("stored");
     assert_eq!(got.value.len(), MIB);
     assert!(got.value == value, "the 1 MiB value came back changed");
@@ -289,9 +314,9 @@ fn a_value_one_byte_over_the_default_max_value_size_is_refused_with_its_length_a
     let server = Memcached::start_with(&["-I", "2m"]);
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:over-max:");
-    client.set(&key, b"before", 0, Expiry::Never).unwrap();
+    client.set(&key, b"before", Expiry::Never).unwrap();
     let error = client
-        .set(&key, &vec![b'x'; MIB + 1], 0, Expiry::Never)
+        .set(&key, vec![b'x'; MIB + 1], Expiry::Never)
         .unwrap_err();
     assert!(
         matches!(error, Error::ValueTooLarge { len, limit } if len == MIB + 1 && limit == MIB),
@@ -307,14 +332,17 @@ fn a_value_one_byte_over_the_default_max_value_size_is_refused_with_its_length_a
 fn with_a_512k_max_value_size_512k_round_trips_and_one_byte_more_is_refused() {
     let server = shared_server();
     let config = Config::default().with_max_value_size(512 * KIB);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     let key = unique_key("storage:512k:");
     let value: Vec<u8> = (0..512 * KIB).map(|i| (i % 253) as u8).collect();
-    client.set(&key, &value, 0, Expiry::Never).unwrap();
+    client.set(&key, &value, Expiry::Never).unwrap();
     assert!(client.get(&key).unwrap().expect("stored").value == value);
 
     let error = client
-        .set(&key, &vec![0u8; 512 * KIB + 1], 0, Expiry::Never)
+        .set(&key, vec![0u8; 512 * KIB + 1], Expiry::Never)
         .unwrap_err();
     assert!(
         matches!(error, Error::ValueTooLarge { len, limit } if len == 512 * KIB + 1 && limit == 512 * KIB),
@@ -327,10 +355,13 @@ fn with_a_512k_max_value_size_512k_round_trips_and_one_byte_more_is_refused() {
 fn a_value_over_the_servers_item_limit_is_a_server_error_and_the_connection_is_kept() {
     let server = Memcached::start_with(&["-I", "1m"]);
     let config = Config::default().with_max_value_size(2 * MIB);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     let key = unique_key("storage:server-too-large:");
     let error = client
-        .set(&key, &vec![b'z'; 3 * MIB / 2], 0, Expiry::Never)
+        .set(&key, vec![b'z'; 3 * MIB / 2], Expiry::Never)
         .unwrap_err();
     assert!(matches!(error, Error::ServerError { .. }), "{error:?}");
     assert!(error.is_item_too_large(), "{error:?}");
@@ -340,7 +371,7 @@ fn a_value_over_the_servers_item_limit_is_a_server_error_and_the_connection_is_k
         "a SERVER_ERROR must keep the connection"
     );
     // The next command on the same connection gets its own reply.
-    client.set(&key, b"small", 0, Expiry::Never).unwrap();
+    client.set(&key, b"small", Expiry::Never).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"small", 0));
     assert!(client.is_connected());
 }
@@ -349,11 +380,14 @@ fn a_value_over_the_servers_item_limit_is_a_server_error_and_the_connection_is_k
 fn a_set_refused_as_too_large_by_the_server_deletes_the_keys_previous_value() {
     let server = Memcached::start_with(&["-I", "1m"]);
     let config = Config::default().with_max_value_size(2 * MIB);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     let key = unique_key("storage:too-large-deletes:");
-    client.set(&key, b"small", 0, Expiry::Never).unwrap();
+    client.set(&key, b"small", Expiry::Never).unwrap();
     let error = client
-        .set(&key, &vec![b'z'; 3 * MIB / 2], 0, Expiry::Never)
+        .set(&key, vec![b'z'; 3 * MIB / 2], Expiry::Never)
         .unwrap_err();
     assert!(error.is_item_too_large(), "{error:?}");
     // Documented on Client::set: memcached 1.6 unlinks the old item when it refuses a set.
@@ -367,9 +401,7 @@ fn an_item_set_with_a_one_second_expiry_is_present_at_once_and_gone_within_2_5_s
     let server = shared_server();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:expire-1s:");
-    client
-        .set(&key, b"brief", 0, Expiry::after_secs(1))
-        .unwrap();
+    client.set(&key, b"brief", Expiry::after_secs(1)).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"brief", 0));
     assert_gone_within(&mut client, &key, Duration::from_millis(2500));
 }
@@ -380,7 +412,7 @@ fn an_item_set_with_a_zero_duration_expiry_is_already_expired() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:expire-zero:");
     client
-        .set(&key, b"v", 0, Expiry::After(Duration::ZERO))
+        .set(&key, b"v", Expiry::After(Duration::ZERO))
         .unwrap();
     assert_eq!(client.get(&key).unwrap(), None);
 }
@@ -391,7 +423,7 @@ fn an_item_set_to_expire_at_a_moment_two_seconds_ahead_expires() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:expire-at:");
     let at = SystemTime::now() + Duration::from_secs(2);
-    client.set(&key, b"v", 0, Expiry::At(at)).unwrap();
+    client.set(&key, b"v", Expiry::At(at)).unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"v", 0));
     // Rounding the moment up to a whole second (so that it is never early) can add up to a
     // second, and memcached's clock, which steps once a second, up to another.
@@ -411,7 +443,7 @@ fn an_item_set_to_expire_at_a_moment_with_a_fraction_of_a_second_is_still_there_
         let key = unique_key("storage:expire-at-fraction:");
         let tick = next_clock_tick(&addr, Duration::from_millis(100));
         let moment = UNIX_EPOCH + Duration::from_secs(tick.unix) + Duration::from_millis(1500);
-        client.set(&key, b"v", 0, Expiry::At(moment)).unwrap();
+        client.set(&key, b"v", Expiry::At(moment)).unwrap();
         let asked_at = tick.not_before + Duration::from_millis(1200);
         thread::sleep(asked_at.saturating_duration_since(Instant::now()));
         let found = client.get(&key).unwrap();
@@ -440,7 +472,7 @@ fn an_item_set_to_expire_in_40_days_is_present_so_it_was_not_read_as_a_1970_time
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:expire-40d:");
     client
-        .set(&key, b"long", 0, Expiry::after_secs(40 * 24 * 3600))
+        .set(&key, b"long", Expiry::after_secs(40 * 24 * 3600))
         .unwrap();
     assert_eq!(client.get(&key).unwrap(), item(b"long", 0));
 }
@@ -453,7 +485,8 @@ fn clients_on_separate_connections_see_each_others_writes() {
     let mut a = Client::connect(&server.addr()).unwrap();
     let mut b = Client::connect(&server.addr()).unwrap();
     let key = unique_key("storage:shared:");
-    a.set(&key, b"from a", 1, Expiry::Never).unwrap();
+    a.set(&key, b"from a", StoreOptions::new().flags(1))
+        .unwrap();
     assert_eq!(b.get(&key).unwrap(), item(b"from a", 1));
     assert!(b.append(&key, b", then b").unwrap().is_stored());
     assert_eq!(a.get(&key).unwrap(), item(b"from a, then b", 1));

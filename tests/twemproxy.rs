@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use memcache_sync::{CasOutcome, Client, Cluster, Config, Error, Expiry, Item};
+use memcache_sync::{CasOutcome, Client, Cluster, Config, Error, Expiry, Item, StoreOptions};
 use support::nutcracker::Nutcracker;
 use support::{raw_exchange, raw_stats, unique_key};
 
@@ -22,7 +22,10 @@ const KEYS: usize = 300;
 fn start() -> (Nutcracker, Client) {
     let proxy = Nutcracker::start(3, BACKEND_TIMEOUT);
     let config = Config::default().with_read_timeout(BACKEND_TIMEOUT * 2);
-    let client = Client::connect_with(&proxy.addr(), config).expect("connect to nutcracker");
+    let client = Client::builder(&proxy.addr())
+        .config(config)
+        .connect()
+        .expect("connect to nutcracker");
     (proxy, client)
 }
 
@@ -43,7 +46,7 @@ fn store_most(client: &mut Client, prefix: &str) -> (Vec<Vec<u8>>, HashMap<Vec<u
             flags: i as u32,
         };
         client
-            .set(key, &item.value, item.flags, Expiry::Never)
+            .set(key, &item.value, StoreOptions::new().flags(item.flags))
             .unwrap();
         stored.insert(key.clone(), item);
     }
@@ -111,7 +114,10 @@ fn get_many_spanning_backends_with_misses_returns_exactly_what_was_stored() {
 
     let found = client.get_many(&keys).expect("get_many through nutcracker");
     assert_eq!(found.len(), stored.len());
-    assert!(found == stored, "get_many differs from what was stored");
+    assert!(
+        found.into_inner() == stored,
+        "get_many differs from what was stored"
+    );
     assert!(client.is_connected());
 }
 
@@ -132,7 +138,12 @@ fn gets_many_spanning_backends_with_misses_returns_every_item_with_a_working_tok
     // Each token is the one of its own key: a cas with it succeeds.
     let (key, (item, token)) = found.iter().next().unwrap();
     let outcome = client
-        .cas(key, b"swapped", item.flags, Expiry::Never, *token)
+        .cas(
+            key,
+            b"swapped",
+            *token,
+            StoreOptions::new().flags(item.flags),
+        )
         .unwrap();
     assert_eq!(outcome, CasOutcome::Stored);
 }
@@ -180,7 +191,9 @@ fn single_key_get_set_delete_and_incr_work_through_the_proxy() {
     let (_proxy, mut client) = start();
     let key = unique_key("twemproxy:single:");
     assert_eq!(client.get(&key).unwrap(), None);
-    client.set(&key, b"one", 5, Expiry::Never).unwrap();
+    client
+        .set(&key, b"one", StoreOptions::new().flags(5))
+        .unwrap();
     let expected = Item {
         value: b"one".to_vec(),
         flags: 5,
@@ -195,7 +208,7 @@ fn single_key_get_set_delete_and_incr_work_through_the_proxy() {
 
     let counter = unique_key("twemproxy:counter:");
     assert_eq!(client.incr(&counter, 1).unwrap(), None);
-    client.set(&counter, b"41", 0, Expiry::Never).unwrap();
+    client.set(&counter, b"41", Expiry::Never).unwrap();
     assert_eq!(client.incr(&counter, 1).unwrap(), Some(42));
     assert_eq!(client.decr(&counter, 2).unwrap(), Some(40));
     assert!(client.is_connected());

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use memcache_sync::protocol::KeyError;
-use memcache_sync::{CasOutcome, CasToken, Client, Config, Error, Expiry, Result, StoreOutcome};
+use memcache_sync::{
+    CasOutcome, CasToken, Client, Config, Error, Expiry, Result, StoreOptions, StoreOutcome,
+};
 use support::{raw_stats, unique_key, Memcached};
 
 /// What the second probe's own `stats\r\n` adds to `bytes_read` (the first probe's request
@@ -72,15 +74,15 @@ fn keyed_commands() -> Vec<(&'static str, Op)> {
             c.get_many(&[&b"valid-1"[..], k, b"valid-2"]).map(drop)
         }),
         ("gets_many", |c, k| c.gets_many(&[b"valid", k]).map(drop)),
-        ("set", |c, k| c.set(k, b"v", 0, Expiry::Never)),
-        ("add", |c, k| c.add(k, b"v", 0, Expiry::Never).map(drop)),
+        ("set", |c, k| c.set(k, b"v", Expiry::Never)),
+        ("add", |c, k| c.add(k, b"v", Expiry::Never).map(drop)),
         ("replace", |c, k| {
-            c.replace(k, b"v", 0, Expiry::Never).map(drop)
+            c.replace(k, b"v", Expiry::Never).map(drop)
         }),
         ("append", |c, k| c.append(k, b"v").map(drop)),
         ("prepend", |c, k| c.prepend(k, b"v").map(drop)),
         ("cas", |c, k| {
-            c.cas(k, b"v", 0, Expiry::Never, CasToken(1)).map(drop)
+            c.cas(k, b"v", CasToken(1), Expiry::Never).map(drop)
         }),
         ("delete", |c, k| c.delete(k).map(drop)),
         ("touch", |c, k| c.touch(k, Expiry::after_secs(60)).map(drop)),
@@ -110,14 +112,17 @@ fn assert_key_refused_everywhere(key: &[u8], expected: KeyError) {
         );
     }
     // The client is still in step with the server.
-    client.set(b"after", b"ok", 0, Expiry::Never).unwrap();
+    client.set(b"after", b"ok", Expiry::Never).unwrap();
     assert_eq!(client.get(b"after").unwrap().unwrap().value, b"ok");
 }
 
 /// A client whose connection memcached has already accepted (and counted in
 /// `total_connections`), so that the accept cannot land inside a probe window.
 fn connected_client(server: &Memcached, config: Config) -> Client {
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     client.version().unwrap();
     client
 }
@@ -163,14 +168,16 @@ fn a_key_of_exactly_250_bytes_works_with_every_command() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let mut key = unique_key("validation:250:");
     key.resize(250, b'k');
-    client.set(&key, b"1", 9, Expiry::Never).unwrap();
+    client
+        .set(&key, b"1", StoreOptions::new().flags(9))
+        .unwrap();
     assert_eq!(client.get(&key).unwrap().unwrap().value, b"1");
     assert_eq!(
-        client.add(&key, b"x", 0, Expiry::Never).unwrap(),
+        client.add(&key, b"x", Expiry::Never).unwrap(),
         StoreOutcome::NotStored
     );
     assert!(client
-        .replace(&key, b"2", 9, Expiry::Never)
+        .replace(&key, b"2", StoreOptions::new().flags(9))
         .unwrap()
         .is_stored());
     assert!(client.append(&key, b"0").unwrap().is_stored());
@@ -182,7 +189,9 @@ fn a_key_of_exactly_250_bytes_works_with_every_command() {
     let (_, token) = client.gats(&key, Expiry::after_secs(60)).unwrap().unwrap();
     assert!(client.gets(&key).unwrap().is_some());
     assert_eq!(
-        client.cas(&key, b"3", 9, Expiry::Never, token).unwrap(),
+        client
+            .cas(&key, b"3", token, StoreOptions::new().flags(9))
+            .unwrap(),
         CasOutcome::Stored
     );
     let many = client.get_many(&[&key, &key]).unwrap();
@@ -196,7 +205,7 @@ fn keys_with_bytes_above_0x7f_are_sent_and_stored() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     for key in ["ключ".as_bytes(), &[0x80, 0xff, b'k']] {
-        client.set(key, b"v", 0, Expiry::Never).unwrap();
+        client.set(key, b"v", Expiry::Never).unwrap();
         assert_eq!(client.get(key).unwrap().unwrap().value, b"v");
         assert_eq!(client.get_many(&[key]).unwrap().len(), 1);
     }
@@ -247,9 +256,7 @@ fn a_key_smuggling_flush_all_is_refused_by_every_command_and_the_server_is_not_f
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let sentinel = unique_key("validation:sentinel:");
-    client
-        .set(&sentinel, b"still here", 0, Expiry::Never)
-        .unwrap();
+    client.set(&sentinel, b"still here", Expiry::Never).unwrap();
     let key = b"x\r\nflush_all";
     for (name, op) in keyed_commands() {
         let error = assert_sends_nothing(&server, name, || op(&mut client, key)).unwrap_err();
@@ -272,22 +279,22 @@ fn a_key_smuggling_flush_all_is_refused_by_every_command_and_the_server_is_not_f
 fn a_value_over_the_configured_limit_is_refused_by_every_storage_command_and_nothing_is_sent() {
     let server = Memcached::start();
     let config = Config::default().with_max_value_size(100);
-    let mut client = Client::connect_with(&server.addr(), config).unwrap();
+    let mut client = Client::builder(&server.addr())
+        .config(config)
+        .connect()
+        .unwrap();
     let key = unique_key("validation:value:");
-    client.set(&key, &[b'a'; 100], 0, Expiry::Never).unwrap();
+    client.set(&key, [b'a'; 100], Expiry::Never).unwrap();
     let ops: [(&str, Op); 6] = [
-        ("set", |c, k| c.set(k, &[b'b'; 101], 0, Expiry::Never)),
-        ("add", |c, k| {
-            c.add(k, &[b'b'; 101], 0, Expiry::Never).map(drop)
-        }),
+        ("set", |c, k| c.set(k, [b'b'; 101], Expiry::Never)),
+        ("add", |c, k| c.add(k, [b'b'; 101], Expiry::Never).map(drop)),
         ("replace", |c, k| {
-            c.replace(k, &[b'b'; 101], 0, Expiry::Never).map(drop)
+            c.replace(k, [b'b'; 101], Expiry::Never).map(drop)
         }),
-        ("append", |c, k| c.append(k, &[b'b'; 101]).map(drop)),
-        ("prepend", |c, k| c.prepend(k, &[b'b'; 101]).map(drop)),
+        ("append", |c, k| c.append(k, [b'b'; 101]).map(drop)),
+        ("prepend", |c, k| c.prepend(k, [b'b'; 101]).map(drop)),
         ("cas", |c, k| {
-            c.cas(k, &[b'b'; 101], 0, Expiry::Never, CasToken(1))
-                .map(drop)
+            c.cas(k, [b'b'; 101], CasToken(1), Expiry::Never).map(drop)
         }),
     ];
     for (name, op) in ops {
@@ -314,7 +321,7 @@ fn a_value_one_byte_over_the_default_1_mib_limit_is_refused_and_nothing_is_sent(
     let mut client = connected_client(&server, Config::default());
     let value = vec![b'v'; 1024 * 1024 + 1];
     let error = assert_sends_nothing(&server, "set 1 MiB + 1", || {
-        client.set(b"big", &value, 0, Expiry::Never)
+        client.set(b"big", &value, Expiry::Never)
     })
     .unwrap_err();
     assert!(
@@ -330,15 +337,15 @@ fn an_expiry_after_january_2038_is_refused_by_every_command_that_takes_one_and_n
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("validation:2038:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     let too_late = Expiry::At(UNIX_EPOCH + Duration::from_secs(1 << 31));
     let centuries = Expiry::after_secs(400 * 365 * 24 * 3600);
     for expiry in [too_late, centuries] {
         let calls: [(&str, ExpiryOp); 7] = [
-            ("set", |c, k, e| c.set(k, b"v", 0, e)),
-            ("add", |c, k, e| c.add(k, b"v", 0, e).map(drop)),
-            ("replace", |c, k, e| c.replace(k, b"v", 0, e).map(drop)),
-            ("cas", |c, k, e| c.cas(k, b"v", 0, e, CasToken(1)).map(drop)),
+            ("set", |c, k, e| c.set(k, b"v", e)),
+            ("add", |c, k, e| c.add(k, b"v", e).map(drop)),
+            ("replace", |c, k, e| c.replace(k, b"v", e).map(drop)),
+            ("cas", |c, k, e| c.cas(k, b"v", CasToken(1), e).map(drop)),
             ("touch", |c, k, e| c.touch(k, e).map(drop)),
             ("gat", |c, k, e| c.gat(k, e).map(drop)),
             ("gats", |c, k, e| c.gats(k, e).map(drop)),
@@ -364,7 +371,7 @@ fn the_last_moment_memcached_can_represent_is_accepted_and_the_item_lives() {
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("validation:i32max:");
     let last = Expiry::At(UNIX_EPOCH + Duration::from_secs(i32::MAX as u64));
-    client.set(&key, b"v", 0, last).unwrap();
+    client.set(&key, b"v", last).unwrap();
     assert_eq!(client.get(&key).unwrap().unwrap().value, b"v");
 }
 
@@ -373,7 +380,7 @@ fn a_flush_delay_past_2038_is_refused_and_nothing_is_flushed() {
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("validation:flush-2038:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     let error = assert_sends_nothing(&server, "flush_all_after", || {
         client.flush_all_after(Duration::from_secs(1 << 32))
     })
@@ -392,7 +399,7 @@ fn a_stats_group_that_is_not_a_clean_token_list_is_refused_and_nothing_is_sent()
     let server = Memcached::start();
     let mut client = Client::connect(&server.addr()).unwrap();
     let key = unique_key("validation:stats:");
-    client.set(&key, b"v", 0, Expiry::Never).unwrap();
+    client.set(&key, b"v", Expiry::Never).unwrap();
     let long = "s".repeat(251);
     for group in [
         "items\r\nflush_all",

@@ -164,7 +164,7 @@ impl Contender for MemcacheSync {
 
     fn set(&mut self, key: &str, value: &[u8]) {
         self.client
-            .set(key.as_bytes(), value, 0, Expiry::Never)
+            .set(key.as_bytes(), value, Expiry::Never)
             .expect("set");
     }
 

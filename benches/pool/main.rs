@@ -17,7 +17,7 @@ mod common;
 mod overhead;
 mod setup;
 
-use memcache_sync::{Config, Pool};
+use memcache_sync::Pool;
 
 use common::cluster::{Settings, PREFIX};
 use common::env::rerun_command;
@@ -52,7 +52,7 @@ fn main() {
     for setup in &mut setups {
         run_threads(setup.workers(), 200, 0, &keys, &mut Vec::new(), None);
     }
-    let micro_pool = Pool::new(&addr, Config::default(), pool_config(1));
+    let micro_pool = Pool::builder(&addr).pool(pool_config(1)).build();
     drop(micro_pool.get().expect("checkout"));
     let mut micro = Micro::default();
 

@@ -4,7 +4,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memcache_sync::{Client, Config, Pool, PoolConfig};
+use memcache_sync::{Client, Pool, PoolConfig};
 
 use crate::common::floor::Floor;
 use crate::common::keys::VALUE_LEN;
@@ -45,7 +45,7 @@ pub fn lineup(addr: &str, placement: Placement) -> Vec<PoolSetup> {
         PoolSetup::Client(Box::new(Client::connect(addr).expect("Client connects"))),
     ];
     for (threads, max) in POOL_RUNS {
-        let pool = Pool::new(addr, Config::default(), pool_config(max));
+        let pool = Pool::builder(addr).pool(pool_config(max)).build();
         // Opens all `max` connections before anything is timed.
         let held: Vec<_> = (0..max).map(|_| pool.get().expect("checkout")).collect();
         drop(held);

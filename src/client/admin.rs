@@ -250,8 +250,8 @@ impl Client {
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
     /// client.stats_detail(true)?;
-    /// client.set(b"doc-detail:k", b"v", 0, Expiry::after_secs(60))?;
-    /// client.get(b"doc-detail:k")?;
+    /// client.set("doc-detail:k", "v", Expiry::after_secs(60))?;
+    /// client.get("doc-detail:k")?;
     /// for prefix in client.stats_detail_dump()? {
     ///     assert!(prefix.hits <= prefix.gets);
     ///     println!("{}: {} sets", String::from_utf8_lossy(&prefix.prefix), prefix.sets);
@@ -296,7 +296,7 @@ impl Client {
     /// # use memcache_sync::{Client, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:cachedump", b"hello", 0, Expiry::after_secs(60))?;
+    /// client.set("doc:cachedump", "hello", Expiry::after_secs(60))?;
     /// // `stats items` names the classes that hold items: items:<class>:number, …
     /// let mut classes: Vec<u32> = client
     ///     .stats_group("items")?

@@ -20,19 +20,21 @@ impl Client {
     /// # use memcache_sync::{Client, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:hits", b"41", 0, Expiry::Never)?;
-    /// assert_eq!(client.incr(b"doc:hits", 1)?, Some(42));
-    /// assert_eq!(client.incr(b"doc:no-such-counter", 1)?, None);
+    /// client.set("doc:hits", "41", Expiry::Never)?;
+    /// assert_eq!(client.incr("doc:hits", 1)?, Some(42));
+    /// assert_eq!(client.incr("doc:no-such-counter", 1)?, None);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn incr(&mut self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.arith(ArithCommand::Incr, key, delta)
+    #[inline]
+    pub fn incr(&mut self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.arith(ArithCommand::Incr, key.as_ref(), delta)
     }
 
     /// Subtracts `delta` from the decimal number stored under `key`, stopping at 0, and returns
     /// the result; `None` if the key holds nothing.
-    pub fn decr(&mut self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.arith(ArithCommand::Decr, key, delta)
+    #[inline]
+    pub fn decr(&mut self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.arith(ArithCommand::Decr, key.as_ref(), delta)
     }
 
     fn arith(&mut self, command: ArithCommand, key: &[u8], delta: u64) -> Result<Option<u64>> {

@@ -20,19 +20,30 @@ impl Client {
     /// # use memcache_sync::{Client, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:delete", b"x", 0, Expiry::Never)?;
-    /// assert!(client.delete(b"doc:delete")?);
-    /// assert!(!client.delete(b"doc:delete")?);
+    /// client.set("doc:delete", "x", Expiry::Never)?;
+    /// assert!(client.delete("doc:delete")?);
+    /// assert!(!client.delete("doc:delete")?);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+    #[inline]
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.delete_bytes(key.as_ref())
+    }
+
+    fn delete_bytes(&mut self, key: &[u8]) -> Result<bool> {
         self.encode(|buf| encode_delete(buf, key, false))?;
         self.single(deleted)
     }
 
     /// Sets a new expiration time on `key` without fetching it: `true` if the item exists,
-    /// `false` if not.
-    pub fn touch(&mut self, key: &[u8], expiry: Expiry) -> Result<bool> {
+    /// `false` if not. `expiry` is an [`Expiry`], or a [`Duration`](std::time::Duration)
+    /// from now.
+    #[inline]
+    pub fn touch(&mut self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<bool> {
+        self.touch_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn touch_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<bool> {
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.encode(|buf| encode_touch(buf, key, exptime, false))?;
         self.single(touched)

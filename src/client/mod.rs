@@ -30,10 +30,10 @@ use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Reply, ServerE
 /// use memcache_sync::{Client, Expiry};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
 /// let mut client = Client::connect(&addr)?;
-/// client.set(b"doc:client", b"hello", 0, Expiry::after_secs(60))?;
-/// let item = client.get(b"doc:client")?.expect("just stored");
+/// client.set("doc:client", "hello", Expiry::after_secs(60))?;
+/// let item = client.get("doc:client")?.expect("just stored");
 /// assert_eq!(item.value, b"hello");
-/// assert_eq!(client.get(b"doc:client:missing")?, None); // a miss, not an error
+/// assert_eq!(client.get("doc:client:missing")?, None); // a miss, not an error
 /// # Ok::<(), memcache_sync::Error>(())
 /// ```
 #[derive(Debug)]
@@ -47,15 +47,22 @@ pub struct Client {
     answered: Vec<u64>,
 }
 
-impl Client {
-    /// Connects to the server at `addr` (`"host:port"`; a name may resolve to several IPv4 and
-    /// IPv6 addresses, tried in turn) with the default [`Config`]. Connecting is eager: a dead
-    /// server is an error here, not at the first command.
-    pub fn connect(addr: &str) -> Result<Self> {
-        Self::connect_with(addr, Config::default())
+/// Builds a [`Client`] with settings other than the defaults; see [`Client::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder connects nothing until `connect` is called"]
+pub struct ClientBuilder {
+    addr: String,
+    config: Config,
+}
+
+impl ClientBuilder {
+    /// Connection settings: timeouts, socket options, limits. Default: [`Config::default`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
-    /// Connects to the server at `addr` with `config`.
+    /// Connects, eagerly: a dead server is an error here, not at the first command.
     ///
     /// ```
     /// use memcache_sync::{Client, Config, Error, Phase};
@@ -64,12 +71,50 @@ impl Client {
     /// // Nothing listens on port 1: a typed error, quickly.
     /// let config = Config::default().with_connect_timeout(Duration::from_millis(200));
     /// let started = Instant::now();
-    /// let error = Client::connect_with("127.0.0.1:1", config).unwrap_err();
+    /// let error = Client::builder("127.0.0.1:1").config(config).connect().unwrap_err();
     /// assert!(error.is_connection_error());
     /// assert!(matches!(error, Error::Connect { .. } | Error::Timeout { phase: Phase::Connect, .. }));
     /// assert!(started.elapsed() < Duration::from_secs(1));
     /// ```
-    pub fn connect_with(addr: &str, config: Config) -> Result<Self> {
+    pub fn connect(self) -> Result<Client> {
+        Client::open(&self.addr, self.config)
+    }
+}
+
+impl Client {
+    /// Connects to the server at `addr` (`"host:port"`; a name may resolve to several IPv4 and
+    /// IPv6 addresses, tried in turn) with the default [`Config`]. Connecting is eager: a dead
+    /// server is an error here, not at the first command. The shortcut for
+    /// `Client::builder(addr).connect()`.
+    pub fn connect(addr: &str) -> Result<Self> {
+        Self::builder(addr).connect()
+    }
+
+    /// Starts building a client for the server at `addr`, to connect with settings of its own:
+    /// the same shape as [`Pool::builder`](crate::Pool::builder) and
+    /// [`Cluster::builder`](crate::Cluster::builder).
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Config};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::builder(&addr)
+    ///     .config(Config::default().with_read_timeout(Duration::from_millis(300)))
+    ///     .connect()?;
+    /// assert_eq!(client.config().read_timeout(), Duration::from_millis(300));
+    /// # client.version()?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn builder(addr: &str) -> ClientBuilder {
+        ClientBuilder {
+            addr: addr.to_owned(),
+            config: Config::default(),
+        }
+    }
+
+    /// Opens the connection and the client around it: what [`ClientBuilder::connect`] does,
+    /// in the shape a [`Pool`](crate::Pool) keeps as its connector.
+    pub(crate) fn open(addr: &str, config: Config) -> Result<Self> {
         let connection = Connection::open(addr, &config)?;
         Ok(Self {
             addr: addr.to_owned(),

@@ -21,6 +21,7 @@ use super::{unexpected, Client};
 use crate::connection::Replies;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
+use crate::found::Found;
 use crate::item::{CasToken, Item};
 use crate::protocol::request::put_retrieval_line;
 use crate::protocol::{
@@ -45,14 +46,19 @@ impl Client {
     /// `Err`, never a miss.
     ///
     /// ```
-    /// # use memcache_sync::{Client, Expiry, Item};
+    /// # use memcache_sync::{Client, Item, StoreOptions};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:get", b"v", 7, Expiry::Never)?;
-    /// assert_eq!(client.get(b"doc:get")?, Some(Item { value: b"v".to_vec(), flags: 7 }));
+    /// client.set("doc:get", "v", StoreOptions::new().flags(7))?;
+    /// assert_eq!(client.get("doc:get")?, Some(Item { value: b"v".to_vec(), flags: 7 }));
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn get(&mut self, key: &[u8]) -> Result<Option<Item>> {
+    #[inline]
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Item>> {
+        self.get_bytes(key.as_ref())
+    }
+
+    fn get_bytes(&mut self, key: &[u8]) -> Result<Option<Item>> {
         self.retrieve(RetrievalCommand::Get, key, item)
     }
 
@@ -61,16 +67,21 @@ impl Client {
     /// allocation once the buffer is large enough.
     ///
     /// ```
-    /// # use memcache_sync::{Client, Expiry};
+    /// # use memcache_sync::{Client, StoreOptions};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:into", b"reused", 3, Expiry::Never)?;
+    /// client.set("doc:into", "reused", StoreOptions::new().flags(3))?;
     /// let mut buf = Vec::with_capacity(1024);
-    /// assert_eq!(client.get_into(b"doc:into", &mut buf)?, Some(3));
+    /// assert_eq!(client.get_into("doc:into", &mut buf)?, Some(3));
     /// assert_eq!(buf, b"reused");
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn get_into(&mut self, key: &[u8], buf: &mut Vec<u8>) -> Result<Option<u32>> {
+    #[inline]
+    pub fn get_into(&mut self, key: impl AsRef<[u8]>, buf: &mut Vec<u8>) -> Result<Option<u32>> {
+        self.get_into_bytes(key.as_ref(), buf)
+    }
+
+    fn get_into_bytes(&mut self, key: &[u8], buf: &mut Vec<u8>) -> Result<Option<u32>> {
         buf.clear();
         self.retrieve(RetrievalCommand::Get, key, |value| {
             buf.extend_from_slice(value.data);
@@ -79,25 +90,48 @@ impl Client {
     }
 
     /// Reads the item stored under `key` with its [`CasToken`], for [`Client::cas`].
-    pub fn gets(&mut self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
+    #[inline]
+    pub fn gets(&mut self, key: impl AsRef<[u8]>) -> Result<Option<(Item, CasToken)>> {
+        self.gets_bytes(key.as_ref())
+    }
+
+    fn gets_bytes(&mut self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
         self.retrieve(RetrievalCommand::Gets, key, item_with_token)
     }
 
     /// Reads the item stored under `key` and sets its expiration time to `expiry` ("get and
-    /// touch").
-    pub fn gat(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
+    /// touch"): an [`Expiry`], or a [`Duration`](std::time::Duration) from now.
+    #[inline]
+    pub fn gat(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        expiry: impl Into<Expiry>,
+    ) -> Result<Option<Item>> {
+        self.gat_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn gat_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve(RetrievalCommand::Gat(exptime), key, item)
     }
 
     /// Like [`Client::gat`], also returning the item's [`CasToken`].
-    pub fn gats(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
+    #[inline]
+    pub fn gats(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        expiry: impl Into<Expiry>,
+    ) -> Result<Option<(Item, CasToken)>> {
+        self.gats_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn gats_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve(RetrievalCommand::Gats(exptime), key, item_with_token)
     }
 
-    /// Reads many keys in one round trip. The map holds the keys found; a key missing from it
-    /// is a miss. Every key is checked before anything is sent; an invalid one fails the whole
+    /// Reads many keys in one round trip. The [`Found`] map holds the keys found; a key
+    /// missing from it is a miss. Every key is checked before anything is sent; an invalid one fails the whole
     /// call with [`Error::InvalidKey`](crate::Error::InvalidKey). Long key lists are sent as
     /// several `get` lines in one write, none longer than memcached accepts.
     ///
@@ -105,22 +139,19 @@ impl Client {
     /// # use memcache_sync::{Client, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:many:a", b"1", 0, Expiry::Never)?;
-    /// client.set(b"doc:many:b", b"2", 0, Expiry::Never)?;
+    /// client.set("doc:many:a", "1", Expiry::Never)?;
+    /// client.set("doc:many:b", "2", Expiry::Never)?;
     /// let found = client.get_many(&["doc:many:a", "doc:many:b", "doc:many:missing"])?;
     /// assert_eq!(found.len(), 2);
-    /// assert_eq!(found[&b"doc:many:b"[..]].value, b"2");
+    /// assert_eq!(found["doc:many:b"].value, b"2");
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<HashMap<Vec<u8>, Item>> {
+    pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<Item>> {
         self.retrieve_many(RetrievalCommand::Get, keys, item)
     }
 
     /// Like [`Client::get_many`], with each item's [`CasToken`].
-    pub fn gets_many<K: AsRef<[u8]>>(
-        &mut self,
-        keys: &[K],
-    ) -> Result<HashMap<Vec<u8>, (Item, CasToken)>> {
+    pub fn gets_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<(Item, CasToken)>> {
         self.retrieve_many(RetrievalCommand::Gets, keys, item_with_token)
     }
 
@@ -134,8 +165,8 @@ impl Client {
     /// # use memcache_sync::{Client, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:with:a", b"12", 0, Expiry::Never)?;
-    /// client.set(b"doc:with:b", b"30", 0, Expiry::Never)?;
+    /// client.set("doc:with:a", "12", Expiry::Never)?;
+    /// client.set("doc:with:b", "30", Expiry::Never)?;
     /// let keys = ["doc:with:a", "doc:with:missing", "doc:with:b"];
     /// let mut total = 0;
     /// client.get_many_with(&keys, |index, value, _flags| {
@@ -232,13 +263,13 @@ impl Client {
         command: RetrievalCommand,
         keys: &[K],
         mut take: impl FnMut(&Value<'_>) -> Option<T>,
-    ) -> Result<HashMap<Vec<u8>, T>> {
+    ) -> Result<Found<T>> {
         let mut found = HashMap::with_capacity(keys.len());
         self.retrieve_each(command, keys, |_, value| {
             found.insert(value.key.to_vec(), take(value)?);
             Some(())
         })?;
-        Ok(found)
+        Ok(found.into())
     }
 }
 

@@ -13,12 +13,14 @@ use std::time::SystemTime;
 use super::Client;
 use crate::batch::Entry;
 use crate::error::{Error, Result};
-use crate::expiry::Expiry;
 use crate::item::{CasOutcome, CasToken, StoreOutcome};
 use crate::protocol::{encode_storage, Reply, StorageCommand};
+use crate::store_options::StoreOptions;
 
 impl Client {
-    /// Stores `value` under `key`, whatever the key held before.
+    /// Stores `value` under `key`, whatever the key held before. `options` is an
+    /// [`Expiry`](crate::Expiry), a [`Duration`](std::time::Duration) from now, or
+    /// [`StoreOptions`] with flags.
     ///
     /// A value longer than [`Config::max_value_size`](crate::Config::max_value_size) is
     /// [`Error::ValueTooLarge`] before anything is sent. A value the server finds too large
@@ -27,91 +29,146 @@ impl Client {
     /// **deletes the key's previous value**, so a failed oversized `set` is not a no-op.
     ///
     /// ```
-    /// # use memcache_sync::{Client, Expiry};
+    /// # use memcache_sync::{Client, StoreOptions};
+    /// # use std::time::Duration;
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:set", b"any bytes, even \r\n and \0", 42, Expiry::after_secs(300))?;
-    /// assert_eq!(client.get(b"doc:set")?.unwrap().flags, 42);
+    /// client.set("doc:set", "any bytes, even \r\n and \0", Duration::from_secs(300))?;
+    /// client.set(b"doc:set:flagged", vec![1, 2, 3], StoreOptions::new().flags(42))?;
+    /// assert_eq!(client.get("doc:set:flagged")?.unwrap().flags, 42);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
-    pub fn set(&mut self, key: &[u8], value: &[u8], flags: u32, expiry: Expiry) -> Result<()> {
-        self.store(StorageCommand::Set, key, value, flags, expiry, set_outcome)?
+    #[inline]
+    pub fn set(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.set_bytes(key.as_ref(), value.as_ref(), options.into())
+    }
+
+    fn set_bytes(&mut self, key: &[u8], value: &[u8], options: StoreOptions) -> Result<()> {
+        self.store(StorageCommand::Set, key, value, options, set_outcome)?
     }
 
     /// Stores `value` only if `key` holds nothing: [`StoreOutcome::NotStored`] when it does.
     /// This is the building block of a lock, so the answer is never guessed.
     ///
     /// ```
-    /// # use memcache_sync::{Client, Expiry, StoreOutcome};
+    /// # use memcache_sync::{Client, StoreOutcome};
+    /// # use std::time::Duration;
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// # client.delete(b"doc:lock")?;
-    /// assert_eq!(client.add(b"doc:lock", b"me", 0, Expiry::after_secs(10))?, StoreOutcome::Stored);
-    /// assert_eq!(client.add(b"doc:lock", b"you", 0, Expiry::after_secs(10))?, StoreOutcome::NotStored);
+    /// # client.delete("doc:lock")?;
+    /// let ttl = Duration::from_secs(10);
+    /// assert_eq!(client.add("doc:lock", "me", ttl)?, StoreOutcome::Stored);
+    /// assert_eq!(client.add("doc:lock", "you", ttl)?, StoreOutcome::NotStored);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
+    #[inline]
     pub fn add(
         &mut self,
-        key: &[u8],
-        value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
     ) -> Result<StoreOutcome> {
-        self.conditional(StorageCommand::Add, key, value, flags, expiry)
+        self.conditional(
+            StorageCommand::Add,
+            key.as_ref(),
+            value.as_ref(),
+            options.into(),
+        )
     }
 
     /// Stores `value` only if `key` already holds something: [`StoreOutcome::NotStored`] when
     /// it does not.
+    #[inline]
     pub fn replace(
         &mut self,
-        key: &[u8],
-        value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
     ) -> Result<StoreOutcome> {
-        self.conditional(StorageCommand::Replace, key, value, flags, expiry)
+        self.conditional(
+            StorageCommand::Replace,
+            key.as_ref(),
+            value.as_ref(),
+            options.into(),
+        )
     }
 
     /// Adds `value` after the existing value of `key`, keeping its flags and expiry:
     /// [`StoreOutcome::NotStored`] when the key holds nothing.
-    pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
-        self.conditional(StorageCommand::Append, key, value, 0, Expiry::Never)
+    #[inline]
+    pub fn append(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<StoreOutcome> {
+        self.conditional(
+            StorageCommand::Append,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::new(),
+        )
     }
 
     /// Adds `value` before the existing value of `key`, keeping its flags and expiry:
     /// [`StoreOutcome::NotStored`] when the key holds nothing.
-    pub fn prepend(&mut self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
-        self.conditional(StorageCommand::Prepend, key, value, 0, Expiry::Never)
+    #[inline]
+    pub fn prepend(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<StoreOutcome> {
+        self.conditional(
+            StorageCommand::Prepend,
+            key.as_ref(),
+            value.as_ref(),
+            StoreOptions::new(),
+        )
     }
 
     /// Stores `value` only if the item is unchanged since `token` was read with
-    /// [`gets`](Client::gets) or [`gats`](Client::gats).
+    /// [`gets`](Client::gets) or [`gats`](Client::gats). Like `set`, `cas` replaces the
+    /// item's flags and expiry with those in `options`: pass the item's flags to keep them.
     ///
     /// ```
-    /// # use memcache_sync::{CasOutcome, Client, Expiry};
+    /// # use memcache_sync::{CasOutcome, Client, Expiry, StoreOptions};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let mut client = Client::connect(&addr)?;
-    /// client.set(b"doc:counter", b"1", 0, Expiry::Never)?;
-    /// let (item, token) = client.gets(b"doc:counter")?.unwrap();
-    /// assert_eq!(client.cas(b"doc:counter", b"2", item.flags, Expiry::Never, token)?, CasOutcome::Stored);
+    /// client.set("doc:counter", "1", Expiry::Never)?;
+    /// let (item, token) = client.gets("doc:counter")?.unwrap();
+    /// assert_eq!(client.cas("doc:counter", "2", token, Expiry::Never)?, CasOutcome::Stored);
     /// // The token is now stale: someone (we) changed the item.
-    /// assert_eq!(client.cas(b"doc:counter", b"3", item.flags, Expiry::Never, token)?, CasOutcome::Exists);
+    /// let keep_flags = StoreOptions::new().flags(item.flags);
+    /// assert_eq!(client.cas("doc:counter", "3", token, keep_flags)?, CasOutcome::Exists);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
+    #[inline]
     pub fn cas(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        token: CasToken,
+        options: impl Into<StoreOptions>,
+    ) -> Result<CasOutcome> {
+        self.cas_bytes(key.as_ref(), value.as_ref(), token, options.into())
+    }
+
+    fn cas_bytes(
         &mut self,
         key: &[u8],
         value: &[u8],
-        flags: u32,
-        expiry: Expiry,
         token: CasToken,
+        options: StoreOptions,
     ) -> Result<CasOutcome> {
         self.store(
             StorageCommand::Cas(token.0),
             key,
             value,
-            flags,
-            expiry,
+            options,
             cas_outcome,
         )
     }
@@ -121,10 +178,9 @@ impl Client {
         command: StorageCommand,
         key: &[u8],
         value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        options: StoreOptions,
     ) -> Result<StoreOutcome> {
-        self.store(command, key, value, flags, expiry, store_outcome)
+        self.store(command, key, value, options, store_outcome)
     }
 
     /// Checks the value's size and the expiry, sends the command and reads its reply with
@@ -134,8 +190,7 @@ impl Client {
         command: StorageCommand,
         key: &[u8],
         value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        options: StoreOptions,
         accept: impl FnOnce(&Reply<'_>) -> Option<R>,
     ) -> Result<R> {
         let limit = self.config.max_value_size();
@@ -143,8 +198,8 @@ impl Client {
         let entry = Entry {
             key,
             value,
-            flags,
-            expiry,
+            flags: options.flags,
+            expiry: options.expiry,
         };
         encode_entry(&mut self.request, command, &entry, limit, SystemTime::now())?;
         self.single(accept)

@@ -88,7 +88,7 @@ impl Cluster {
     /// # use memcache_sync::{Cluster, Entry, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
-    /// cluster.set_many([Entry::new("doc:fan:1", "one").with_expiry(Expiry::after_secs(60))])?;
+    /// cluster.set("doc:fan:1", "one", Expiry::after_secs(60))?;
     /// let report = cluster.get_many(&["doc:fan:1", "doc:fan:missing"])?;
     /// assert_eq!(report.found.len(), 1);
     /// assert!(report.failed.is_empty());

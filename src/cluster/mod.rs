@@ -20,6 +20,7 @@ use crate::expiry::Expiry;
 use crate::item::{CasOutcome, CasToken, Item, StoreOutcome};
 use crate::pool::{Pool, PoolConfig, PooledClient};
 use crate::protocol::validate_key;
+use crate::store_options::StoreOptions;
 
 pub use batch::{GetManyReport, ServerFailure};
 pub use health::HealthConfig;
@@ -45,8 +46,8 @@ pub use retry::{Failover, RetryPolicy};
 /// use memcache_sync::{Cluster, Expiry};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
 /// let cluster = Cluster::builder([addr.as_str()]).build()?;
-/// cluster.set(b"doc:cluster", b"v", 0, Expiry::after_secs(60))?;
-/// assert_eq!(cluster.get(b"doc:cluster")?.map(|item| item.value), Some(b"v".to_vec()));
+/// cluster.set("doc:cluster", "v", Expiry::after_secs(60))?;
+/// assert_eq!(cluster.get("doc:cluster")?.map(|item| item.value), Some(b"v".to_vec()));
 /// # Ok::<(), memcache_sync::Error>(())
 /// ```
 #[derive(Clone)]
@@ -106,8 +107,11 @@ impl std::fmt::Debug for Cluster {
 }
 
 /// Builds a [`Cluster`]; see [`Cluster::builder`].
+#[must_use = "a builder makes no cluster until `build` is called"]
 pub struct ClusterBuilder {
-    addrs: Vec<String>,
+    /// As given: each is parsed as a [`Server`] by [`ClusterBuilder::build`], the one place
+    /// a bad list is reported.
+    servers: Vec<String>,
     config: Config,
     pool: PoolConfig,
     health: HealthConfig,
@@ -119,11 +123,31 @@ pub struct ClusterBuilder {
 }
 
 impl Cluster {
-    /// Starts building a cluster of the servers at `addrs` (`"host:port"` each), in the order
-    /// the distribution numbers them.
-    pub fn builder<S: AsRef<str>>(addrs: impl IntoIterator<Item = S>) -> ClusterBuilder {
+    /// Starts building a cluster of `servers`, each `"host:port"` or `"host:port:weight"`
+    /// (an IPv6 address in brackets: `"[::1]:11211"`), in the order the distribution numbers
+    /// them; the text is read as [`Server`]'s `FromStr` reads it, and a malformed one fails
+    /// [`ClusterBuilder::build`]. Weights are for the default distribution, libmemcached's
+    /// ketama, which weighs servers as libmemcached does when any weight is above 1 and
+    /// places keys exactly as before when every weight is 1; a
+    /// [`distribution`](ClusterBuilder::distribution) of your own carries its own weights.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, Config};
+    /// use std::time::Duration;
+    ///
+    /// // cache-b holds twice the keys of each of the others.
+    /// let cluster = Cluster::builder(["cache-a:11211", "cache-b:11211:2", "cache-c:11211"])
+    ///     .config(Config::default().with_read_timeout(Duration::from_millis(300)))
+    ///     .build()?;
+    /// assert_eq!(cluster.servers(), ["cache-a:11211", "cache-b:11211", "cache-c:11211"]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn builder<S: AsRef<str>>(servers: impl IntoIterator<Item = S>) -> ClusterBuilder {
         ClusterBuilder {
-            addrs: addrs.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            servers: servers
+                .into_iter()
+                .map(|server| server.as_ref().to_owned())
+                .collect(),
             config: Config::default(),
             pool: PoolConfig::default(),
             health: HealthConfig::default(),
@@ -133,6 +157,28 @@ impl Cluster {
             observer: None,
             distribution: None,
         }
+    }
+
+    /// [`Cluster::builder`] over a server list written as one string, as a configuration
+    /// file or an environment variable holds it: servers separated by commas, whitespace or
+    /// both (`"a:11211, b:11211:2"`), each read as [`Cluster::builder`] reads one. Empty
+    /// pieces are skipped, so a trailing comma is harmless; an empty list fails
+    /// [`ClusterBuilder::build`], as it does there.
+    ///
+    /// ```
+    /// use memcache_sync::Cluster;
+    ///
+    /// let servers = "10.0.0.1:11211, 10.0.0.2:11211:2\n[::1]:11211";
+    /// let cluster = Cluster::builder_from_str(servers).build()?;
+    /// assert_eq!(cluster.servers(), ["10.0.0.1:11211", "10.0.0.2:11211", "[::1]:11211"]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn builder_from_str(servers: &str) -> ClusterBuilder {
+        Self::builder(
+            servers
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|server| !server.is_empty()),
+        )
     }
 
     /// The servers' addresses, in order.
@@ -149,7 +195,12 @@ impl Cluster {
     /// # Panics
     /// If the distribution names a server past the end of the list: a broken
     /// [`Distribution`] implementation.
-    pub fn server_for(&self, key: &[u8]) -> usize {
+    #[inline]
+    pub fn server_for(&self, key: impl AsRef<[u8]>) -> usize {
+        self.server_for_bytes(key.as_ref())
+    }
+
+    fn server_for_bytes(&self, key: &[u8]) -> usize {
         let index = self.shared.distribution.server_for(key);
         let servers = self.shared.nodes.len();
         assert!(
@@ -180,18 +231,31 @@ impl Cluster {
     /// # use memcache_sync::{Cluster, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
-    /// let key = b"doc:cluster:append";
-    /// cluster.set(key, b"a", 0, Expiry::after_secs(60))?;
-    /// let outcome = cluster.with_key(key, "append", false, |client| client.append(key, b"b"))?;
+    /// let key = "doc:cluster:append";
+    /// cluster.set(key, "a", Expiry::after_secs(60))?;
+    /// let outcome = cluster.with_key(key, "append", false, |client| client.append(key, "b"))?;
     /// assert!(outcome.is_stored());
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
+    #[inline]
     pub fn with_key<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        command: &'static str,
+        idempotent: bool,
+        mut op: impl FnMut(&mut Client) -> Result<R>,
+    ) -> Result<R> {
+        self.with_key_bytes(key.as_ref(), command, idempotent, &mut op)
+    }
+
+    /// [`Cluster::with_key`]'s body, generic only over what `op` returns: every call site's
+    /// closure shares it.
+    fn with_key_bytes<R>(
         &self,
         key: &[u8],
         command: &'static str,
         idempotent: bool,
-        mut op: impl FnMut(&mut Client) -> Result<R>,
+        op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
         validate_key(key)?;
         let started = Instant::now();
@@ -306,101 +370,192 @@ impl Cluster {
     }
 
     /// [`Client::get`] on the key's server; retried under the [`RetryPolicy`].
-    pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
-        self.with_key(key, "get", true, |client| client.get(key))
+    #[inline]
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Item>> {
+        self.get_bytes(key.as_ref())
+    }
+
+    fn get_bytes(&self, key: &[u8]) -> Result<Option<Item>> {
+        self.with_key_bytes(key, "get", true, &mut |client| client.get(key))
     }
 
     /// [`Client::gets`] on the key's server; retried under the [`RetryPolicy`].
-    pub fn gets(&self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
-        self.with_key(key, "gets", true, |client| client.gets(key))
+    #[inline]
+    pub fn gets(&self, key: impl AsRef<[u8]>) -> Result<Option<(Item, CasToken)>> {
+        self.gets_bytes(key.as_ref())
+    }
+
+    fn gets_bytes(&self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
+        self.with_key_bytes(key, "gets", true, &mut |client| client.gets(key))
     }
 
     /// [`Client::gat`] on the key's server; retried under the [`RetryPolicy`].
-    pub fn gat(&self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
-        self.with_key(key, "gat", true, |client| client.gat(key, expiry))
+    #[inline]
+    pub fn gat(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<Option<Item>> {
+        self.gat_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn gat_bytes(&self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
+        self.with_key_bytes(key, "gat", true, &mut |client| client.gat(key, expiry))
     }
 
     /// [`Client::gats`] on the key's server; retried under the [`RetryPolicy`].
-    pub fn gats(&self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
-        self.with_key(key, "gats", true, |client| client.gats(key, expiry))
+    #[inline]
+    pub fn gats(
+        &self,
+        key: impl AsRef<[u8]>,
+        expiry: impl Into<Expiry>,
+    ) -> Result<Option<(Item, CasToken)>> {
+        self.gats_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn gats_bytes(&self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
+        self.with_key_bytes(key, "gats", true, &mut |client| client.gats(key, expiry))
     }
 
     /// [`Client::touch`] on the key's server; retried under the [`RetryPolicy`].
-    pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
-        self.with_key(key, "touch", true, |client| client.touch(key, expiry))
+    #[inline]
+    pub fn touch(&self, key: impl AsRef<[u8]>, expiry: impl Into<Expiry>) -> Result<bool> {
+        self.touch_bytes(key.as_ref(), expiry.into())
+    }
+
+    fn touch_bytes(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        self.with_key_bytes(key, "touch", true, &mut |client| client.touch(key, expiry))
     }
 
     /// [`Client::set`] on the key's server; retried only if it cannot have reached it.
-    pub fn set(&self, key: &[u8], value: &[u8], flags: u32, expiry: Expiry) -> Result<()> {
-        self.with_key(key, "set", false, |client| {
-            client.set(key, value, flags, expiry)
+    #[inline]
+    pub fn set(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<()> {
+        self.set_bytes(key.as_ref(), value.as_ref(), options.into())
+    }
+
+    fn set_bytes(&self, key: &[u8], value: &[u8], options: StoreOptions) -> Result<()> {
+        self.with_key_bytes(key, "set", false, &mut |client| {
+            client.set(key, value, options)
         })
     }
 
     /// [`Client::add`] on the key's server; retried only if it cannot have reached it.
+    #[inline]
     pub fn add(
         &self,
-        key: &[u8],
-        value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
     ) -> Result<StoreOutcome> {
-        self.with_key(key, "add", false, |client| {
-            client.add(key, value, flags, expiry)
+        self.add_bytes(key.as_ref(), value.as_ref(), options.into())
+    }
+
+    fn add_bytes(&self, key: &[u8], value: &[u8], options: StoreOptions) -> Result<StoreOutcome> {
+        self.with_key_bytes(key, "add", false, &mut |client| {
+            client.add(key, value, options)
         })
     }
 
     /// [`Client::replace`] on the key's server; retried only if it cannot have reached it.
+    #[inline]
     pub fn replace(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: impl Into<StoreOptions>,
+    ) -> Result<StoreOutcome> {
+        self.replace_bytes(key.as_ref(), value.as_ref(), options.into())
+    }
+
+    fn replace_bytes(
         &self,
         key: &[u8],
         value: &[u8],
-        flags: u32,
-        expiry: Expiry,
+        options: StoreOptions,
     ) -> Result<StoreOutcome> {
-        self.with_key(key, "replace", false, |client| {
-            client.replace(key, value, flags, expiry)
+        self.with_key_bytes(key, "replace", false, &mut |client| {
+            client.replace(key, value, options)
         })
     }
 
     /// [`Client::append`] on the key's server; retried only if it cannot have reached it.
-    pub fn append(&self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
-        self.with_key(key, "append", false, |client| client.append(key, value))
+    #[inline]
+    pub fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<StoreOutcome> {
+        self.append_bytes(key.as_ref(), value.as_ref())
+    }
+
+    fn append_bytes(&self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
+        self.with_key_bytes(key, "append", false, &mut |client| {
+            client.append(key, value)
+        })
     }
 
     /// [`Client::prepend`] on the key's server; retried only if it cannot have reached it.
-    pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
-        self.with_key(key, "prepend", false, |client| client.prepend(key, value))
+    #[inline]
+    pub fn prepend(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<StoreOutcome> {
+        self.prepend_bytes(key.as_ref(), value.as_ref())
+    }
+
+    fn prepend_bytes(&self, key: &[u8], value: &[u8]) -> Result<StoreOutcome> {
+        self.with_key_bytes(key, "prepend", false, &mut |client| {
+            client.prepend(key, value)
+        })
     }
 
     /// [`Client::cas`] on the key's server; retried only if it cannot have reached it.
+    #[inline]
     pub fn cas(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        token: CasToken,
+        options: impl Into<StoreOptions>,
+    ) -> Result<CasOutcome> {
+        self.cas_bytes(key.as_ref(), value.as_ref(), token, options.into())
+    }
+
+    fn cas_bytes(
         &self,
         key: &[u8],
         value: &[u8],
-        flags: u32,
-        expiry: Expiry,
         token: CasToken,
+        options: StoreOptions,
     ) -> Result<CasOutcome> {
-        self.with_key(key, "cas", false, |client| {
-            client.cas(key, value, flags, expiry, token)
+        self.with_key_bytes(key, "cas", false, &mut |client| {
+            client.cas(key, value, token, options)
         })
     }
 
     /// [`Client::delete`] on the key's server; retried only if it cannot have reached it (a
     /// repeated delete would report `false` for a key the first one deleted).
-    pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        self.with_key(key, "delete", false, |client| client.delete(key))
+    #[inline]
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.delete_bytes(key.as_ref())
+    }
+
+    fn delete_bytes(&self, key: &[u8]) -> Result<bool> {
+        self.with_key_bytes(key, "delete", false, &mut |client| client.delete(key))
     }
 
     /// [`Client::incr`] on the key's server; retried only if it cannot have reached it.
-    pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.with_key(key, "incr", false, |client| client.incr(key, delta))
+    #[inline]
+    pub fn incr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.incr_bytes(key.as_ref(), delta)
+    }
+
+    fn incr_bytes(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.with_key_bytes(key, "incr", false, &mut |client| client.incr(key, delta))
     }
 
     /// [`Client::decr`] on the key's server; retried only if it cannot have reached it.
-    pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.with_key(key, "decr", false, |client| client.decr(key, delta))
+    #[inline]
+    pub fn decr(&self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
+        self.decr_bytes(key.as_ref(), delta)
+    }
+
+    fn decr_bytes(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.with_key_bytes(key, "decr", false, &mut |client| client.decr(key, delta))
     }
 }
 
@@ -415,6 +570,27 @@ fn passes_on(admission: Admission, error: &Error) -> bool {
 /// `backoff`: a retry that could only end in [`Error::DeadlineExceeded`] is not started.
 fn leaves_time_for(backoff: std::time::Duration) -> bool {
     Deadline::current().is_none_or(|deadline| deadline.remaining() > backoff)
+}
+
+/// Shows every setting; an observer, being any closure, only as present or absent.
+impl std::fmt::Debug for ClusterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let observer = if self.observer.is_some() {
+            "present"
+        } else {
+            "absent"
+        };
+        f.debug_struct("ClusterBuilder")
+            .field("servers", &self.servers)
+            .field("config", &self.config)
+            .field("pool", &self.pool)
+            .field("health", &self.health)
+            .field("retry", &self.retry)
+            .field("failover", &self.failover)
+            .field("observer", &format_args!("{observer}"))
+            .field("distribution", &self.distribution)
+            .finish()
+    }
 }
 
 impl ClusterBuilder {
@@ -479,58 +655,58 @@ impl ClusterBuilder {
         self
     }
 
-    /// How keys map to servers; it must be built for the same servers, in the same order.
-    /// Default: libmemcached's ketama over the servers' host and port, weight 1 each.
+    /// How keys map to servers; it must be built for the same servers, in the same order, and
+    /// the weights written in the server list are then not used. Default: libmemcached's
+    /// ketama over the servers' hosts, ports and weights ([`Ketama::libmemcached_ketama`]).
     pub fn distribution(mut self, distribution: impl Distribution + 'static) -> Self {
         self.distribution = Some(Box::new(distribution));
         self
     }
 
     /// Builds the cluster. No connection is opened until a key needs one. Fails with
-    /// [`Error::InvalidArgument`] for an empty server list, an address without a port, or a
-    /// distribution built for another number of servers.
+    /// [`Error::InvalidArgument`] for an empty server list, a server that is not
+    /// `host:port[:weight]` (the reason says which and why, as
+    /// [`ServerParseError`](crate::distribution::ServerParseError) does), or a distribution
+    /// built for another number of servers.
     pub fn build(self) -> Result<Cluster> {
         let invalid = |reason: String| Error::InvalidArgument {
             what: "cluster",
             reason,
         };
-        if self.addrs.is_empty() {
+        if self.servers.is_empty() {
             return Err(invalid("a cluster needs at least one server".into()));
         }
+        let servers = self
+            .servers
+            .iter()
+            .map(|server| server.parse::<Server>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| invalid(e.to_string()))?;
         let distribution = match self.distribution {
             Some(distribution) => distribution,
             None => {
-                let servers = self
-                    .addrs
-                    .iter()
-                    .map(|addr| {
-                        let (host, port) = addr
-                            .rsplit_once(':')
-                            .and_then(|(host, port)| Some((host, port.parse().ok()?)))
-                            .ok_or_else(|| invalid(format!("{addr:?} is not host:port")))?;
-                        Ok(Server::new(host, port))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
                 Box::new(Ketama::libmemcached_ketama(&servers).map_err(|e| invalid(e.to_string()))?)
             }
         };
-        if distribution.server_count() != self.addrs.len() {
+        if distribution.server_count() != servers.len() {
             return Err(invalid(format!(
                 "the distribution is built for {} servers, the cluster has {}",
                 distribution.server_count(),
-                self.addrs.len()
+                servers.len()
             )));
         }
-        let servers = self.addrs.len();
+        let count = servers.len();
         let failover = self
             .failover_rate
             .map(|(per_second, burst)| FailoverBudget::new(per_second, burst));
-        let fleet = Arc::new(Fleet::new(servers, self.health.max_down(servers), failover));
-        let nodes = self
-            .addrs
+        let fleet = Arc::new(Fleet::new(count, self.health.max_down(count), failover));
+        let nodes = servers
             .iter()
-            .map(|addr| Node {
-                pool: Pool::new(addr, self.config.clone(), self.pool.clone()),
+            .map(|server| Node {
+                pool: Pool::builder(&server.addr())
+                    .config(self.config.clone())
+                    .pool(self.pool.clone())
+                    .build(),
                 health: Health::new(self.health.clone(), Arc::clone(&fleet)),
             })
             .collect();

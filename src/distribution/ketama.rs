@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::hash::{ketama_md5, md5_words, one_at_a_time};
-use super::{Distribution, DistributionError};
+use super::{Distribution, DistributionError, Server};
 
 /// libmemcached's `MEMCACHED_DEFAULT_PORT`: the port left out of point names.
 const DEFAULT_PORT: u16 = 11211;
@@ -13,54 +13,6 @@ const POINTS_PER_SERVER: u32 = 100;
 const POINTS_PER_SERVER_KETAMA: f32 = 160.0;
 /// Points each MD5 digest gives on a weighted continuum (the `/ 4` of the point count).
 const POINTS_PER_HASH: u32 = 4;
-
-/// One server of a ketama continuum: the host and port exactly as the other client was given
-/// them (they are hashed as text), and its weight.
-///
-/// libmemcached stores a weight of 0 as 1; so does [`Ketama`]. The host is used as written:
-/// `10.0.0.1`, `cache-1` and `cache-1.example.com` are three different servers to the
-/// continuum even if they resolve alike. (libmemcached's `memcached_server_add_with_weight`
-/// turns port 0 into 11211 and an empty host into `localhost` before hashing: pass those.)
-///
-/// ```
-/// use memcache_sync::distribution::Server;
-///
-/// let a = Server::new("10.0.0.1", 11211);
-/// assert_eq!(a.weight, 1);
-/// let b = Server::new("10.0.0.2", 11212).with_weight(3);
-/// assert_eq!((b.host.as_str(), b.port, b.weight), ("10.0.0.2", 11212, 3));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Server {
-    /// Host name or address, as text.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Relative weight; 1 unless set.
-    pub weight: u32,
-}
-
-impl Server {
-    /// A server of weight 1.
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self {
-            host: host.into(),
-            port,
-            weight: 1,
-        }
-    }
-
-    /// The same server with weight `weight`.
-    #[must_use]
-    pub fn with_weight(self, weight: u32) -> Self {
-        Self { weight, ..self }
-    }
-
-    /// libmemcached keeps a weight of 0 as 1 (`__instance_create_with`).
-    fn effective_weight(&self) -> u32 {
-        self.weight.max(1)
-    }
-}
 
 /// The hash a [`Ketama`] continuum applies to keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -57,11 +57,13 @@ pub mod hash;
 mod ketama;
 mod modulo;
 mod rendezvous;
+mod server;
 
-pub use error::DistributionError;
-pub use ketama::{ContinuumPoint, Ketama, KetamaKeyHash, Server};
+pub use error::{DistributionError, ServerParseError};
+pub use ketama::{ContinuumPoint, Ketama, KetamaKeyHash};
 pub use modulo::Modulo;
 pub use rendezvous::Rendezvous;
+pub use server::Server;
 
 /// Maps a key to the index of the server that owns it, in the server list the distribution
 /// was built for. Implementations must be pure functions of the key: the same key always

@@ -16,3 +16,11 @@ use memcache_sync::{BatchError, BatchReport};
 pub fn batch_report<T>(result: Result<BatchReport<T>, BatchError<T>>) -> BatchReport<T> {
     result.unwrap_or_else(BatchError::into_report)
 }
+
+/// What a hit on `value` stored with `flags` reads back as.
+pub fn item(value: &[u8], flags: u32) -> Option<memcache_sync::Item> {
+    Some(memcache_sync::Item {
+        value: value.to_vec(),
+        flags,
+    })
+}
