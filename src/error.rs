@@ -38,6 +38,8 @@ impl std::fmt::Display for Phase {
 /// | bytes that are not a valid reply | [`Error::Protocol`] |
 /// | `SERVER_ERROR …` / `CLIENT_ERROR …` / `ERROR` | [`Error::Server`] / [`Error::Client`] / [`Error::UnknownCommand`] |
 /// | a key or value refused before sending | [`Error::InvalidKey`], [`Error::ValueTooLarge`], [`Error::InvalidArgument`] |
+/// | the server requires authentication and the client has no credentials | [`Error::AuthenticationRequired`] |
+/// | the server refused the credentials | [`Error::AuthenticationFailed`] |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -157,6 +159,22 @@ pub enum Error {
     /// `prepend` report `NOT_STORED` as a value, [`StoreOutcome::NotStored`](crate::StoreOutcome).)
     #[error("memcached did not store the item (NOT_STORED)")]
     NotStored,
+    /// memcached requires authentication (it runs with `-Y`) and this client has no
+    /// credentials ([`Config::with_credentials`](crate::Config::with_credentials)). memcached
+    /// answered `CLIENT_ERROR unauthenticated`, or, to a `set` (which it reads as an
+    /// authentication attempt), `CLIENT_ERROR authentication failure` or `CLIENT_ERROR bad
+    /// authentication token format`; it carried out nothing. Not transient: the same call
+    /// without credentials gets the same answer. The connection is dropped.
+    #[error("memcached requires authentication and no credentials are configured")]
+    AuthenticationRequired,
+    /// memcached refused the configured credentials (`CLIENT_ERROR authentication failure`)
+    /// right after the connection opened; nothing of the call was sent. memcached would keep
+    /// the connection open and unauthenticated; this client closes it, and never sends a
+    /// command on it. Not transient, and not a sign the server is down: a
+    /// [`Cluster`](crate::Cluster) keeps the server up. (The message names neither the user
+    /// nor the password.)
+    #[error("memcached refused the configured credentials")]
+    AuthenticationFailed,
 }
 
 impl Error {
@@ -188,6 +206,16 @@ impl Error {
         )
     }
 
+    /// memcached refused the call for want of authentication: no credentials
+    /// ([`Error::AuthenticationRequired`]) or wrong ones ([`Error::AuthenticationFailed`]).
+    /// The server answered, so it is up; retrying cannot help until the configuration changes.
+    pub fn is_authentication_error(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthenticationRequired | Self::AuthenticationFailed
+        )
+    }
+
     /// The caller passed something that cannot be sent; retrying the same call cannot help.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
@@ -210,8 +238,9 @@ impl Error {
     }
 
     /// The request may have reached the server, so the command may have been applied even
-    /// though no reply was read. False only when the failure came before anything was
-    /// written: connect errors, connect timeouts, pool timeouts and refused input.
+    /// though no reply was read. False when the failure came before anything was written
+    /// (connect errors, connect timeouts, pool timeouts, refused input, refused credentials),
+    /// and when memcached answered that it carried out nothing for want of authentication.
     pub fn may_have_reached_server(&self) -> bool {
         let before_sending = matches!(
             self,
@@ -226,7 +255,7 @@ impl Error {
                     phase: Phase::Connect
                 }
         );
-        !(before_sending || self.is_invalid_input())
+        !(before_sending || self.is_invalid_input() || self.is_authentication_error())
     }
 
     /// A later attempt, on a fresh connection, might succeed: the failure lay in the network,
@@ -321,14 +350,19 @@ impl Error {
                 max_size: *max_size,
             },
             Self::NotStored => Self::NotStored,
+            Self::AuthenticationRequired => Self::AuthenticationRequired,
+            Self::AuthenticationFailed => Self::AuthenticationFailed,
         }
     }
 
     /// Whether the connection must be dropped after this error: everything that happened once
     /// bytes were on the wire, except the replies memcached sends in step (`SERVER_ERROR`,
-    /// `NOT_STORED`).
+    /// `NOT_STORED`). A connection that is not authenticated is never kept: every command on
+    /// it would fail, and a `set` on it would be taken as an authentication attempt.
     pub(crate) fn breaks_connection(&self) -> bool {
-        self.may_have_reached_server() && !matches!(self, Self::Server { .. } | Self::NotStored)
+        self.is_authentication_error()
+            || (self.may_have_reached_server()
+                && !matches!(self, Self::Server { .. } | Self::NotStored))
     }
 }
 
@@ -435,6 +469,26 @@ mod tests {
             );
             assert_eq!(got, want, "{error:?}");
         }
+    }
+
+    #[test]
+    fn authentication_errors_are_answers_that_no_retry_or_failover_acts_on() {
+        for error in [Error::AuthenticationRequired, Error::AuthenticationFailed] {
+            assert!(error.is_authentication_error(), "{error:?}");
+            assert!(!error.is_transient(), "{error:?}");
+            assert!(!error.is_connection_error(), "{error:?}");
+            assert!(!error.is_timeout(), "{error:?}");
+            assert!(!error.may_have_reached_server(), "nothing was carried out");
+            assert!(!error.is_safe_to_retry(true), "{error:?}");
+            assert!(
+                error.breaks_connection(),
+                "an unauthenticated connection is never kept"
+            );
+            let copy = error.duplicate();
+            assert_eq!(copy.to_string(), error.to_string());
+            assert!(copy.is_authentication_error());
+        }
+        assert!(!Error::NotStored.is_authentication_error());
     }
 
     #[test]

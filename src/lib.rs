@@ -50,6 +50,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod batch;
 mod client;
 mod cluster;
@@ -63,13 +64,14 @@ mod expiry;
 mod item;
 mod pool;
 pub mod protocol;
+mod transport;
 
 pub use batch::{BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, PrefixStats};
 pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
 };
-pub use config::Config;
+pub use config::{Config, Secret};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;

@@ -14,12 +14,13 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::distribution::{Distribution, Ketama, Server};
+use crate::distribution::{Distribution, Ketama};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{CasOutcome, CasToken, Item, StoreOutcome};
 use crate::pool::{Pool, PoolConfig, PooledClient};
 use crate::protocol::validate_key;
+use crate::transport::Endpoint;
 
 pub use batch::GetManyReport;
 pub use health::HealthConfig;
@@ -117,8 +118,8 @@ pub struct ClusterBuilder {
 }
 
 impl Cluster {
-    /// Starts building a cluster of the servers at `addrs` (`"host:port"` each), in the order
-    /// the distribution numbers them.
+    /// Starts building a cluster of the servers at `addrs` (`"host:port"`, or a Unix domain
+    /// socket's path, `/…` or `unix:…`, each), in the order the distribution numbers them.
     pub fn builder<S: AsRef<str>>(addrs: impl IntoIterator<Item = S>) -> ClusterBuilder {
         ClusterBuilder {
             addrs: addrs.into_iter().map(|a| a.as_ref().to_owned()).collect(),
@@ -460,14 +461,20 @@ impl ClusterBuilder {
     }
 
     /// How keys map to servers; it must be built for the same servers, in the same order.
-    /// Default: libmemcached's ketama over the servers' host and port, weight 1 each.
+    /// Default: libmemcached's ketama over the servers' host and port, weight 1 each. A Unix
+    /// domain socket is hashed by its path and port 0 (points named `PATH:0-i`), as
+    /// libmemcached's `memcached_server_add_unix_socket` (and so pylibmc, and a `--SOCKET=`
+    /// configuration string) names it; `unix:/x.sock` and `/x.sock` are one server to the
+    /// continuum. (python-memcached hashes no server name at all, only positions: its
+    /// `unix:` servers place keys as [`Modulo::python_memcached`](crate::distribution::Modulo)
+    /// says, by their place in the list.)
     pub fn distribution(mut self, distribution: impl Distribution + 'static) -> Self {
         self.distribution = Some(Box::new(distribution));
         self
     }
 
     /// Builds the cluster. No connection is opened until a key needs one. Fails with
-    /// [`Error::InvalidArgument`] for an empty server list, an address without a port, or a
+    /// [`Error::InvalidArgument`] for an empty server list, a TCP address without a port, or a
     /// distribution built for another number of servers.
     pub fn build(self) -> Result<Cluster> {
         let invalid = |reason: String| Error::InvalidArgument {
@@ -484,11 +491,9 @@ impl ClusterBuilder {
                     .addrs
                     .iter()
                     .map(|addr| {
-                        let (host, port) = addr
-                            .rsplit_once(':')
-                            .and_then(|(host, port)| Some((host, port.parse().ok()?)))
-                            .ok_or_else(|| invalid(format!("{addr:?} is not host:port")))?;
-                        Ok(Server::new(host, port))
+                        Endpoint::parse(addr).ketama_server().ok_or_else(|| {
+                            invalid(format!("{addr:?} is neither host:port nor a socket path"))
+                        })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Box::new(Ketama::libmemcached_ketama(&servers).map_err(|e| invalid(e.to_string()))?)

@@ -27,6 +27,9 @@ impl Verdict {
                 | Error::PoolTimeout { .. }
                 | Error::DeadlineExceeded { .. },
             ) => Self::Unknown,
+            // memcached answered (no credentials, or the wrong ones): it is up, and a wrong
+            // password must not take a healthy server out of the ring.
+            Some(error) if error.is_authentication_error() => Self::Answered,
             Some(error) if error.is_connection_error() => Self::Unreachable,
             Some(error) if !error.may_have_reached_server() => Self::Unknown,
             Some(_) => Self::Answered,
@@ -49,6 +52,13 @@ impl Verdict {
 mod tests {
     use super::*;
     use crate::error::Phase;
+
+    #[test]
+    fn an_authentication_error_is_an_answer_from_a_server_that_is_up() {
+        for error in [Error::AuthenticationRequired, Error::AuthenticationFailed] {
+            assert_eq!(Verdict::of(Some(&error)), Verdict::Answered, "{error:?}");
+        }
+    }
 
     #[test]
     fn the_callers_deadline_says_nothing_about_the_server() {
