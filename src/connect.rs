@@ -316,6 +316,36 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_unix_socket_whose_listen_queue_stays_full_is_a_connect_timeout() {
+        use socket2::SockAddr;
+        let dir =
+            std::env::temp_dir().join(format!("memcache-sync-unit-{}-full", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(1).unwrap();
+        let timeout = Duration::from_millis(150);
+        let config = Config::default().with_connect_timeout(timeout);
+        let addr = format!("unix:{}", path.display());
+        let mut queued = Vec::new();
+        let error = loop {
+            match open(&addr, &config) {
+                Ok(stream) => queued.push(stream),
+                Err(error) => break error,
+            }
+            assert!(queued.len() < 64, "the listen queue never filled");
+        };
+        assert!(
+            matches!(error, Error::Timeout { phase: Phase::Connect, timeout: t } if t == timeout),
+            "{error:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Waits (up to 5 s) until `resolutions` has no thread running.
     fn wait_until_idle(resolutions: &InFlight) -> bool {
         let give_up = crate::deadline::later(Instant::now(), Duration::from_secs(5));

@@ -106,6 +106,29 @@ mod tests {
     }
 
     #[test]
+    fn a_connect_to_a_full_listen_queue_waits_no_longer_than_its_timeout() {
+        let path = socket_path("backlog");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(1).unwrap();
+        // Nobody accepts: the queue fills after a connection or two.
+        let timeout = Duration::from_millis(200);
+        let mut queued = Vec::new();
+        let (error, waited) = loop {
+            let started = Instant::now();
+            match dial(&path, timeout) {
+                Ok(stream) => queued.push(stream),
+                Err(error) => break (error, started.elapsed()),
+            }
+            assert!(queued.len() < 64, "the listen queue never filled");
+        };
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "{error}");
+        assert!(waited >= timeout / 2, "gave up after {waited:?}");
+        assert!(waited < timeout * 3, "waited {waited:?}");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
     fn each_connect_failure_is_its_own_error_kind_at_once() {
         let path = socket_path("kinds");
         let started = Instant::now();
