@@ -222,7 +222,8 @@ impl Config {
     ///   `user:secret` with no newline after it authenticates `secret` minus its `t`. End the
     ///   file with a newline;
     /// - a password that contains a space never authenticates;
-    /// - at most 8 lines are read, each at most 255 bytes with its newline.
+    /// - only the first 8 lines are read (a ninth user never authenticates), each at most
+    ///   255 bytes with its newline (`authfile.c`'s limits).
     ///
     /// ```
     /// use memcache_sync::Config;
