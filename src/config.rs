@@ -201,7 +201,8 @@ impl Config {
     /// *any* `set` on an authenticated connection, or on a server without `-Y`, as an ordinary
     /// store, so sending the credentials blind would store them as an item that every client
     /// can read; a server that answers `version` normally gets no credentials (and the crate
-    /// logs a warning).
+    /// logs a warning). A new connection so costs two round trips before its first command;
+    /// each is held to the read and write timeouts like any other.
     ///
     /// A wrong user or password is [`Error::AuthenticationFailed`](crate::Error) at connect;
     /// memcached keeps such a connection open and unauthenticated, and this crate closes it.

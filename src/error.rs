@@ -43,8 +43,10 @@ impl std::fmt::Display for Phase {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No TCP connection could be opened to the server: the name did not resolve, or every
-    /// address it resolved to refused or was unreachable. Nothing was sent.
+    /// No connection could be opened to the server: the name did not resolve, or every
+    /// address it resolved to refused or was unreachable; for a Unix domain socket, the path
+    /// does not exist (`NotFound`), nobody listens on it (`ConnectionRefused`, a stale socket
+    /// file) or this process may not connect to it (`PermissionDenied`). Nothing was sent.
     #[error("cannot connect to memcached at {addr}: {source}")]
     Connect {
         /// The address as the caller gave it.
