@@ -1,5 +1,7 @@
-//! Connection settings: timeouts, socket options and limits, each with a finite default.
+//! Connection settings: timeouts, socket options, limits and credentials, each with a finite
+//! default.
 
+use std::fmt;
 use std::time::Duration;
 
 /// How a [`Client`](crate::Client) connects and how long it may wait.
@@ -26,6 +28,62 @@ pub struct Config {
     nodelay: bool,
     tcp_keepalive: Option<Duration>,
     max_value_size: usize,
+    credentials: Option<Credentials>,
+}
+
+/// A user name and the password that goes with it; the password never prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credentials {
+    pub(crate) user: String,
+    pub(crate) password: Secret,
+}
+
+/// A password: bytes that no `Debug` output, log line or error of this crate shows. Its
+/// `Debug` is `Secret(<redacted>)`, and it has no `Display`.
+///
+/// ```
+/// use memcache_sync::Secret;
+/// let password = Secret::from("hunter2");
+/// assert_eq!(format!("{password:?}"), "Secret(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The secret's bytes, for the one place that must send them.
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(password: &str) -> Self {
+        Self(password.as_bytes().to_vec())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(password: String) -> Self {
+        Self(password.into_bytes())
+    }
+}
+
+impl From<&[u8]> for Secret {
+    fn from(password: &[u8]) -> Self {
+        Self(password.to_vec())
+    }
+}
+
+impl From<Vec<u8>> for Secret {
+    fn from(password: Vec<u8>) -> Self {
+        Self(password)
+    }
 }
 
 /// The shortest timeout: a zero timeout would mean "wait forever" to the socket layer.
@@ -40,6 +98,7 @@ impl Default for Config {
             nodelay: true,
             tcp_keepalive: None,
             max_value_size: 1024 * 1024,
+            credentials: None,
         }
     }
 }
@@ -129,5 +188,70 @@ impl Config {
     /// See [`Config::with_max_value_size`].
     pub fn max_value_size(&self) -> usize {
         self.max_value_size
+    }
+
+    /// Credentials for memcached's ASCII authentication (a server started with `-Y FILE`).
+    /// Default: none.
+    ///
+    /// Every connection authenticates once, right after it opens and before anything else is
+    /// sent on it, including the reconnects a [`Pool`](crate::Pool) and a
+    /// [`Cluster`](crate::Cluster) make. It first asks `version`: a server that requires
+    /// authentication answers `CLIENT_ERROR unauthenticated`, and only then are the
+    /// credentials sent (`set <user> 0 0 <len>`, data `<user> <password>`). memcached takes
+    /// *any* `set` on an authenticated connection, or on a server without `-Y`, as an ordinary
+    /// store, so sending the credentials blind would store them as an item that every client
+    /// can read; a server that answers `version` normally gets no credentials (and the crate
+    /// logs a warning). A new connection so costs two round trips before its first command;
+    /// each is held to the read and write timeouts like any other.
+    ///
+    /// A wrong user or password is [`Error::AuthenticationFailed`](crate::Error) at connect;
+    /// memcached keeps such a connection open and unauthenticated, and this crate closes it.
+    /// Without credentials, a server that requires them answers every command with
+    /// [`Error::AuthenticationRequired`](crate::Error). Neither is transient, and a
+    /// [`Cluster`](crate::Cluster) counts both as answers from a healthy server.
+    ///
+    /// The user name travels as the `set`'s key, so it follows the key rules (1 to 250 bytes,
+    /// no spaces or control bytes); another is [`Error::InvalidArgument`](crate::Error) at
+    /// connect, before anything is sent. Neither the password nor the data block holding it
+    /// appears in any `Debug` output, log line or error.
+    ///
+    /// # memcached's auth file
+    /// As memcached 1.6.18 reads it (observed on Debian's build, and in its `authfile.c`):
+    /// - one `user:password` per line, split at the **first** `:` (so a user name cannot hold
+    ///   a `:`, and a password can);
+    /// - **a file without a final newline loses the last character of its last password**:
+    ///   `user:secret` with no newline after it authenticates `secret` minus its `t`. End the
+    ///   file with a newline;
+    /// - a password that contains a space never authenticates;
+    /// - only the first 8 lines are read (a ninth user never authenticates), each at most
+    ///   255 bytes with its newline (`authfile.c`'s limits).
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// let config = Config::default().with_credentials("app", "s3cret");
+    /// assert_eq!(config.username(), Some("app"));
+    /// assert!(!format!("{config:?}").contains("s3cret"));
+    /// ```
+    pub fn with_credentials(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.credentials = Some(Credentials {
+            user: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// The user name set by [`Config::with_credentials`], if any. (The password cannot be
+    /// read back.)
+    pub fn username(&self) -> Option<&str> {
+        self.credentials.as_ref().map(|c| c.user.as_str())
+    }
+
+    /// See [`Config::with_credentials`].
+    pub(crate) fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
     }
 }

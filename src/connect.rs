@@ -1,4 +1,5 @@
-//! Opening a TCP connection within one deadline, across every address a name resolves to.
+//! Opening a connection within one deadline: over TCP across every address a name resolves
+//! to, or to a Unix domain socket's path.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -12,6 +13,7 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 use crate::config::Config;
 use crate::deadline::Bound;
 use crate::error::{Error, Phase};
+use crate::transport::{Endpoint, Stream};
 
 /// The most name resolutions in flight in this process at once. A resolution the caller
 /// stopped waiting for keeps its thread until the system resolver answers, which a hanging
@@ -22,10 +24,52 @@ const MAX_RESOLUTIONS: usize = 32;
 /// The resolver threads running now, process-wide.
 static RESOLUTIONS: InFlight = InFlight::new(MAX_RESOLUTIONS);
 
-/// Resolves `addr` ("host:port") and connects to the first address that answers, all within
-/// the configured connect timeout (or the caller's deadline, if that comes first).
-pub(crate) fn open(addr: &str, config: &Config) -> Result<TcpStream, Error> {
-    open_counted(addr, config, &RESOLUTIONS)
+/// Opens the stream `addr` names (see [`Endpoint::parse`]) within the configured connect
+/// timeout (or the caller's deadline, if that comes first): a `"host:port"` is resolved and
+/// the first address that answers is taken; a socket path is connected to.
+pub(crate) fn open(addr: &str, config: &Config) -> Result<Stream, Error> {
+    match Endpoint::parse(addr) {
+        Endpoint::Tcp(addr) => open_counted(addr, config, &RESOLUTIONS).map(Stream::Tcp),
+        Endpoint::Unix(path) => open_unix(addr, path, config),
+    }
+}
+
+/// Connects to the Unix domain socket at `path` (`addr` as the caller wrote it, for the
+/// error). Nothing to resolve and no address to fall back on: a missing file, a stale one
+/// and one without permission each fail at once with their own [`io::ErrorKind`].
+#[cfg(unix)]
+fn open_unix(addr: &str, path: &std::path::Path, config: &Config) -> Result<Stream, Error> {
+    let bound = Bound::from_now(config.connect_timeout());
+    let remaining = bound.remaining();
+    if remaining.is_zero() {
+        return Err(bound.expired(Phase::Connect));
+    }
+    match crate::transport::dial_unix(path, remaining) {
+        Ok(stream) => Ok(Stream::Unix(stream)),
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Err(bound.expired(Phase::Connect))
+        }
+        Err(source) => Err(Error::Connect {
+            addr: addr.to_owned(),
+            source: source.into(),
+        }),
+    }
+}
+
+#[cfg(not(unix))]
+fn open_unix(addr: &str, _path: &std::path::Path, _config: &Config) -> Result<Stream, Error> {
+    Err(Error::Connect {
+        addr: addr.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::Unsupported,
+            "Unix domain sockets are not available on this platform",
+        ),
+    })
 }
 
 /// [`open`], counting a name resolution against `resolutions`.
@@ -266,7 +310,40 @@ mod tests {
     fn a_literal_address_needs_no_resolver() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        assert!(open(&addr, &Config::default()).is_ok());
+        assert!(matches!(
+            open(&addr, &Config::default()),
+            Ok(Stream::Tcp(_))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_unix_socket_whose_listen_queue_stays_full_is_a_connect_timeout() {
+        use socket2::SockAddr;
+        let dir =
+            std::env::temp_dir().join(format!("memcache-sync-unit-{}-full", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(1).unwrap();
+        let timeout = Duration::from_millis(150);
+        let config = Config::default().with_connect_timeout(timeout);
+        let addr = format!("unix:{}", path.display());
+        let mut queued = Vec::new();
+        let error = loop {
+            match open(&addr, &config) {
+                Ok(stream) => queued.push(stream),
+                Err(error) => break error,
+            }
+            assert!(queued.len() < 64, "the listen queue never filled");
+        };
+        assert!(
+            matches!(error, Error::Timeout { phase: Phase::Connect, timeout: t } if t == timeout),
+            "{error:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Waits (up to 5 s) until `resolutions` has no thread running.

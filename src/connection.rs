@@ -1,13 +1,14 @@
-//! One TCP connection: its read buffer, and reads and writes held to a deadline.
+//! One connection, over any transport: its read buffer, and reads and writes held to a
+//! deadline.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::deadline::Bound;
 use crate::error::{Error, Phase};
 use crate::protocol::{parse_reply, Reply, Status};
+use crate::transport::Stream;
 
 /// The read buffer's first size; it grows only while a frame that the parser has accepted as
 /// within bounds is still incomplete.
@@ -24,7 +25,7 @@ const ARM_SLACK: Duration = Duration::from_millis(2);
 
 #[derive(Debug)]
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -61,18 +62,21 @@ impl Connection {
             |phase, result: std::io::Result<()>| result.map_err(|source| Error::io(phase, source));
         set(
             Phase::Read,
-            connection
-                .stream
-                .set_read_timeout(Some(connection.read_timeout)),
+            connection.stream.set_read_timeout(connection.read_timeout),
         )?;
         set(
             Phase::Write,
             connection
                 .stream
-                .set_write_timeout(Some(connection.write_timeout)),
+                .set_write_timeout(connection.write_timeout),
         )?;
         connection.armed_read = connection.read_timeout;
         connection.armed_write = connection.write_timeout;
+        // Here, so that every connection of a client, a pool and a cluster, reconnects
+        // included, authenticates exactly once before it carries anything of a caller's.
+        if let Some(credentials) = config.credentials() {
+            crate::auth::authenticate(&mut connection, addr, credentials)?;
+        }
         Ok(connection)
     }
 
@@ -82,8 +86,9 @@ impl Connection {
     /// ties it to its request, so a stray `END` that arrives a moment after a reply would
     /// otherwise answer the next `get` as a false miss, and a close sent just after a reply
     /// (a proxy's, after `SERVER_ERROR`) would fail the next call.
-    pub(crate) fn is_reusable(&self) -> bool {
-        !self.in_exchange && self.start == self.end && self.peer_is_quiet()
+    /// The stream answers for what lies beneath this buffer (see [`Stream::is_quiet`]).
+    pub(crate) fn is_reusable(&mut self) -> bool {
+        !self.in_exchange && self.start == self.end && self.stream.is_quiet()
     }
 
     /// Marks the exchange begun by the last write as complete: every reply it asked for was
@@ -98,26 +103,6 @@ impl Connection {
             self.buf = Vec::new();
         }
         self.peak = 0;
-    }
-
-    /// One non-blocking peek: nothing to read means the stream is as the last reply left it.
-    #[cfg(unix)]
-    fn peer_is_quiet(&self) -> bool {
-        let mut probe = [std::mem::MaybeUninit::<u8>::uninit()];
-        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-        matches!(
-            socket2::SockRef::from(&self.stream).recv_with_flags(&mut probe, flags),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock
-        )
-    }
-
-    #[cfg(not(unix))]
-    fn peer_is_quiet(&self) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let quiet = matches!(self.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        self.stream.set_nonblocking(false).is_ok() && quiet
     }
 
     /// Whether bytes beyond the last reply are buffered: the server said more than it was
@@ -142,7 +127,7 @@ impl Connection {
         let mut written = 0;
         while written < request.len() {
             self.arm(Phase::Write, &bound)?;
-            match (&self.stream).write(&request[written..]) {
+            match self.stream.write(&request[written..]) {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
                         phase: Phase::Write,
@@ -185,9 +170,9 @@ impl Connection {
         };
         if armed.abs_diff(remaining) > ARM_SLACK {
             let set = if phase == Phase::Read {
-                self.stream.set_read_timeout(Some(remaining))
+                self.stream.set_read_timeout(remaining)
             } else {
-                self.stream.set_write_timeout(Some(remaining))
+                self.stream.set_write_timeout(remaining)
             };
             set.map_err(|source| Error::io(phase, source))?;
             *armed = remaining;
@@ -209,7 +194,7 @@ impl Connection {
         }
         loop {
             self.arm(Phase::Read, bound)?;
-            match (&self.stream).read(&mut self.buf[self.end..]) {
+            match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
                 Ok(n) => {
                     self.end += n;
@@ -234,8 +219,9 @@ impl Connection {
     }
 }
 
-/// The one place an IO error becomes an [`Error`]. `None` means "try the call again": it was
-/// interrupted, or the socket timeout fired before the operation's bound.
+/// The one place an IO error becomes an [`Error`], for every transport. `None` means "try the
+/// call again": it was interrupted (or a layer of the stream asked to be called again, see
+/// [`crate::transport`]), or the socket timeout fired before the operation's bound.
 fn classify(error: io::Error, phase: Phase, bound: &Bound) -> Option<Error> {
     match error.kind() {
         io::ErrorKind::Interrupted => None,

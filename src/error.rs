@@ -42,14 +42,18 @@ impl std::fmt::Display for Phase {
 /// | `SERVER_ERROR …` / `CLIENT_ERROR …` / `ERROR` | [`Error::ServerError`] / [`Error::ClientError`] / [`Error::UnknownCommand`] |
 /// | a key or value refused before sending | [`Error::InvalidKey`], [`Error::ValueTooLarge`], [`Error::InvalidArgument`] |
 /// | items of a batch not confirmed, after `?` on a [`BatchError`] | [`Error::Batch`] |
+/// | the server requires authentication and the client has no credentials | [`Error::AuthenticationRequired`] |
+/// | the server refused the credentials | [`Error::AuthenticationFailed`] |
 ///
 /// An `Error` is cheap to clone (an IO error inside is shared), so one failure can be
 /// reported against each of several items.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// No TCP connection could be opened to the server: the name did not resolve, or every
-    /// address it resolved to refused or was unreachable. Nothing was sent.
+    /// No connection could be opened to the server: the name did not resolve, or every
+    /// address it resolved to refused or was unreachable; for a Unix domain socket, the path
+    /// does not exist (`NotFound`), nobody listens on it (`ConnectionRefused`, a stale socket
+    /// file) or this process may not connect to it (`PermissionDenied`). Nothing was sent.
     Connect {
         /// The address as the caller gave it.
         addr: String,
@@ -171,6 +175,20 @@ pub enum Error {
         /// returns.
         source: Box<Error>,
     },
+    /// memcached requires authentication (it runs with `-Y`) and this client has no
+    /// credentials ([`Config::with_credentials`](crate::Config::with_credentials)). memcached
+    /// answered `CLIENT_ERROR unauthenticated`, or, to a `set` (which it reads as an
+    /// authentication attempt), `CLIENT_ERROR authentication failure` or `CLIENT_ERROR bad
+    /// authentication token format`; it carried out nothing. Not transient: the same call
+    /// without credentials gets the same answer. The connection is dropped.
+    AuthenticationRequired,
+    /// memcached refused the configured credentials (`CLIENT_ERROR authentication failure`)
+    /// right after the connection opened; nothing of the call was sent. memcached would keep
+    /// the connection open and unauthenticated; this client closes it, and never sends a
+    /// command on it. Not transient, and not a sign the server is down: a
+    /// [`Cluster`](crate::Cluster) keeps the server up. (The message names neither the user
+    /// nor the password.)
+    AuthenticationFailed,
 }
 
 // Display and source() are written out rather than derived: the IO errors are shared in an
@@ -216,6 +234,12 @@ impl fmt::Display for Error {
                 "no pooled connection came free within {waited:?} (pool of {max_size})"
             ),
             Self::NotStored => f.write_str("memcached did not store the item (NOT_STORED)"),
+            Self::AuthenticationRequired => {
+                f.write_str("memcached requires authentication and no credentials are configured")
+            }
+            Self::AuthenticationFailed => {
+                f.write_str("memcached refused the configured credentials")
+            }
             Self::Batch {
                 index,
                 failed,
@@ -304,6 +328,16 @@ impl Error {
         )
     }
 
+    /// memcached refused the call for want of authentication: no credentials
+    /// ([`Error::AuthenticationRequired`]) or wrong ones ([`Error::AuthenticationFailed`]).
+    /// The server answered, so it is up; retrying cannot help until the configuration changes.
+    pub fn is_authentication_error(&self) -> bool {
+        matches!(
+            self.first(),
+            Self::AuthenticationRequired | Self::AuthenticationFailed
+        )
+    }
+
     /// The caller passed something that cannot be sent; retrying the same call cannot help.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
@@ -334,9 +368,10 @@ impl Error {
     }
 
     /// The request may have reached the server, so the command may have been applied even
-    /// though no reply was read. False only when the failure came before anything was
-    /// written: connect errors, connect timeouts, pool timeouts and refused input. Always
-    /// true for [`Error::Batch`]: whatever stopped its first item, others may have gone.
+    /// though no reply was read. False when the failure came before anything was written
+    /// (connect errors, connect timeouts, pool timeouts, refused input, refused credentials),
+    /// and when memcached answered that it carried out nothing for want of authentication.
+    /// Always true for [`Error::Batch`]: whatever stopped its first item, others may have gone.
     pub fn may_have_reached_server(&self) -> bool {
         let before_sending = matches!(
             self,
@@ -352,7 +387,7 @@ impl Error {
                 }
         );
         let batch = matches!(self, Self::Batch { .. });
-        batch || !(before_sending || self.is_invalid_input())
+        batch || !(before_sending || self.is_invalid_input() || self.is_authentication_error())
     }
 
     /// A later attempt, on a fresh connection, might succeed: the failure lay in the network,
@@ -414,10 +449,12 @@ impl Error {
 
     /// Whether the connection must be dropped after this error: everything that happened once
     /// bytes were on the wire, except the replies memcached sends in step (`SERVER_ERROR`,
-    /// `NOT_STORED`).
+    /// `NOT_STORED`). A connection that is not authenticated is never kept: every command on
+    /// it would fail, and a `set` on it would be taken as an authentication attempt.
     pub(crate) fn breaks_connection(&self) -> bool {
-        self.may_have_reached_server()
-            && !matches!(self, Self::ServerError { .. } | Self::NotStored)
+        self.is_authentication_error()
+            || (self.may_have_reached_server()
+                && !matches!(self, Self::ServerError { .. } | Self::NotStored))
     }
 }
 
@@ -548,6 +585,26 @@ mod tests {
             );
             assert_eq!(got, want, "{error:?}");
         }
+    }
+
+    #[test]
+    fn authentication_errors_are_answers_that_no_retry_or_failover_acts_on() {
+        for error in [Error::AuthenticationRequired, Error::AuthenticationFailed] {
+            assert!(error.is_authentication_error(), "{error:?}");
+            assert!(!error.is_transient(), "{error:?}");
+            assert!(!error.is_connection_error(), "{error:?}");
+            assert!(!error.is_timeout(), "{error:?}");
+            assert!(!error.may_have_reached_server(), "nothing was carried out");
+            assert!(!error.is_safe_to_retry(true), "{error:?}");
+            assert!(
+                error.breaks_connection(),
+                "an unauthenticated connection is never kept"
+            );
+            let copy = error.clone();
+            assert_eq!(copy.to_string(), error.to_string());
+            assert!(copy.is_authentication_error());
+        }
+        assert!(!Error::NotStored.is_authentication_error());
     }
 
     #[test]

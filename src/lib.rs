@@ -43,13 +43,14 @@
 //! | layer | what it is for |
 //! |---|---|
 //! | [`protocol`] | a sans-IO codec for the text protocol: encodes into a buffer, parses from a slice, never touches a socket |
-//! | [`Client`] | one server, one TCP connection (`socket2`), one method per command; each request is one write |
+//! | [`Client`] | one server, one connection (TCP, or a Unix domain socket: `/path` or `unix:/path`), one method per command; each request is one write; authenticates each connection once when [`Config::with_credentials`] is set |
 //! | batches ([`Client::set_many`], [`Client::get_many`], …) | pipelined windows with a result per item ([`BatchReport`]) |
 //! | [`Pool`] | a bounded, thread-safe pool of `Client`s for one server |
 //! | [`Cluster`] | many servers: key distribution compatible with other clients ([`distribution`]), shared dead-host marking, opt-in [`RetryPolicy`] and [`Failover`], [`Observer`] hooks |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod batch;
 mod client;
 mod cluster;
@@ -65,6 +66,7 @@ mod item;
 mod pool;
 pub mod protocol;
 mod store_options;
+mod transport;
 
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
@@ -72,7 +74,7 @@ pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
     ServerFailure,
 };
-pub use config::Config;
+pub use config::{Config, Secret};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;

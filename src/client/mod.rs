@@ -156,7 +156,7 @@ impl Client {
         addr: &str,
         config: &Config,
     ) -> Result<&'c mut Connection> {
-        if !slot.as_ref().is_some_and(Connection::is_reusable) {
+        if !slot.as_mut().is_some_and(Connection::is_reusable) {
             *slot = None;
             *slot = Some(Connection::open(addr, config)?);
         }
@@ -205,13 +205,16 @@ fn expect<R>(replies: &mut Replies<'_>, accept: impl FnOnce(&Reply<'_>) -> Optio
 
 /// The error for a frame that does not answer the command: memcached's own error replies
 /// become their variants, anything else a protocol violation.
-fn unexpected(reply: &Reply<'_>) -> Error {
+pub(crate) fn unexpected(reply: &Reply<'_>) -> Error {
     let text = |message: &[u8]| String::from_utf8_lossy(message).into_owned();
     match reply {
         Reply::ServerError(message) => Error::ServerError {
             kind: ServerErrorKind::of_message(message),
             message: text(message),
         },
+        Reply::ClientError(message) if crate::auth::asks_for_authentication(message) => {
+            Error::AuthenticationRequired
+        }
         Reply::ClientError(message) => Error::ClientError {
             message: text(message),
         },

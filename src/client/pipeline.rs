@@ -215,7 +215,7 @@ mod tests {
         });
         let panicked = catch_unwind(AssertUnwindSafe(|| client.set_many(entries)));
         assert!(panicked.is_err());
-        let connection = client.connection.as_ref().expect("nothing dropped it");
+        let connection = client.connection.as_mut().expect("nothing dropped it");
         assert!(
             !connection.is_reusable(),
             "its owed replies would answer the next request"

@@ -21,6 +21,7 @@ use crate::item::{CasOutcome, CasToken, Item, StoreOutcome};
 use crate::pool::{Pool, PoolConfig, PooledClient};
 use crate::protocol::validate_key;
 use crate::store_options::StoreOptions;
+use crate::transport::Endpoint;
 
 pub use batch::{GetManyReport, ServerFailure};
 pub use health::HealthConfig;
@@ -124,8 +125,8 @@ pub struct ClusterBuilder {
 
 impl Cluster {
     /// Starts building a cluster of `servers`, each `"host:port"` or `"host:port:weight"`
-    /// (an IPv6 address in brackets: `"[::1]:11211"`), in the order the distribution numbers
-    /// them; the text is read as [`Server`]'s `FromStr` reads it, and a malformed one fails
+    /// (an IPv6 address in brackets: `"[::1]:11211"`), or a Unix domain socket's path (`/…`
+    /// or `unix:…`), in the order the distribution numbers them; the text is read as [`Server`]'s `FromStr` reads it, and a malformed one fails
     /// [`ClusterBuilder::build`]. Weights are for the default distribution, libmemcached's
     /// ketama, which weighs servers as libmemcached does when any weight is above 1 and
     /// places keys exactly as before when every weight is 1; a
@@ -657,15 +658,21 @@ impl ClusterBuilder {
 
     /// How keys map to servers; it must be built for the same servers, in the same order, and
     /// the weights written in the server list are then not used. Default: libmemcached's
-    /// ketama over the servers' hosts, ports and weights ([`Ketama::libmemcached_ketama`]).
+    /// ketama over the servers' hosts, ports and weights ([`Ketama::libmemcached_ketama`]). A
+    /// Unix domain socket is hashed by its path and port 0 (points named `PATH:0-i`), as
+    /// libmemcached's `memcached_server_add_unix_socket` (and so pylibmc, and a `--SOCKET=`
+    /// configuration string) names it; `unix:/x.sock` and `/x.sock` are one server to the
+    /// continuum. (python-memcached hashes no server name at all, only positions: its
+    /// `unix:` servers place keys as [`Modulo::python_memcached`](crate::distribution::Modulo)
+    /// says, by their place in the list.)
     pub fn distribution(mut self, distribution: impl Distribution + 'static) -> Self {
         self.distribution = Some(Box::new(distribution));
         self
     }
 
     /// Builds the cluster. No connection is opened until a key needs one. Fails with
-    /// [`Error::InvalidArgument`] for an empty server list, a server that is not
-    /// `host:port[:weight]` (the reason says which and why, as
+    /// [`Error::InvalidArgument`] for an empty server list, a server that is neither a socket
+    /// path nor `host:port[:weight]` (the reason says which and why, as
     /// [`ServerParseError`](crate::distribution::ServerParseError) does), or a distribution
     /// built for another number of servers.
     pub fn build(self) -> Result<Cluster> {
@@ -679,9 +686,10 @@ impl ClusterBuilder {
         let servers = self
             .servers
             .iter()
-            .map(|server| server.parse::<Server>())
+            .map(|spec| parse_server(spec))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(invalid)?;
+        let (addrs, servers): (Vec<String>, Vec<Server>) = servers.into_iter().unzip();
         let distribution = match self.distribution {
             Some(distribution) => distribution,
             None => {
@@ -700,10 +708,10 @@ impl ClusterBuilder {
             .failover_rate
             .map(|(per_second, burst)| FailoverBudget::new(per_second, burst));
         let fleet = Arc::new(Fleet::new(count, self.health.max_down(count), failover));
-        let nodes = servers
+        let nodes = addrs
             .iter()
-            .map(|server| Node {
-                pool: Pool::builder(&server.addr())
+            .map(|addr| Node {
+                pool: Pool::builder(addr)
                     .config(self.config.clone())
                     .pool(self.pool.clone())
                     .build(),
@@ -720,5 +728,50 @@ impl ClusterBuilder {
                 fleet,
             }),
         })
+    }
+}
+
+/// The address a server's pool connects to, and the server a ketama ring hashes for it: a
+/// Unix domain socket by its path with port 0 (as libmemcached names one), anything else as
+/// `host:port[:weight]` reads.
+fn parse_server(spec: &str) -> std::result::Result<(String, Server), String> {
+    match Endpoint::parse(spec) {
+        Endpoint::Unix(path) => Ok((spec.to_owned(), Server::new(path.to_string_lossy(), 0))),
+        Endpoint::Tcp(_) => spec
+            .parse::<Server>()
+            .map(|server| (server.addr(), server))
+            .map_err(|error| error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_is_hashed_by_its_path_with_port_zero_and_tcp_by_host_and_port() {
+        let (addr, socket) = parse_server("unix:/tmp/mc.sock").unwrap();
+        assert_eq!(
+            (addr.as_str(), &socket),
+            ("unix:/tmp/mc.sock", &Server::new("/tmp/mc.sock", 0))
+        );
+        assert_eq!(
+            parse_server("/tmp/mc.sock").unwrap().1,
+            socket,
+            "both spellings are one server"
+        );
+        assert_eq!(
+            parse_server("10.0.0.1:11211:2").unwrap(),
+            (
+                "10.0.0.1:11211".to_owned(),
+                Server::new("10.0.0.1", 11211).with_weight(2)
+            )
+        );
+        assert_eq!(
+            parse_server("[::1]:11212").unwrap().1,
+            Server::new("::1", 11212)
+        );
+        assert!(parse_server("cache").is_err());
+        assert!(parse_server("cache:http").is_err());
     }
 }

@@ -35,7 +35,7 @@ mod server_error;
 
 pub use key::{validate_key, KeyError, MAX_KEY_LEN};
 pub use request::{
-    encode_arith, encode_delete, encode_flush_all, encode_quit, encode_retrieval,
+    encode_arith, encode_auth, encode_delete, encode_flush_all, encode_quit, encode_retrieval,
     encode_retrieval_lines, encode_stats, encode_storage, encode_touch, encode_verbosity,
     encode_version, split_retrieval_lines, ArithCommand, RetrievalCommand, StorageCommand,
     MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,

@@ -135,6 +135,41 @@ pub fn encode_storage(
     Ok(())
 }
 
+/// Appends memcached's ASCII authentication request (a server started with `-Y`):
+/// `set <user> 0 0 <bytes>\r\n<user> <password>\r\n`.
+///
+/// memcached ignores the key, flags and expiration of the `set` and splits the data block at
+/// its first space into user and password. The user name is the key, so it is checked by the
+/// key rules (a name with a space could not be split off anyway); the password is framed by
+/// the length, so any bytes are safe in it.
+///
+/// Send it only to a server that has just answered a command with `CLIENT_ERROR
+/// unauthenticated`: to any other, this is an ordinary `set` that stores the password as an
+/// item.
+///
+/// ```
+/// use memcache_sync::protocol::encode_auth;
+/// let mut buf = Vec::new();
+/// encode_auth(&mut buf, b"app", b"s3cret")?;
+/// assert_eq!(buf, b"set app 0 0 10\r\napp s3cret\r\n");
+/// # Ok::<(), memcache_sync::protocol::KeyError>(())
+/// ```
+pub fn encode_auth(buf: &mut Vec<u8>, user: &[u8], password: &[u8]) -> Result<(), KeyError> {
+    validate_key(user)?;
+    let data_len = user.len() + 1 + password.len();
+    buf.reserve(user.len() + data_len + 32);
+    buf.extend_from_slice(b"set ");
+    buf.extend_from_slice(user);
+    buf.extend_from_slice(b" 0 0 ");
+    put_u64(buf, data_len as u64);
+    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(user);
+    buf.push(b' ');
+    buf.extend_from_slice(password);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
 /// Appends one retrieval line for all of `keys`: `get <key>*\r\n` (or `gets`, `gat`, `gats`).
 ///
 /// An empty key list is [`KeyError::Empty`]: memcached would answer `ERROR`. For long key lists
@@ -341,6 +376,23 @@ pub fn encode_quit(buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_auth_request_is_one_set_whose_data_is_user_space_password() {
+        let mut buf = Vec::new();
+        encode_auth(&mut buf, b"u", b"pass word\r\nflush_all").unwrap();
+        assert_eq!(buf, b"set u 0 0 22\r\nu pass word\r\nflush_all\r\n");
+        let mut refused = b"kept".to_vec();
+        assert_eq!(
+            encode_auth(&mut refused, b"bad user", b"p"),
+            Err(KeyError::ForbiddenByte {
+                byte: b' ',
+                index: 3
+            })
+        );
+        assert_eq!(encode_auth(&mut refused, b"", b"p"), Err(KeyError::Empty));
+        assert_eq!(refused, b"kept", "nothing appended on error");
+    }
 
     fn encoded(f: impl FnOnce(&mut Vec<u8>) -> Result<(), KeyError>) -> Vec<u8> {
         let mut buf = Vec::new();

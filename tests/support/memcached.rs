@@ -1,11 +1,13 @@
-//! Real memcached processes for integration tests, plus raw-TCP helpers that
-//! check the server's state without going through the client under test.
+//! Real memcached processes for integration tests (on TCP or on a Unix domain
+//! socket, with or without an ASCII authentication file), plus raw-socket helpers
+//! that check the server's state without going through the client under test.
 
 use std::collections::HashMap;
 use std::env;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{self, Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,9 +42,12 @@ pub struct Memcached {
     pid: u32,
     port: u16,
     extra_args: Vec<String>,
-    /// Holds the port file and memcached's captured stderr.
+    /// Holds the port file (or the socket), memcached's captured stderr and any
+    /// authentication file.
     dir: PathBuf,
     frozen: bool,
+    /// Listens on `dir/memcached.sock` (`-s`) instead of a loopback port.
+    unix: bool,
 }
 
 impl Memcached {
@@ -53,18 +58,55 @@ impl Memcached {
 
     /// Same, with extra command-line arguments, e.g. `&["-m", "1", "-M"]`.
     pub fn start_with(extra_args: &[&str]) -> Memcached {
+        Memcached::launch(extra_args, false, None)
+    }
+
+    /// A private memcached listening only on a Unix domain socket in its own
+    /// directory (`-s PATH -a 0700`: only its owner may connect); `addr()` is the
+    /// socket's path.
+    pub fn start_unix() -> Memcached {
+        Memcached::start_unix_with(&[])
+    }
+
+    /// Same, with extra command-line arguments.
+    pub fn start_unix_with(extra_args: &[&str]) -> Memcached {
+        Memcached::launch(extra_args, true, None)
+    }
+
+    /// A private memcached on a loopback port that requires ASCII authentication
+    /// (`-Y FILE`), `auth_file` being the file's exact bytes: `user:password` lines.
+    pub fn start_with_auth_file(auth_file: &str, extra_args: &[&str]) -> Memcached {
+        Memcached::launch(extra_args, false, Some(auth_file))
+    }
+
+    /// Same, on a Unix domain socket.
+    pub fn start_unix_with_auth_file(auth_file: &str, extra_args: &[&str]) -> Memcached {
+        Memcached::launch(extra_args, true, Some(auth_file))
+    }
+
+    fn launch(extra_args: &[&str], unix: bool, auth_file: Option<&str>) -> Memcached {
         let dir = env::temp_dir().join(format!("memcache-sync-test-{}", unique_suffix()));
         if let Err(e) = fs::create_dir(&dir) {
             panic!("cannot create temp dir {}: {e}", dir.display());
         }
+        let mut args: Vec<String> = Vec::new();
+        if let Some(contents) = auth_file {
+            let path = dir.join("auth");
+            if let Err(e) = fs::write(&path, contents) {
+                panic!("cannot write {}: {e}", path.display());
+            }
+            args.extend(["-Y".to_string(), path.display().to_string()]);
+        }
+        args.extend(extra_args.iter().map(|s| s.to_string()));
         // Built before spawning so that Drop cleans up if start panics.
         let mut server = Memcached {
             child: None,
             pid: 0,
             port: 0,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_args: args,
             dir,
             frozen: false,
+            unix,
         };
         // -1 asks the kernel for a free port, which memcached then reports in the port file.
         if let Err(e) = server.spawn("-1") {
@@ -73,9 +115,23 @@ impl Memcached {
         server
     }
 
-    /// `"127.0.0.1:PORT"`.
+    /// The socket's path for a server started with `start_unix*`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.join("memcached.sock")
+    }
+
+    /// The directory that holds the socket, the stderr capture and the auth file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `"127.0.0.1:PORT"`, or the socket's path for a Unix socket server.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        if self.unix {
+            self.socket_path().display().to_string()
+        } else {
+            format!("127.0.0.1:{}", self.port)
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -191,10 +247,15 @@ impl Memcached {
         let stderr = File::create(self.stderr_file())
             .map_err(|e| format!("cannot create {}: {e}", self.stderr_file().display()))?;
 
-        let mut args: Vec<String> = ["-p", port_arg, "-U", "0", "-l", "127.0.0.1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = if self.unix {
+            let socket = self.socket_path().display().to_string();
+            vec!["-s".into(), socket, "-a".into(), "0700".into()]
+        } else {
+            ["-p", port_arg, "-U", "0", "-l", "127.0.0.1"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        };
         // memcached refuses to run as root without being told which user to be.
         if unsafe { libc::geteuid() } == 0 {
             args.extend(["-u".to_string(), "root".to_string()]);
@@ -225,8 +286,13 @@ impl Memcached {
         let deadline = Instant::now() + WAIT_LIMIT;
         let port = loop {
             // memcached writes the file under another name and renames it,
-            // so a file that exists is complete.
-            if let Some(port) = read_port(&port_file) {
+            // so a file that exists is complete. With -s it writes none: the
+            // socket answering is the sign.
+            if self.unix {
+                if UnixStream::connect(self.socket_path()).is_ok() {
+                    break 0;
+                }
+            } else if let Some(port) = read_port(&port_file) {
                 break port;
             }
             match self.child.as_mut().map(|c| c.try_wait()) {
@@ -253,6 +319,8 @@ impl Memcached {
         let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
         match try_exchange(&self.addr(), b"version\r\n", b"\r\n", left) {
             Ok(reply) if reply.starts_with(b"VERSION ") => Ok(()),
+            // What a server started with -Y answers before authentication.
+            Ok(reply) if reply == b"CLIENT_ERROR unauthenticated\r\n" => Ok(()),
             Ok(reply) => failure(self, format!("answered version with {}", preview(&reply))),
             Err(e) => failure(self, format!("did not answer version: {e}")),
         }
@@ -333,7 +401,7 @@ pub fn unique_key(prefix: &str) -> Vec<u8> {
     format!("{prefix}{}", unique_suffix()).into_bytes()
 }
 
-/// `stats` read over a plain TcpStream, independent of the client under test.
+/// `stats` read over a plain socket, independent of the client under test.
 pub fn raw_stats(addr: &str) -> HashMap<String, String> {
     let reply = raw_exchange(addr, b"stats\r\n", b"END\r\n");
     let text = String::from_utf8_lossy(&reply);
@@ -368,7 +436,7 @@ pub fn wait_for_sets(addr: &str, count: u64) {
     }
 }
 
-/// Sends `request` on a fresh TcpStream and reads until the reply ends with
+/// Sends `request` on a fresh connection (TCP, or a Unix socket for a path) and reads until the reply ends with
 /// `until`; returns everything read. Panics on close, error or a 5 s timeout.
 /// `until` is matched only at the end of what has arrived, so a value that
 /// itself contains `until` can end the read early.
@@ -419,7 +487,66 @@ fn try_exchange(
     Ok(reply)
 }
 
-fn connect(addr: &str, limit: Duration) -> Result<TcpStream, String> {
+/// A raw connection to a test server, over TCP or a Unix domain socket.
+pub enum RawStream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl RawStream {
+    /// Connects to `addr`: a path (`/…` or `unix:…`) is a Unix domain socket.
+    pub fn connect(addr: &str, limit: Duration) -> Result<RawStream, String> {
+        connect(addr, limit)
+    }
+
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            RawStream::Tcp(s) => s.set_read_timeout(timeout),
+            RawStream::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            RawStream::Tcp(s) => s.set_write_timeout(timeout),
+            RawStream::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+}
+
+impl Read for RawStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            RawStream::Tcp(s) => s.read(buf),
+            RawStream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for RawStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            RawStream::Tcp(s) => s.write(buf),
+            RawStream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn connect(addr: &str, limit: Duration) -> Result<RawStream, String> {
+    let path = addr.strip_prefix("unix:").unwrap_or(addr);
+    if path.starts_with('/') {
+        return UnixStream::connect(path)
+            .map(RawStream::Unix)
+            .map_err(|e| format!("cannot connect to {path}: {e}"));
+    }
+    connect_tcp(addr, limit).map(RawStream::Tcp)
+}
+
+fn connect_tcp(addr: &str, limit: Duration) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?

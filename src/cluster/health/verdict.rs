@@ -38,6 +38,9 @@ impl Verdict {
                 | Error::PoolTimeout { .. }
                 | Error::DeadlineExceeded { .. },
             ) => Self::Unknown,
+            // memcached answered (no credentials, or the wrong ones): it is up, and a wrong
+            // password must not take a healthy server out of the ring.
+            Some(error) if error.is_authentication_error() => Self::Answered,
             Some(Error::Timeout { .. }) => Self::Unreachable(Failure::Soft),
             Some(error) if error.is_connection_error() => Self::Unreachable(Failure::Hard),
             Some(error) if !error.may_have_reached_server() => Self::Unknown,
@@ -87,6 +90,13 @@ mod tests {
             };
             let verdict = Verdict::of(Some(&error));
             assert_eq!(verdict, Verdict::Unreachable(Failure::Soft), "{phase}");
+        }
+    }
+
+    #[test]
+    fn an_authentication_error_is_an_answer_from_a_server_that_is_up() {
+        for error in [Error::AuthenticationRequired, Error::AuthenticationFailed] {
+            assert_eq!(Verdict::of(Some(&error)), Verdict::Answered, "{error:?}");
         }
     }
 
