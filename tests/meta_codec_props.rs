@@ -404,6 +404,9 @@ fn check_hostile(bytes: &[u8], limit: usize) -> Result<(), TestCaseError> {
 // ---------------------------------------------------------------------------------------------
 // Requests.
 
+/// Turns one `mg` flag on.
+type GetSwitch<'a> = fn(MetaGet<'a>) -> MetaGet<'a>;
+
 /// Every optional part of a request, drawn at random; each command uses what it has.
 #[derive(Debug, Clone)]
 struct Parts {
@@ -492,7 +495,7 @@ impl Parts {
         match which {
             0 => {
                 let mut r = common!(MetaGet::new(&self.key));
-                let switches: [(u32, fn(MetaGet<'a>) -> MetaGet<'a>); 8] = [
+                let switches: [(u32, GetSwitch<'a>); 8] = [
                     (2, |r| r.value()),
                     (3, |r| r.return_cas()),
                     (4, |r| r.return_client_flags()),

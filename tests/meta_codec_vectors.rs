@@ -1977,6 +1977,15 @@ fn recorded_replies_decode_to_their_frames_and_nothing_else() {
         while !rest.is_empty() {
             match parse_meta_reply(rest, LIMIT) {
                 Ok(Status::Complete { frame, len }) => {
+                    for end in 0..len {
+                        assert_eq!(
+                            parse_meta_reply(&rest[..end], LIMIT),
+                            Ok(Status::Incomplete),
+                            "{}: prefix {:?}",
+                            s.name,
+                            show(&rest[..end])
+                        );
+                    }
                     frames.push(frame);
                     rest = &rest[len..];
                 }

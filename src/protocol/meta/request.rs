@@ -5,9 +5,9 @@
 //! checked before a byte is appended, so on error the buffer is left as it was, and nothing a
 //! caller passes can end the command line early or add a second command.
 //!
-//! Flags go out in one fixed order: the key mode (`b`) first, then the flags that change the
-//! item (mode, CAS checks, vivify, TTL updates), then the flags that ask for something back, then
-//! `k`, `O`, `q` and the proxy hints. memcached processes flags in request order, so this order
+//! Flags go out in one fixed order: the key mode (`b`) first, then the flags that decide what
+//! happens to the item (mode, CAS checks, vivify, TTL updates), then the flags that ask for
+//! something back, then `k`, `O`, `q` and the proxy hints. memcached processes flags in request order, so this order
 //! means a returned `t` shows the TTL the same command set with `T` or `N`, not the one before.
 
 use super::base64;
@@ -16,7 +16,7 @@ use crate::protocol::key::{validate_key, KeyError, MAX_KEY_LEN};
 use crate::protocol::number::{put_i64, put_u64};
 
 /// The longest opaque token (`O`) memcached 1.6.18 echoes, in bytes. protocol.txt says "up to
-/// 32 bytes", counting the `O` itself: a 32-byte token is refused with
+/// 32 bytes", counting the `O` itself: `O` and 32 bytes is refused with
 /// `CLIENT_ERROR opaque token too long`.
 pub const MAX_OPAQUE_LEN: usize = 31;
 
