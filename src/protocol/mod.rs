@@ -12,8 +12,8 @@
 //! # Out of scope
 //! Sockets, time, retries and what a reply means to the command that was sent: that is the
 //! [`Client`](crate::Client)'s job. Nothing here performs IO, so the codec can be tested and
-//! fuzzed on plain bytes. The meta commands (`mg`, `ms`, `md`, `ma`, `mn`) will live in a
-//! sibling module.
+//! fuzzed on plain bytes. The meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`) live in
+//! [`meta`].
 //!
 //! ```
 //! use memcache_sync::protocol::{encode_storage, parse_reply, Reply, Status, StorageCommand};
@@ -28,6 +28,7 @@
 //! ```
 
 mod key;
+pub mod meta;
 mod number;
 pub(crate) mod request;
 mod response;
