@@ -311,8 +311,12 @@ fn a_refusing_server_refuses_connects_until_the_fault_is_cleared() {
     let refused = client.get(b"k").unwrap_err();
     assert!(refused.is_connection_error(), "{refused:?}");
     assert!(!refused.may_have_reached_server(), "{refused:?}");
+    // Refused at once, not left to time out.
+    let started = Instant::now();
     let refused = Client::connect(&server.addr()).unwrap_err();
     assert!(!refused.may_have_reached_server(), "{refused:?}");
+    assert!(!refused.is_timeout(), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_millis(500));
     server.set_fault(None);
     assert_eq!(client.get(b"k").unwrap(), None);
     assert!(Client::connect(&server.addr()).is_ok());

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 pub use fault::Fault;
 use fault::Script;
-use server::{accept_loop, lock, Shared};
+use server::{accept_loop, lock, Port, Shared};
 use store::Store;
 
 /// How long a fake server keeps serving, at most.
@@ -112,7 +112,7 @@ impl FakeServer {
             store: Mutex::new(Store::new(MAX_VALUE_LEN, MAX_BYTES)),
             script: Mutex::new(Script::default()),
             log: Mutex::default(),
-            listener: Mutex::new(Some(listener)),
+            port: Mutex::new(Port::Open(listener)),
             handlers: Mutex::default(),
             stop: false.into(),
             ends_at: Instant::now() + LIFETIME,
@@ -221,7 +221,8 @@ impl FakeServer {
     /// ```
     ///
     /// # Panics
-    /// If ending [`Fault::Refuse`] finds the server's port taken by another socket.
+    /// If ending [`Fault::Refuse`] cannot listen on the server's port again (the port is held
+    /// meanwhile, so only a socket bound to that very port can take it).
     pub fn set_fault(&self, fault: Option<Fault>) {
         let mut script = lock(&self.shared.script);
         script.set(fault);
@@ -253,7 +254,7 @@ impl Drop for FakeServer {
             let _ = acceptor.join();
         }
         // Closed now, not when the last connection thread lets go: the port is free at once.
-        *lock(&self.shared.listener) = None;
+        *lock(&self.shared.port) = Port::Held(None);
         let handlers = std::mem::take(&mut *lock(&self.shared.handlers));
         for handler in handlers {
             let _ = handler.join();

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 use super::fault::{Fault, Script};
 use super::store::Store;
 use crate::protocol::{parse_request, ProtocolErrorKind, Request, Status};
@@ -20,6 +22,8 @@ const POLL: Duration = Duration::from_millis(5);
 const WRITE_LIMIT: Duration = Duration::from_secs(1);
 /// The most connections served at once; memcached turns further ones away with an error line.
 const MAX_CONNECTIONS: usize = 256;
+/// The listen backlog when listening resumes after [`Fault::Refuse`].
+const BACKLOG: i32 = 128;
 /// How many command lines [`Shared::log`] keeps, the latest.
 const MAX_LOGGED: usize = 10_000;
 /// The largest length memcached reads as a length at all (it reads a signed 32-bit number):
@@ -27,16 +31,33 @@ const MAX_LOGGED: usize = 10_000;
 /// malformed line whose block is not skipped.
 const MAX_SWALLOW: u64 = i32::MAX as u64 - 2;
 
+/// The server's port: listening, or held without listening while connects are refused.
+pub(crate) enum Port {
+    Open(TcpListener),
+    /// Bound but not listening: connects are refused, and the kernel hands the port to no
+    /// socket asking for any free one (another test's server, an outgoing connection), so it
+    /// is still free to listen on when the refusal ends. `None` if binding failed; the port is
+    /// then bound afresh on reopening.
+    Held(Option<Socket>),
+}
+
+/// A socket bound to `addr` that does not listen.
+fn hold(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
 /// Everything the server's threads and its handle share. Each piece sits behind its own lock;
-/// where two are held at once, `script` is always taken before `listener`.
+/// where two are held at once, `script` is always taken before `port`.
 pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     pub(crate) max_value_len: usize,
     pub(crate) store: Mutex<Store>,
     pub(crate) script: Mutex<Script>,
     pub(crate) log: Mutex<VecDeque<String>>,
-    /// `None` while the server refuses connects.
-    pub(crate) listener: Mutex<Option<TcpListener>>,
+    pub(crate) port: Mutex<Port>,
     pub(crate) handlers: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) stop: AtomicBool,
     pub(crate) ends_at: Instant,
@@ -56,17 +77,28 @@ impl Shared {
     /// Opens or closes the listener to match the script. Done under the script's lock, so that
     /// when a call that changed the script returns, connects already meet the new state.
     pub(crate) fn sync_listener(&self, script: &Script) -> io::Result<()> {
-        let mut listener = lock(&self.listener);
-        match (script.refusing(), listener.is_some()) {
-            (true, true) => *listener = None,
-            (false, false) if !self.should_stop() => {
-                // std sets SO_REUSEADDR, so the port is free again despite closed connections
-                // lingering in TIME_WAIT.
-                let reopened = TcpListener::bind(self.addr)?;
-                reopened.set_nonblocking(true)?;
-                *listener = Some(reopened);
+        let refusing = script.refusing();
+        let mut port = lock(&self.port);
+        match std::mem::replace(&mut *port, Port::Held(None)) {
+            Port::Open(listener) if refusing => {
+                // The listener must be closed before its port can be held.
+                drop(listener);
+                *port = Port::Held(hold(self.addr).ok());
             }
-            _ => {}
+            Port::Held(held) if !refusing && !self.should_stop() => {
+                let listener = match held {
+                    Some(socket) => {
+                        socket.listen(BACKLOG)?;
+                        TcpListener::from(socket)
+                    }
+                    // std sets SO_REUSEADDR, so the port is free again despite closed
+                    // connections lingering in TIME_WAIT.
+                    None => TcpListener::bind(self.addr)?,
+                };
+                listener.set_nonblocking(true)?;
+                *port = Port::Open(listener);
+            }
+            unchanged => *port = unchanged,
         }
         Ok(())
     }
@@ -114,7 +146,10 @@ pub(crate) fn accept_loop(shared: &Arc<Shared>) {
             let script = lock(&shared.script);
             let _ = shared.sync_listener(&script);
         }
-        let attempt = lock(&shared.listener).as_ref().map(TcpListener::accept);
+        let attempt = match &*lock(&shared.port) {
+            Port::Open(listener) => Some(listener.accept()),
+            Port::Held(_) => None,
+        };
         let Some(Ok((stream, _))) = attempt else {
             thread::sleep(POLL);
             continue;
