@@ -47,6 +47,12 @@
 //! | batches ([`Client::set_many`], [`Client::get_many`], …) | pipelined windows with a result per item ([`BatchReport`]) |
 //! | [`Pool`] | a bounded, thread-safe pool of `Client`s for one server |
 //! | [`Cluster`] | many servers: key distribution compatible with other clients ([`distribution`]), shared dead-host marking, opt-in [`RetryPolicy`] and [`Failover`], [`Observer`] hooks |
+//!
+//! # Testing code that uses a cache
+//! With the `test-util` feature (off by default; enable it under `[dev-dependencies]`),
+//! `test_util::FakeServer` is an in-process fake memcached for your own tests: no memcached to
+//! install, state to set up and inspect, and scripted faults (timeouts, dropped connections,
+//! server errors, refused connects) to check that your code survives them.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -66,6 +72,8 @@ mod item;
 mod pool;
 pub mod protocol;
 mod store_options;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod transport;
 
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};

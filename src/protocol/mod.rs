@@ -31,6 +31,7 @@ mod key;
 pub mod meta;
 mod number;
 pub(crate) mod request;
+mod request_parse;
 mod response;
 mod server_error;
 
@@ -41,6 +42,7 @@ pub use request::{
     encode_version, split_retrieval_lines, ArithCommand, RetrievalCommand, StorageCommand,
     MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,
 };
+pub use request_parse::{parse_request, Keys, Request};
 pub use response::{
     encode_reply, parse_reply, ProtocolError, ProtocolErrorKind, Reply, Status, Value, MAX_LINE_LEN,
 };
