@@ -77,6 +77,11 @@ pub struct PrefixStats {
     pub deletes: u64,
 }
 
+/// # Server administration
+///
+/// Commands about the whole server rather than a key: its version, its statistics in their
+/// several forms, its log verbosity, flushing every item, and closing the connection. They go
+/// to this client's one server; on a [`Pool`](crate::Pool), call them on a checked-out client.
 impl Client {
     /// Invalidates every item on the server at once.
     pub fn flush_all(&mut self) -> Result<()> {

@@ -12,6 +12,11 @@ use super::Client;
 use crate::error::Result;
 use crate::protocol::{encode_arith, ArithCommand, Reply};
 
+/// # Arithmetic
+///
+/// Counters kept by the server: a value stored as a decimal number is changed in place,
+/// atomically, without reading it first. A key that holds nothing is `Ok(None)`, not created;
+/// store the starting value with [`set`](Client::set) or [`add`](Client::add) first.
 impl Client {
     /// Adds `delta` to the decimal number stored under `key` and returns the result, wrapping
     /// at 2^64; `None` if the key holds nothing (memcached does not create it).

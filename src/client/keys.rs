@@ -13,6 +13,11 @@ use crate::error::Result;
 use crate::expiry::Expiry;
 use crate::protocol::{encode_delete, encode_touch, Reply};
 
+/// # Deleting and touching
+///
+/// Commands on one key that change no value: [`delete`](Client::delete) removes the item,
+/// [`touch`](Client::touch) gives it a new expiration time. Each answers `true` when the key
+/// held an item and `false` when it did not.
 impl Client {
     /// Deletes `key`: `true` if it held an item, `false` if there was nothing to delete.
     ///

@@ -41,6 +41,14 @@ fn item_with_token(value: &Value<'_>) -> Option<(Item, CasToken)> {
     Some((item(value)?, CasToken(value.cas?)))
 }
 
+/// # Reading
+///
+/// `get` and its relatives, for one key or many. A miss is `Ok(None)` (or a key absent from
+/// a [`Found`] map), never an error. [`gets`](Client::gets) and [`gats`](Client::gats) also
+/// return the item's [`CasToken`], for a later [`cas`](Client::cas);
+/// [`gat`](Client::gat) and [`gats`](Client::gats) reset the item's expiry as they read it.
+/// [`get_into`](Client::get_into) and [`get_many_with`](Client::get_many_with) read without
+/// allocating per item.
 impl Client {
     /// Reads the item stored under `key`: `Ok(None)` on a miss. A failure is always an
     /// `Err`, never a miss.

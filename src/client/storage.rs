@@ -17,6 +17,14 @@ use crate::item::{CasOutcome, CasToken, StoreOutcome};
 use crate::protocol::{encode_storage, Reply, StorageCommand};
 use crate::store_options::StoreOptions;
 
+/// # Writing
+///
+/// The storage commands: [`set`](Client::set) stores whatever the key held, the others store
+/// only when a condition holds and say whether it did, as a [`StoreOutcome`] or
+/// [`CasOutcome`] (never an error, and `#[must_use]`). Each takes an
+/// [`Expiry`](crate::Expiry), a [`Duration`](std::time::Duration) from now, or
+/// [`StoreOptions`] with flags; [`append`](Client::append) and [`prepend`](Client::prepend)
+/// keep the item's own.
 impl Client {
     /// Stores `value` under `key`, whatever the key held before. `options` is an
     /// [`Expiry`](crate::Expiry), a [`Duration`](std::time::Duration) from now, or
