@@ -639,7 +639,7 @@ impl Cluster {
 }
 
 /// Whether a call whose connection to a server failed with `error` goes on to the next server
-/// in its [`Cluster::failover_order`]. Only a server that was already down (this call was its
+/// of its [`Cluster::failover_order`]. Only a server that was already down (this call was its
 /// probe) passes the call on; one that merely failed once keeps its keys.
 fn passes_on(admission: Admission, error: &Error) -> bool {
     matches!(admission, Admission::Probe(_)) && error.is_connection_error()
@@ -710,7 +710,7 @@ impl ClusterBuilder {
     /// ([`Error::ServerDown`], or its probe's failure), and [`Event::FailoverRefused`] says
     /// so. A `per_second` that is not a positive number never refills. Default: unlimited.
     ///
-    /// When a server dies, the next server takes its keys on top of its own: with many
+    /// When a server dies, its keys' next owners take them on top of their own: with many
     /// clients, a survivor can be pushed over and fail in turn. The limit caps that extra
     /// load. **Costs:** past the limit, keys of a down server fail as under
     /// [`Failover::Never`].

@@ -7,8 +7,8 @@
 //! same time, so however many of them stall the call waits one connect timeout.
 //!
 //! Groups that meet on one server share the connection the call holds there: under
-//! [`Failover::NextServer`](super::Failover::NextServer) a down server's keys go to the next
-//! server, which may own keys of its own in the same call. A call that asked the pool for a
+//! [`Failover::NextServer`](super::Failover::NextServer) a down server's keys go to their next
+//! owners, which may own keys of their own in the same call. A call that asked the pool for a
 //! second connection would wait on the one it holds itself (with a pool of one, until its
 //! checkout timeout).
 
