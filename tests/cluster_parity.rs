@@ -702,3 +702,30 @@ fn the_modulo_next_owner_rehashes_over_the_survivors_and_moves_no_live_servers_k
         assert_eq!(modulo.server_for_excluding(b"k", &|_| true), None);
     }
 }
+
+/// A distribution of one's own that says nothing of next owners.
+#[derive(Debug)]
+struct FirstByte(usize);
+
+impl Distribution for FirstByte {
+    fn server_for(&self, key: &[u8]) -> usize {
+        usize::from(key[0]) % self.0
+    }
+    fn server_count(&self) -> usize {
+        self.0
+    }
+}
+
+#[test]
+fn a_distribution_without_next_owners_keeps_the_list_order_after_the_owner() {
+    let four = FirstByte(4);
+    // b'a' is 97: server 1.
+    assert_eq!(four.server_for_excluding(b"a", &|_| false), Some(1));
+    assert_eq!(four.server_for_excluding(b"a", &|i| i == 1), Some(2));
+    assert_eq!(
+        four.server_for_excluding(b"a", &|i| i == 1 || i == 2),
+        Some(3)
+    );
+    assert_eq!(four.server_for_excluding(b"a", &|i| i != 0), Some(0));
+    assert_eq!(four.server_for_excluding(b"a", &|_| true), None);
+}

@@ -143,13 +143,14 @@ impl Cluster {
     /// each server).
     ///
     /// ```
-    /// # use memcache_sync::{Cluster, Expiry};
+    /// # use memcache_sync::{CasOutcome, Cluster, Expiry};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
     /// cluster.set("doc:fan:gets", "1", Expiry::after_secs(60))?;
     /// let report = cluster.gets_many(&["doc:fan:gets", "doc:fan:missing"])?;
     /// let (item, token) = &report.found[b"doc:fan:gets".as_slice()];
-    /// assert!(cluster.cas("doc:fan:gets", "2", *token, Expiry::after_secs(60))?.is_stored());
+    /// let outcome = cluster.cas("doc:fan:gets", "2", *token, Expiry::after_secs(60))?;
+    /// assert_eq!(outcome, CasOutcome::Stored);
     /// # assert_eq!(item.value, b"1");
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```

@@ -324,11 +324,7 @@ impl Cluster {
     fn lease(&self, owner: usize, key: Option<&[u8]>) -> Result<Lease<'_>> {
         let nodes = &self.shared.nodes;
         let mut owner_error = None;
-        let order: Box<dyn Iterator<Item = usize>> = match key {
-            Some(key) => Box::new(self.failover_order(owner, key)),
-            None => Box::new(std::iter::once(owner)),
-        };
-        for index in order {
+        for index in self.failover_order(owner, key) {
             let node = &nodes[index];
             let admission = match node.health.admit(node.pool.addr()) {
                 Ok(admission) => admission,
@@ -365,25 +361,29 @@ impl Cluster {
     /// The servers a call for `key`, owned by `owner`, may go to, in the order it tries them:
     /// the owner, then under [`Failover::NextServer`] the server the distribution names when
     /// the owner is out ([`Distribution::server_for_excluding`]), then the one it names with
-    /// both out, and so on, each computed only if the one before passed the call on.
+    /// both out, and so on, each computed only if the one before passed the call on. A call
+    /// without a key (for the owner itself) goes nowhere else.
     fn failover_order<'k>(
         &'k self,
         owner: usize,
-        key: &'k [u8],
+        key: Option<&'k [u8]>,
     ) -> impl Iterator<Item = usize> + 'k {
-        let servers = self.shared.nodes.len();
-        let candidates = match self.shared.failover {
-            Failover::NextServer => servers,
-            Failover::Never => 1,
+        let candidates = match (self.shared.failover, key) {
+            (Failover::NextServer, Some(_)) => self.shared.nodes.len(),
+            _ => 1,
         };
-        let mut tried: Vec<usize> = Vec::new();
+        // Filled only once the call fails over: a call its owner takes allocates nothing.
+        let mut passed: Vec<usize> = Vec::new();
+        let mut next = Some(owner);
         std::iter::from_fn(move || {
-            let next = if tried.is_empty() {
-                owner
-            } else {
-                self.next_owner(key, &tried)?
-            };
-            tried.push(next);
+            if let Some(owner) = next.take() {
+                return Some(owner);
+            }
+            if passed.is_empty() {
+                passed.push(owner);
+            }
+            let next = self.next_owner(key?, &passed)?;
+            passed.push(next);
             Some(next)
         })
         .take(candidates)
