@@ -11,7 +11,6 @@
 //! against the keys asked for, each occurrence answerable once, so a reply that belongs to
 //! another request is a protocol error, never a value.
 
-use std::collections::HashMap;
 use std::mem;
 use std::ops::Range;
 use std::time::{Instant, SystemTime};
@@ -264,12 +263,12 @@ impl Client {
         keys: &[K],
         mut take: impl FnMut(&Value<'_>) -> Option<T>,
     ) -> Result<Found<T>> {
-        let mut found = HashMap::with_capacity(keys.len());
+        let mut found = Found::with_capacity(keys.len());
         self.retrieve_each(command, keys, |_, value| {
-            found.insert(value.key.to_vec(), take(value)?);
+            found.insert(value.key, take(value)?);
             Some(())
         })?;
-        Ok(found.into())
+        Ok(found)
     }
 }
 
