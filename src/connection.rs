@@ -25,17 +25,26 @@ pub(crate) const SHRINK_ABOVE: usize = 4 * INITIAL_BUFFER;
 /// socket timeouts in scheduler ticks anyway.
 const ARM_SLACK: Duration = Duration::from_millis(2);
 
-/// A data block read straight into its destination is given this much room at first, or its
-/// whole length if that is less: the length a peer claims sizes no allocation beyond this
-/// before the bytes arrive. Past it, the room doubles with the bytes received.
+/// A data block read straight into its destination is allocated at once at the length its
+/// header claims when that is at most this: memcached's default item size limit (`-I 1m`),
+/// and the client's default maximum value size.
+pub(crate) const DIRECT_READ_EXACT_MAX: usize = 1024 * 1024;
+
+/// A longer claim (possible only under a raised maximum value size) sizes nothing by itself:
+/// the destination is given this much room at first, then room that doubles with the bytes
+/// received, as the read buffer grows, so that a peer that claims 64 MiB and stalls costs
+/// this much, not 64 MiB.
 pub(crate) const DIRECT_READ_FIRST: usize = 256 * 1024;
 
-/// Grows `sink`, whose first `filled` bytes hold data, towards `data_len` bytes: to the
-/// whole length when it is at most [`DIRECT_READ_FIRST`], else to twice what has arrived
-/// (at least [`DIRECT_READ_FIRST`]), and never past its capacity's worth of zeroing when it
-/// was reused.
+/// Grows `sink`, whose first `filled` bytes hold data, towards `data_len` bytes (see
+/// [`DIRECT_READ_EXACT_MAX`] and [`DIRECT_READ_FIRST`]); a reused `sink` is first given all
+/// of its capacity's worth.
 fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
-    let wanted = filled.saturating_mul(2).max(DIRECT_READ_FIRST);
+    let wanted = if data_len <= DIRECT_READ_EXACT_MAX {
+        data_len
+    } else {
+        filled.saturating_mul(2).max(DIRECT_READ_FIRST)
+    };
     let target = data_len.min(wanted.max(sink.capacity()));
     if sink.capacity() == 0 {
         // Allocated zeroed, which the allocator may do for free.
@@ -346,8 +355,9 @@ impl Replies<'_> {
     /// data is put in `sink` (replacing what it held, which ends exactly as long as the data),
     /// and `f` sees it there. A data block of at least [`DIRECT_READ_MIN`] bytes that has not
     /// all arrived is read straight into `sink`, sized once to the length its header claims
-    /// (within the maximum value length), instead of growing the read buffer and copying out
-    /// of it; within the same bound, with the same errors as a buffered read.
+    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`make_room`]), instead of growing the read
+    /// buffer and copying out of it; within the same bound, with the same errors as a
+    /// buffered read.
     pub(crate) fn next_into<R>(
         &mut self,
         sink: &mut Vec<u8>,

@@ -567,12 +567,12 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
     );
 }
 
-/// A value larger than the read buffer (and at most 256 KiB) is read straight into the one
+/// A value larger than the read buffer (and at most 1 MiB) is read straight into the one
 /// vector returned, allocated once at its exact size: the connection's buffer neither grows nor is copied out
 /// of, from the first large read on.
 #[test]
 fn get_of_a_large_value_allocates_the_value_once_at_its_exact_size_and_nothing_else() {
-    const LARGE: usize = 200 * 1024 + 7;
+    const LARGE: usize = 500 * 1024 + 7;
     let (_server, mut client, key, _) = setup("alloc:get:large:");
     let value: Vec<u8> = (0..LARGE).map(|i| (i % 251) as u8).collect();
     client
