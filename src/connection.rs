@@ -1,13 +1,15 @@
 //! One connection, over any transport: its read buffer, and reads and writes held to a
 //! deadline.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::deadline::Bound;
 use crate::error::{Error, Phase};
-use crate::protocol::{parse_reply, Reply, Status};
+use crate::protocol::{
+    parse_reply, parse_value_header, ProtocolError, ProtocolErrorKind, Reply, Status, Value,
+};
 use crate::transport::Stream;
 
 /// The read buffer's first size; it grows only while a frame that the parser has accepted as
@@ -22,6 +24,43 @@ pub(crate) const SHRINK_ABOVE: usize = 4 * INITIAL_BUFFER;
 /// the common operation (one write, one read) costs no extra system call. The kernel measures
 /// socket timeouts in scheduler ticks anyway.
 const ARM_SLACK: Duration = Duration::from_millis(2);
+
+/// A data block read straight into its destination is allocated at once at the length its
+/// header claims when that is at most this: memcached's default item size limit (`-I 1m`),
+/// and the client's default maximum value size.
+pub(crate) const DIRECT_READ_EXACT_MAX: usize = 1024 * 1024;
+
+/// A longer claim (possible only under a raised maximum value size) sizes nothing by itself:
+/// the destination is given this much room at first, then room that doubles with the bytes
+/// received, as the read buffer grows, so that a peer that claims 64 MiB and stalls costs
+/// this much, not 64 MiB.
+pub(crate) const DIRECT_READ_FIRST: usize = 256 * 1024;
+
+/// Grows `sink`, whose first `filled` bytes hold data, towards `data_len` bytes (see
+/// [`DIRECT_READ_EXACT_MAX`] and [`DIRECT_READ_FIRST`]); a reused `sink` is first given all
+/// of its capacity's worth.
+fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
+    let wanted = if data_len <= DIRECT_READ_EXACT_MAX {
+        data_len
+    } else {
+        filled.saturating_mul(2).max(DIRECT_READ_FIRST)
+    };
+    let target = data_len.min(wanted.max(sink.capacity()));
+    if sink.capacity() == 0 {
+        // Allocated zeroed, which the allocator may do for free.
+        *sink = vec![0; target];
+    } else {
+        sink.reserve_exact(target - sink.len());
+        sink.resize(target, 0);
+    }
+}
+
+/// The most parts one vectored write of [`Connection::send_parts`] takes.
+const MAX_PARTS: usize = 4;
+
+/// A `VALUE` whose data block is at least this long and not yet buffered is read straight
+/// into its destination (see [`Replies::next_into`]), not through the read buffer.
+pub(crate) const DIRECT_READ_MIN: usize = 8 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -144,6 +183,46 @@ impl Connection {
         Ok(Instant::now())
     }
 
+    /// Sends `parts` one after another, as one request, with vectored writes (so a large
+    /// value goes out from where it lies, not copied after its command line), within the write
+    /// timeout as [`Connection::write_all`]; then hands back the reader of its reply.
+    pub(crate) fn send_parts(&mut self, parts: &[&[u8]]) -> Result<Replies<'_>, Error> {
+        self.in_exchange = true;
+        let bound = Bound::from_now(self.write_timeout);
+        let (mut part, mut offset) = (0, 0);
+        while part < parts.len() {
+            let mut slices = [IoSlice::new(&[]); MAX_PARTS];
+            let pending = &parts[part..];
+            slices[0] = IoSlice::new(&pending[0][offset..]);
+            for (slice, rest) in slices[1..].iter_mut().zip(&pending[1..]) {
+                *slice = IoSlice::new(rest);
+            }
+            let count = pending.len().min(MAX_PARTS);
+            self.arm(Phase::Write, &bound)?;
+            match self.stream.write_vectored(&slices[..count]) {
+                Ok(0) => {
+                    return Err(Error::ConnectionClosed {
+                        phase: Phase::Write,
+                    })
+                }
+                Ok(mut n) => {
+                    // Past the parts written whole, and into the one written in part.
+                    while part < parts.len() && n >= parts[part].len() - offset {
+                        n -= parts[part].len() - offset;
+                        (part, offset) = (part + 1, 0);
+                    }
+                    offset += n;
+                }
+                Err(error) => {
+                    if let Some(error) = classify(error, Phase::Write, &bound) {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        Ok(self.replies(Instant::now()))
+    }
+
     /// The reader of the replies to what was written at `sent` (as [`Connection::write_all`]
     /// returned it): all of them must arrive within one read timeout of then, or the
     /// caller's deadline if that comes first. One rule for a single command and for a
@@ -192,15 +271,24 @@ impl Connection {
                 self.buf.resize(len, 0);
             }
         }
+        // Lent out for the read, so the read can borrow the connection whole.
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.read_into(&mut buf[self.end..], bound);
+        self.buf = buf;
+        self.end += read?;
+        self.peak = self.peak.max(self.end - self.start);
+        Ok(())
+    }
+
+    /// One successful read of at least one byte into `dest` (which is not empty), within
+    /// `bound`: the one read loop, for the buffer and for data read straight to where it
+    /// belongs.
+    fn read_into(&mut self, dest: &mut [u8], bound: &Bound) -> Result<usize, Error> {
         loop {
             self.arm(Phase::Read, bound)?;
-            match self.stream.read(&mut self.buf[self.end..]) {
+            match self.stream.read(dest) {
                 Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
-                Ok(n) => {
-                    self.end += n;
-                    self.peak = self.peak.max(self.end - self.start);
-                    return Ok(());
-                }
+                Ok(n) => return Ok(n),
                 Err(error) => {
                     if let Some(error) = classify(error, Phase::Read, bound) {
                         return Err(error);
@@ -259,5 +347,118 @@ impl Replies<'_> {
                 Status::Incomplete => conn.fill(&self.bound)?,
             }
         }
+    }
+}
+
+impl Replies<'_> {
+    /// Like [`Replies::next`], for a reply whose `VALUE` data belongs in `sink`: a `VALUE`'s
+    /// data is put in `sink` (replacing what it held, which ends exactly as long as the data),
+    /// and `f` sees it there. A data block of at least [`DIRECT_READ_MIN`] bytes that has not
+    /// all arrived is read straight into `sink`, sized once to the length its header claims
+    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`make_room`]), instead of growing the read
+    /// buffer and copying out of it; within the same bound, with the same errors as a
+    /// buffered read.
+    pub(crate) fn next_into<R>(
+        &mut self,
+        sink: &mut Vec<u8>,
+        f: impl FnOnce(Reply<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let conn = &mut *self.connection;
+        loop {
+            let buffered = &conn.buf[conn.start..conn.end];
+            match parse_reply(buffered, conn.max_value_len)? {
+                Status::Complete { frame, len } => {
+                    let frame = match frame {
+                        Reply::Value(value) => {
+                            sink.clear();
+                            sink.extend_from_slice(value.data);
+                            Reply::Value(Value {
+                                data: sink,
+                                ..value
+                            })
+                        }
+                        frame => frame,
+                    };
+                    let result = f(frame);
+                    conn.consume(len);
+                    return result;
+                }
+                Status::Incomplete => {
+                    if let Status::Complete {
+                        frame: Some(header),
+                        len: header_len,
+                    } = parse_value_header(buffered, conn.max_value_len)?
+                    {
+                        let have = buffered.len() - header_len;
+                        if header.data_len >= DIRECT_READ_MIN && have < header.data_len {
+                            let len = header.data_len;
+                            return self.read_direct(sink, header_len, len, f);
+                        }
+                    }
+                    conn.fill(&self.bound)?;
+                }
+            }
+        }
+    }
+
+    /// The rest of [`Replies::next_into`] for a `VALUE` whose header, `header_len` bytes, is
+    /// buffered with fewer than `data_len` bytes of its data after it.
+    fn read_direct<R>(
+        &mut self,
+        sink: &mut Vec<u8>,
+        header_len: usize,
+        data_len: usize,
+        f: impl FnOnce(Reply<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let conn = &mut *self.connection;
+        let data_start = conn.start + header_len;
+        // The old contents of a reused `sink` are room to read into: all of it is overwritten.
+        sink.truncate(data_len);
+        // First the part of the data already buffered (less than all of it)...
+        let mut filled = 0;
+        while data_start + filled < conn.end {
+            if sink.len() == filled {
+                make_room(sink, filled, data_len);
+            }
+            let n = (conn.end - data_start - filled).min(sink.len() - filled);
+            let from = data_start + filled;
+            sink[filled..filled + n].copy_from_slice(&conn.buf[from..from + n]);
+            filled += n;
+        }
+        // ...taken out of the buffer (the header stays until the frame is done), then the rest
+        // straight from the stream.
+        conn.end = data_start;
+        while filled < data_len {
+            if sink.len() == filled {
+                make_room(sink, filled, data_len);
+            }
+            filled += conn.read_into(&mut sink[filled..], &self.bound)?;
+        }
+        while conn.end - conn.start < header_len + 2 {
+            conn.fill(&self.bound)?;
+        }
+        let buffered = &conn.buf[conn.start..conn.end];
+        let Status::Complete {
+            frame: Some(header),
+            ..
+        } = parse_value_header(buffered, conn.max_value_len)?
+        else {
+            unreachable!("the header was parsed before");
+        };
+        if &buffered[header_len..header_len + 2] != b"\r\n" {
+            return Err(ProtocolError::new(
+                ProtocolErrorKind::UnterminatedData,
+                &buffered[..header_len - 2],
+            )
+            .into());
+        }
+        let result = f(Reply::Value(Value {
+            key: header.key,
+            flags: header.flags,
+            cas: header.cas,
+            data: sink,
+        }));
+        conn.consume(header_len + 2);
+        result
     }
 }

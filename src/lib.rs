@@ -102,7 +102,7 @@ pub use config::{Config, Secret};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;
-pub use found::Found;
+pub use found::{Found, FoundIntoIter, FoundIter};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
 pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};

@@ -535,9 +535,11 @@ fn set_many_memory_is_bounded_by_the_results_plus_a_constant_whatever_the_batch_
 
 // ---- buffers given back ----------------------------------------------------------------
 
-/// A large value grows the read buffer (and a large store the request buffer) for as long
+/// A large value read through the buffer (a multi-get's) grows the read buffer for as long
 /// as large exchanges follow each other; the first exchange that does without it gives it
-/// back, so an idle client does not keep twice its largest reply.
+/// back, so an idle client does not keep twice its largest reply. (A large store and a large
+/// single-key read grow neither buffer: the value is written from where it lies and read
+/// straight into its destination.)
 #[test]
 fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange() {
     let server = support::Memcached::start();
@@ -548,8 +550,10 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
     let ((), counts) = measure(|| {
         client.set(b"alloc:large", &large, Expiry::Never).unwrap();
         client.get_into(b"alloc:large", &mut into).unwrap();
-        client.get_into(b"alloc:large", &mut into).unwrap();
         assert_eq!(into.len(), large.len());
+        let found = client.get_many(&[b"alloc:large"]).unwrap();
+        assert_eq!(found[b"alloc:large"].value.len(), large.len());
+        drop(found);
         client.get_into(b"alloc:small", &mut into).unwrap();
     });
     assert!(
@@ -561,4 +565,46 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
         "{} bytes still held after a small exchange: {counts:?}",
         counts.live_at_end
     );
+}
+
+/// A value larger than the read buffer (and at most 1 MiB) is read straight into the one
+/// vector returned, allocated once at its exact size: the connection's buffer neither grows nor is copied out
+/// of, from the first large read on.
+#[test]
+fn get_of_a_large_value_allocates_the_value_once_at_its_exact_size_and_nothing_else() {
+    const LARGE: usize = 500 * 1024 + 7;
+    let (_server, mut client, key, _) = setup("alloc:get:large:");
+    let value: Vec<u8> = (0..LARGE).map(|i| (i % 251) as u8).collect();
+    client
+        .set(&key, &value, StoreOptions::new().flags(4))
+        .unwrap();
+    // Warm-up with a small reply only: the read buffer at its first size.
+    assert!(client.get(b"alloc:get:large:missing").unwrap().is_none());
+
+    let (item, counts) = measure(|| client.get(&key).unwrap());
+    let item = item.expect("hit");
+    assert!(item.value == value, "the large value came back changed");
+    assert_eq!(item.flags, 4);
+    assert_eq!(
+        (counts.allocs, counts.reallocs, counts.bytes),
+        (1, 0, LARGE),
+        "expected exactly one allocation of {LARGE} bytes (the value): {counts:?}"
+    );
+    assert_eq!(item.value.capacity(), LARGE);
+
+    // A large store: nothing either, the value is not copied into the request buffer.
+    let ((), counts) = measure(|| {
+        client
+            .set(&key, &value, StoreOptions::new().flags(4))
+            .unwrap()
+    });
+    assert_no_allocation("set (large)", &counts);
+
+    // get_into with room for it: nothing at all.
+    let mut buf = Vec::with_capacity(LARGE);
+    assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(4));
+    let (flags, counts) = measure(|| client.get_into(&key, &mut buf).unwrap());
+    assert_eq!(flags, Some(4));
+    assert!(buf == value, "the large value came back changed");
+    assert_no_allocation("get_into (large hit)", &counts);
 }

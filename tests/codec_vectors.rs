@@ -8,9 +8,10 @@
 
 use memcache_sync::protocol::{
     encode_arith, encode_delete, encode_reply, encode_retrieval, encode_retrieval_lines,
-    encode_stats, encode_storage, encode_touch, parse_reply, split_retrieval_lines, validate_key,
-    ArithCommand, KeyError, ProtocolError, ProtocolErrorKind, Reply, RetrievalCommand, Status,
-    StorageCommand, Value, MAX_KEY_LEN, MAX_LINE_LEN,
+    encode_stats, encode_storage, encode_storage_line, encode_touch, parse_reply,
+    parse_value_header, split_retrieval_lines, validate_key, ArithCommand, KeyError, ProtocolError,
+    ProtocolErrorKind, Reply, RetrievalCommand, Status, StorageCommand, Value, ValueHeader,
+    MAX_KEY_LEN, MAX_LINE_LEN,
 };
 
 /// The value limit used by the vectors unless one says otherwise (the client's default).
@@ -947,4 +948,142 @@ fn real_memcached_replies_decode_completely_and_re_encode_byte_for_byte() {
         18,
         "reply kinds seen in the captures: {kinds:?}"
     );
+}
+
+// ---- parse_value_header -------------------------------------------------------------------
+
+/// Every valid frame: a `VALUE` header decodes to the fields `parse_reply` gives, with the
+/// header line's length, from the header line alone and from every longer prefix; any other
+/// frame is `None` with its line's length.
+#[test]
+fn every_valid_frame_s_header_decodes_as_parse_reply_decodes_it() {
+    for (wire, frame) in valid_vectors() {
+        let line_len = wire.iter().position(|&b| b == b'\n').unwrap() + 1;
+        for end in line_len..=wire.len() {
+            let got = parse_value_header(&wire[..end], LIMIT)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", show(&wire)));
+            let want = match frame {
+                Reply::Value(Value {
+                    key,
+                    flags,
+                    cas,
+                    data,
+                }) => Some(ValueHeader {
+                    key,
+                    flags,
+                    cas,
+                    data_len: data.len(),
+                }),
+                _ => None,
+            };
+            assert_eq!(
+                got,
+                Status::Complete {
+                    frame: want,
+                    len: line_len
+                },
+                "{:?} cut at {end}",
+                show(&wire)
+            );
+        }
+        for end in 0..line_len {
+            assert_eq!(
+                parse_value_header(&wire[..end], LIMIT).unwrap(),
+                Status::Incomplete,
+                "{:?} cut at {end}",
+                show(&wire)
+            );
+        }
+    }
+}
+
+/// Every invalid input whose first line alone is wrong fails `parse_value_header` with the
+/// error `parse_reply` gives; the errors that need the data block (a wrong terminator) are
+/// `parse_reply`'s alone.
+#[test]
+fn every_invalid_header_fails_parse_value_header_as_it_fails_parse_reply() {
+    for (wire, limit, want) in invalid_vectors() {
+        if want == ProtocolErrorKind::UnterminatedData {
+            assert!(
+                matches!(
+                    parse_value_header(&wire, limit),
+                    Ok(Status::Complete { frame: Some(_), .. })
+                ),
+                "{:?}",
+                show(&wire)
+            );
+            continue;
+        }
+        match parse_value_header(&wire, limit) {
+            // Not a VALUE line: parse_reply is the one to refuse it.
+            Ok(Status::Complete { frame: None, .. }) => {}
+            Err(e) => {
+                assert_eq!(
+                    e,
+                    parse_reply(&wire, limit).unwrap_err(),
+                    "{:?}",
+                    show(&wire)
+                )
+            }
+            other => panic!("input {:?}: want {want:?}, got {other:?}", show(&wire)),
+        }
+    }
+}
+
+#[test]
+fn a_value_header_reports_a_claim_before_any_data_and_refuses_one_over_the_limit() {
+    let header = b"VALUE k 3 1048576 77\r\n";
+    assert_eq!(
+        parse_value_header(header, LIMIT).unwrap(),
+        Status::Complete {
+            frame: Some(ValueHeader {
+                key: b"k",
+                flags: 3,
+                cas: Some(77),
+                data_len: LIMIT
+            }),
+            len: header.len()
+        }
+    );
+    let error = parse_value_header(header, LIMIT - 1).unwrap_err();
+    assert_eq!(
+        error.kind,
+        ProtocolErrorKind::ValueTooLong {
+            claimed: LIMIT as u64,
+            limit: LIMIT - 1
+        }
+    );
+    assert_eq!(error, parse_reply(header, LIMIT - 1).unwrap_err());
+    // Under an unbounded limit, a claim whose frame length would overflow is refused too.
+    let huge = format!("VALUE k 0 {}\r\n", u64::MAX);
+    let error = parse_value_header(huge.as_bytes(), usize::MAX).unwrap_err();
+    assert!(matches!(error.kind, ProtocolErrorKind::ValueTooLong { .. }));
+    assert_eq!(error, parse_reply(huge.as_bytes(), usize::MAX).unwrap_err());
+}
+
+#[test]
+fn a_storage_line_is_what_encode_storage_writes_before_the_value() {
+    let commands = [
+        StorageCommand::Set,
+        StorageCommand::Add,
+        StorageCommand::Replace,
+        StorageCommand::Append,
+        StorageCommand::Prepend,
+        StorageCommand::Cas(u64::MAX),
+    ];
+    for command in commands {
+        for noreply in [false, true] {
+            for value in [&b""[..], b"v", &[b'\r'; 9000]] {
+                let (mut line, mut whole) = (Vec::new(), Vec::new());
+                encode_storage_line(&mut line, command, b"key", 7, -1, value.len(), noreply)
+                    .unwrap();
+                encode_storage(&mut whole, command, b"key", 7, -1, value, noreply).unwrap();
+                assert_eq!([&line[..], value, b"\r\n"].concat(), whole);
+            }
+        }
+        let mut buf = b"kept".to_vec();
+        let refused = encode_storage_line(&mut buf, command, b"bad key", 0, 0, 1, false);
+        assert!(refused.is_err());
+        assert_eq!(buf, b"kept");
+    }
 }

@@ -163,9 +163,11 @@ fn a_real_4_mib_value_is_counted() {
     let (result, usage) = measure(|| client.get(&key));
     assert_eq!(result.unwrap().map(|item| item.value.len()), Some(4 * MIB));
     assert!(usage.largest >= 4 * MIB, "{usage:?}");
+    // Read straight into the returned value, which doubles with the bytes received up to
+    // its exact length: 256 KiB + 512 KiB + … + 4 MiB in all.
     assert!(
-        usage.total >= 8 * MIB,
-        "the buffer and the returned value: {usage:?}"
+        usage.total >= 7 * MIB,
+        "the returned value's growth: {usage:?}"
     );
 }
 

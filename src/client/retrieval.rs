@@ -11,7 +11,6 @@
 //! against the keys asked for, each occurrence answerable once, so a reply that belongs to
 //! another request is a protocol error, never a value.
 
-use std::collections::HashMap;
 use std::mem;
 use std::ops::Range;
 use std::time::{Instant, SystemTime};
@@ -67,7 +66,7 @@ impl Client {
     }
 
     fn get_bytes(&mut self, key: &[u8]) -> Result<Option<Item>> {
-        self.retrieve(RetrievalCommand::Get, key, item)
+        self.retrieve_item(RetrievalCommand::Get, key)
     }
 
     /// Reads the value stored under `key` into `buf` (cleared first) and returns its flags:
@@ -90,11 +89,11 @@ impl Client {
     }
 
     fn get_into_bytes(&mut self, key: &[u8], buf: &mut Vec<u8>) -> Result<Option<u32>> {
-        buf.clear();
-        self.retrieve(RetrievalCommand::Get, key, |value| {
-            buf.extend_from_slice(value.data);
-            Some(value.flags)
-        })
+        let found = self.retrieve(RetrievalCommand::Get, key, buf, |value| Some(value.flags));
+        if !matches!(found, Ok(Some(_))) {
+            buf.clear();
+        }
+        found
     }
 
     /// Reads the item stored under `key` with its [`CasToken`], for [`Client::cas`].
@@ -117,7 +116,7 @@ impl Client {
     }
 
     fn gets_bytes(&mut self, key: &[u8]) -> Result<Option<(Item, CasToken)>> {
-        self.retrieve(RetrievalCommand::Gets, key, item_with_token)
+        self.retrieve_item_with_token(RetrievalCommand::Gets, key)
     }
 
     /// Reads the item stored under `key` and sets its expiration time to `expiry` ("get and
@@ -147,7 +146,7 @@ impl Client {
 
     fn gat_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
         let exptime = expiry.to_wire(SystemTime::now())?;
-        self.retrieve(RetrievalCommand::Gat(exptime), key, item)
+        self.retrieve_item(RetrievalCommand::Gat(exptime), key)
     }
 
     /// Like [`Client::gat`], also returning the item's [`CasToken`].
@@ -172,7 +171,7 @@ impl Client {
 
     fn gats_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
         let exptime = expiry.to_wire(SystemTime::now())?;
-        self.retrieve(RetrievalCommand::Gats(exptime), key, item_with_token)
+        self.retrieve_item_with_token(RetrievalCommand::Gats(exptime), key)
     }
 
     /// Reads many keys in one round trip. The [`Found`] map holds the keys found; a key
@@ -245,10 +244,33 @@ impl Client {
         })
     }
 
+    /// One key's item, its value read into a vector of its own, allocated once.
+    fn retrieve_item(&mut self, command: RetrievalCommand, key: &[u8]) -> Result<Option<Item>> {
+        let mut value = Vec::new();
+        let flags = self.retrieve(command, key, &mut value, |found| Some(found.flags))?;
+        Ok(flags.map(|flags| Item { value, flags }))
+    }
+
+    /// [`Client::retrieve_item`] with the item's [`CasToken`], which the reply must carry.
+    fn retrieve_item_with_token(
+        &mut self,
+        command: RetrievalCommand,
+        key: &[u8],
+    ) -> Result<Option<(Item, CasToken)>> {
+        let mut value = Vec::new();
+        let found = self.retrieve(command, key, &mut value, |found| {
+            Some((found.flags, CasToken(found.cas?)))
+        })?;
+        Ok(found.map(|(flags, token)| (Item { value, flags }, token)))
+    }
+
+    /// Reads one key, its value into `value` (see [`Replies::next_into`]: a large value is
+    /// read straight into it), and what else `take` keeps of the item found.
     fn retrieve<T>(
         &mut self,
         command: RetrievalCommand,
         key: &[u8],
+        value: &mut Vec<u8>,
         take: impl FnOnce(&Value<'_>) -> Option<T>,
     ) -> Result<Option<T>> {
         self.encode(|buf| encode_retrieval(buf, command, &[key]))?;
@@ -256,10 +278,16 @@ impl Client {
             client.round_trip(|replies| {
                 let mut take = Some(take);
                 let mut found = None;
-                read_line_items(replies, &[key], 0..1, answered, |_, value| {
-                    found = take.take()?(value);
-                    found.as_ref().map(|_| ())
-                })?;
+                read_items(
+                    |f| replies.next_into(value, f),
+                    &[key],
+                    0..1,
+                    answered,
+                    |_, value| {
+                        found = take.take()?(value);
+                        found.as_ref().map(|_| ())
+                    },
+                )?;
                 Ok(found)
             })
         })
@@ -322,12 +350,12 @@ impl Client {
         keys: &[K],
         mut take: impl FnMut(&Value<'_>) -> Option<T>,
     ) -> Result<Found<T>> {
-        let mut found = HashMap::with_capacity(keys.len());
+        let mut found = Found::with_capacity(keys.len());
         self.retrieve_each(command, keys, |_, value| {
-            found.insert(value.key.to_vec(), take(value)?);
+            found.insert(value.key, take(value)?);
             Some(())
         })?;
-        Ok(found.into())
+        Ok(found)
     }
 }
 
@@ -341,11 +369,26 @@ fn read_line_items<K: AsRef<[u8]>>(
     keys: &[K],
     line: Range<usize>,
     answered: &mut Vec<u64>,
+    take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+) -> Result<()> {
+    read_items(|f| replies.next(f), keys, line, answered, take)
+}
+
+/// The frame reader one way of reading an item's data gives [`read_items`]: hands the next
+/// frame to the callback.
+type NextFrame<'f> = &'f mut dyn FnMut(Reply<'_>) -> Result<bool>;
+
+/// [`read_line_items`] over any frame reader `next`.
+fn read_items<K: AsRef<[u8]>>(
+    mut next: impl FnMut(NextFrame<'_>) -> Result<bool>,
+    keys: &[K],
+    line: Range<usize>,
+    answered: &mut Vec<u64>,
     mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
     let mut line = LineKeys::new(keys, line, answered);
     loop {
-        let more = replies.next(|reply| match &reply {
+        let more = next(&mut |reply| match &reply {
             Reply::End => Ok(false),
             Reply::Value(value) => {
                 let Some(position) = line.claim(value.key) else {

@@ -10,11 +10,11 @@
 
 use std::time::SystemTime;
 
-use super::Client;
+use super::{expect, Client};
 use crate::batch::Entry;
 use crate::error::{Error, Result};
 use crate::item::{CasOutcome, CasToken, StoreOutcome};
-use crate::protocol::{encode_storage, Reply, StorageCommand};
+use crate::protocol::{encode_storage, encode_storage_line, Reply, StorageCommand};
 use crate::store_options::StoreOptions;
 
 /// # Writing
@@ -242,9 +242,45 @@ impl Client {
             flags: options.flags,
             expiry: options.expiry,
         };
-        encode_entry(&mut self.request, command, &entry, limit, SystemTime::now())?;
-        self.single(accept)
+        if value.len() < VECTORED_WRITE_MIN {
+            encode_entry(&mut self.request, command, &entry, limit, SystemTime::now())?;
+            return self.single(accept);
+        }
+        // A large value is not copied after its command line: the line, the value and its
+        // `\r\n` go out together in vectored writes.
+        check_entry(&entry, limit)?;
+        let exptime = entry.expiry.to_wire(SystemTime::now())?;
+        encode_storage_line(
+            &mut self.request,
+            command,
+            key,
+            entry.flags,
+            exptime,
+            value.len(),
+            false,
+        )?;
+        let connection = Self::connection(&mut self.connection, &self.addr, &self.config)?;
+        let result = connection
+            .send_parts(&[&self.request, value, b"\r\n"])
+            .and_then(|mut replies| expect(&mut replies, accept));
+        self.settle(result.as_ref().err());
+        result
     }
+}
+
+/// A value at least this long is sent from where it lies, not copied into the request buffer.
+const VECTORED_WRITE_MIN: usize = 8 * 1024;
+
+/// The value's size limit, which no store may skip.
+fn check_entry<K, V: AsRef<[u8]>>(entry: &Entry<K, V>, max_value_size: usize) -> Result<()> {
+    let len = entry.value.as_ref().len();
+    if len > max_value_size {
+        return Err(Error::ValueTooLarge {
+            len,
+            limit: max_value_size,
+        });
+    }
+    Ok(())
 }
 
 /// Encodes one storage command after the checks no key or value may skip: the key's rules,
@@ -256,13 +292,8 @@ pub(super) fn encode_entry<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     max_value_size: usize,
     now: SystemTime,
 ) -> Result<()> {
+    check_entry(entry, max_value_size)?;
     let value = entry.value.as_ref();
-    if value.len() > max_value_size {
-        return Err(Error::ValueTooLarge {
-            len: value.len(),
-            limit: max_value_size,
-        });
-    }
     let exptime = entry.expiry.to_wire(now)?;
     encode_storage(
         buf,

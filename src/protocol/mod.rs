@@ -38,12 +38,13 @@ mod server_error;
 pub use key::{validate_key, KeyError, MAX_KEY_LEN};
 pub use request::{
     encode_arith, encode_auth, encode_delete, encode_flush_all, encode_quit, encode_retrieval,
-    encode_retrieval_lines, encode_stats, encode_storage, encode_touch, encode_verbosity,
-    encode_version, split_retrieval_lines, ArithCommand, RetrievalCommand, StorageCommand,
-    MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,
+    encode_retrieval_lines, encode_stats, encode_storage, encode_storage_line, encode_touch,
+    encode_verbosity, encode_version, split_retrieval_lines, ArithCommand, RetrievalCommand,
+    StorageCommand, MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,
 };
 pub use request_parse::{parse_request, Keys, Request};
 pub use response::{
-    encode_reply, parse_reply, ProtocolError, ProtocolErrorKind, Reply, Status, Value, MAX_LINE_LEN,
+    encode_reply, parse_reply, parse_value_header, ProtocolError, ProtocolErrorKind, Reply, Status,
+    Value, ValueHeader, MAX_LINE_LEN,
 };
 pub use server_error::ServerErrorKind;

@@ -116,6 +116,49 @@ pub fn encode_storage(
 ) -> Result<(), KeyError> {
     validate_key(key)?;
     buf.reserve(key.len() + value.len() + 64);
+    put_storage_line(buf, command, key, flags, exptime, value.len(), noreply);
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends only the command line of a storage command whose value is `value_len` bytes long:
+/// what [`encode_storage`] writes before the value. The value and a `\r\n` must follow it on
+/// the wire, so that a large value can be sent from where it lies (a vectored write) instead of
+/// being copied after the line.
+///
+/// ```
+/// use memcache_sync::protocol::{encode_storage, encode_storage_line, StorageCommand};
+/// let (mut line, mut whole) = (Vec::new(), Vec::new());
+/// encode_storage_line(&mut line, StorageCommand::Set, b"k", 1, 0, 2, false)?;
+/// encode_storage(&mut whole, StorageCommand::Set, b"k", 1, 0, b"hi", false)?;
+/// assert_eq!([&line[..], b"hi\r\n"].concat(), whole);
+/// # Ok::<(), memcache_sync::protocol::KeyError>(())
+/// ```
+pub fn encode_storage_line(
+    buf: &mut Vec<u8>,
+    command: StorageCommand,
+    key: &[u8],
+    flags: u32,
+    exptime: i64,
+    value_len: usize,
+    noreply: bool,
+) -> Result<(), KeyError> {
+    validate_key(key)?;
+    put_storage_line(buf, command, key, flags, exptime, value_len, noreply);
+    Ok(())
+}
+
+/// [`encode_storage_line`] for a key already checked.
+fn put_storage_line(
+    buf: &mut Vec<u8>,
+    command: StorageCommand,
+    key: &[u8],
+    flags: u32,
+    exptime: i64,
+    value_len: usize,
+    noreply: bool,
+) {
     buf.extend_from_slice(command.name());
     buf.extend_from_slice(key);
     buf.push(b' ');
@@ -123,16 +166,13 @@ pub fn encode_storage(
     buf.push(b' ');
     put_i64(buf, exptime);
     buf.push(b' ');
-    put_u64(buf, value.len() as u64);
+    put_u64(buf, value_len as u64);
     if let StorageCommand::Cas(unique) = command {
         buf.push(b' ');
         put_u64(buf, unique);
     }
     put_noreply(buf, noreply);
     buf.extend_from_slice(b"\r\n");
-    buf.extend_from_slice(value);
-    buf.extend_from_slice(b"\r\n");
-    Ok(())
 }
 
 /// Appends memcached's ASCII authentication request (a server started with `-Y`):

@@ -341,14 +341,71 @@ fn parse_prefix(rest: &[u8]) -> Option<Reply<'_>> {
     })
 }
 
-fn parse_value<'a>(
-    buf: &'a [u8],
-    line_len: usize,
-    header: &'a [u8],
+/// The header of a `VALUE` frame: everything about the item but its data block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueHeader<'a> {
+    /// The item's key.
+    pub key: &'a [u8],
+    /// The client flags stored with the item.
+    pub flags: u32,
+    /// The CAS value, present in `gets`/`gats` replies.
+    pub cas: Option<u64>,
+    /// The length of the data block that follows the header line (its `\r\n` not counted),
+    /// already checked against the maximum value length.
+    pub data_len: usize,
+}
+
+/// Decodes the first line of `buf` far enough to tell whether it is a `VALUE` header, and if
+/// so its fields, before its data block has arrived: so that a reader can put a large data
+/// block straight where it belongs instead of buffering it first.
+///
+/// [`Status::Complete`] with `Some(header)` and the header line's length (`\r\n` included;
+/// the data starts there); `Some` is returned only for a header [`parse_reply`] would accept
+/// once its data arrived, with the same checks of `max_value_len`. `None` when the first line
+/// is whole and is not a `VALUE` header: decode it with [`parse_reply`].
+/// [`Status::Incomplete`] while the first line is not whole. An error is the error
+/// `parse_reply` would return for the same line.
+///
+/// ```
+/// use memcache_sync::protocol::{parse_value_header, Status, ValueHeader};
+/// let wire = b"VALUE k 7 5\r\nhe";
+/// let Status::Complete { frame: Some(header), len } = parse_value_header(wire, 1024)? else {
+///     unreachable!()
+/// };
+/// assert_eq!(header, ValueHeader { key: b"k", flags: 7, cas: None, data_len: 5 });
+/// assert_eq!(len, 13);
+/// assert_eq!(parse_value_header(b"END\r\n", 1024)?, Status::Complete { frame: None, len: 5 });
+/// assert_eq!(parse_value_header(b"VALUE k", 1024)?, Status::Incomplete);
+/// # Ok::<(), memcache_sync::protocol::ProtocolError>(())
+/// ```
+pub fn parse_value_header(
+    buf: &[u8],
     max_value_len: usize,
-) -> Result<Status<Reply<'a>>, ProtocolError> {
-    let malformed = || ProtocolError::new(ProtocolErrorKind::MalformedLine, &buf[..line_len - 2]);
-    let mut fields = header.split(|&b| b == b' ');
+) -> Result<Status<Option<ValueHeader<'_>>>, ProtocolError> {
+    let Some(line_len) = line_end(buf)? else {
+        return Ok(Status::Incomplete);
+    };
+    let line = &buf[..line_len - 2];
+    let frame = match line.strip_prefix(b"VALUE ") {
+        Some(fields) => Some(value_header(line, line_len, fields, max_value_len)?),
+        None => None,
+    };
+    Ok(Status::Complete {
+        frame,
+        len: line_len,
+    })
+}
+
+/// The fields of a `VALUE` header line (`line`, `line_len` long with its `\r\n`), `fields`
+/// being what follows `VALUE `.
+fn value_header<'a>(
+    line: &'a [u8],
+    line_len: usize,
+    fields: &'a [u8],
+    max_value_len: usize,
+) -> Result<ValueHeader<'a>, ProtocolError> {
+    let malformed = || ProtocolError::new(ProtocolErrorKind::MalformedLine, line);
+    let mut fields = fields.split(|&b| b == b' ');
     let (Some(key), Some(flags), Some(bytes)) = (fields.next(), fields.next(), fields.next())
     else {
         return Err(malformed());
@@ -362,32 +419,57 @@ fn parse_value<'a>(
     }
     let flags = parse_u32(flags).ok_or_else(malformed)?;
     let claimed = parse_u64(bytes).ok_or_else(malformed)?;
-    if claimed > max_value_len as u64 {
+    let too_long = || {
         let kind = ProtocolErrorKind::ValueTooLong {
             claimed,
             limit: max_value_len,
         };
-        return Err(ProtocolError::new(kind, &buf[..line_len - 2]));
-    }
-    // The claim is within max_value_len, but that limit may be as large as usize::MAX.
-    let Some(frame_len) = line_len
-        .checked_add(claimed as usize)
-        .and_then(|end| end.checked_add(2))
-    else {
-        let kind = ProtocolErrorKind::ValueTooLong {
-            claimed,
-            limit: max_value_len,
-        };
-        return Err(ProtocolError::new(kind, &buf[..line_len - 2]));
+        ProtocolError::new(kind, line)
     };
-    let data_end = frame_len - 2;
+    if claimed > max_value_len as u64 {
+        return Err(too_long());
+    }
+    // The claim is within max_value_len, but that limit may be as large as usize::MAX: the
+    // whole frame's length must be representable.
+    let data_len = claimed as usize;
+    if line_len
+        .checked_add(data_len)
+        .and_then(|end| end.checked_add(2))
+        .is_none()
+    {
+        return Err(too_long());
+    }
+    Ok(ValueHeader {
+        key,
+        flags,
+        cas,
+        data_len,
+    })
+}
+
+fn parse_value<'a>(
+    buf: &'a [u8],
+    line_len: usize,
+    header: &'a [u8],
+    max_value_len: usize,
+) -> Result<Status<Reply<'a>>, ProtocolError> {
+    let line = &buf[..line_len - 2];
+    let ValueHeader {
+        key,
+        flags,
+        cas,
+        data_len,
+    } = value_header(line, line_len, header, max_value_len)?;
+    // Cannot overflow: checked by value_header.
+    let data_end = line_len + data_len;
+    let frame_len = data_end + 2;
     if buf.len() < frame_len {
         return Ok(Status::Incomplete);
     }
     if &buf[data_end..frame_len] != b"\r\n" {
         return Err(ProtocolError::new(
             ProtocolErrorKind::UnterminatedData,
-            &buf[..line_len - 2],
+            line,
         ));
     }
     let data = &buf[line_len..data_end];

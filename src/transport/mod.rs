@@ -34,7 +34,7 @@
 #[cfg(unix)]
 mod unix;
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
@@ -101,6 +101,20 @@ impl Stream {
             Self::Tcp(stream) => stream.write(buf),
             #[cfg(unix)]
             Self::Unix(stream) => unix::write(stream, buf),
+        }
+    }
+
+    /// One write of a prefix of the concatenation of `bufs` (one `sendmsg`), as
+    /// [`Stream::write`]: `Ok(n)` means the first `n` bytes left; never raises `SIGPIPE`.
+    pub(crate) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            // std's vectored write on a socket is writev(2), without MSG_NOSIGNAL.
+            #[cfg(unix)]
+            Self::Tcp(stream) => unix::send_vectored(socket2::SockRef::from(&*stream), bufs),
+            #[cfg(not(unix))]
+            Self::Tcp(stream) => stream.write_vectored(bufs),
+            #[cfg(unix)]
+            Self::Unix(stream) => unix::send_vectored(socket2::SockRef::from(&*stream), bufs),
         }
     }
 

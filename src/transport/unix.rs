@@ -42,6 +42,11 @@ pub(super) fn write(stream: &mut UnixStream, buf: &[u8]) -> io::Result<usize> {
     SockRef::from(&*stream).send_with_flags(buf, SEND_FLAGS)
 }
 
+/// One `sendmsg` of `bufs`, with the flags of every send.
+pub(super) fn send_vectored(socket: SockRef<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    socket.send_vectored_with_flags(bufs, SEND_FLAGS)
+}
+
 pub(super) fn is_quiet(stream: &UnixStream) -> bool {
     peek_is_quiet(SockRef::from(stream))
 }
