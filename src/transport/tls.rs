@@ -503,3 +503,83 @@ fn failure_or(
 ) -> Result<Error, io::Error> {
     failure(error, phase).or_else(|error| failure(recover(error), phase))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    /// A rustls server on loopback that completes one handshake (sending TLS 1.3 session
+    /// tickets after it, as memcached's OpenSSL does), then sends each chunk it is given.
+    fn server() -> (String, Arc<ClientConfig>, mpsc::Sender<&'static [u8]>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let chain = vec![cert.cert.der().clone()];
+        let key = PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain.clone(), key)
+            .unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(chain[0].clone()).unwrap();
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("localhost:{}", listener.local_addr().unwrap().port());
+        let (send, chunks) = mpsc::channel::<&'static [u8]>();
+        thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut session = rustls::ServerConnection::new(Arc::new(server)).unwrap();
+            while session.is_handshaking() || session.wants_write() {
+                session.complete_io(&mut socket).unwrap();
+            }
+            for chunk in chunks {
+                session.writer().write_all(chunk).unwrap();
+                while session.wants_write() {
+                    session.write_tls(&mut socket).unwrap();
+                }
+            }
+        });
+        (addr, Arc::new(client), send)
+    }
+
+    #[test]
+    fn session_tickets_after_the_handshake_leave_the_stream_quiet_and_data_does_not() {
+        let (addr, client, send) = server();
+        let config = Config::default().with_tls(TlsConfig::from_rustls(client));
+        let Stream::Tls(mut stream) = crate::connect::open(&addr, &config).unwrap() else {
+            panic!("not a TLS stream");
+        };
+        thread::sleep(Duration::from_millis(50));
+        assert!(
+            !stream.inner().is_quiet(),
+            "no session ticket arrived: the test shows nothing"
+        );
+        assert!(stream.is_quiet(), "a session ticket was taken for data");
+        assert!(stream.inner().is_quiet(), "the tickets were not consumed");
+        assert!(stream.is_quiet());
+
+        send.send(b"END\r\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        assert!(!stream.is_quiet(), "a stray reply went unseen");
+        // Decrypted by the check, it is still there for a read to find.
+        assert!(!stream.is_quiet());
+        let mut buf = [0u8; 16];
+        assert_eq!(stream.read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"END\r\n");
+        assert!(stream.is_quiet());
+
+        drop(send);
+        thread::sleep(Duration::from_millis(50));
+        assert!(!stream.is_quiet(), "a closed stream looked quiet");
+    }
+}
