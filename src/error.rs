@@ -673,6 +673,39 @@ mod tests {
     }
 
     #[test]
+    fn tls_failures_are_neither_transient_nor_connection_errors_and_keep_their_reason() {
+        use std::error::Error as _;
+        let tls = |phase| Error::Tls {
+            failure: TlsFailure::Alert,
+            phase,
+            source: Arc::new(io::Error::other(
+                "received fatal alert: CertificateRequired",
+            )),
+        };
+        for phase in [Phase::Connect, Phase::Write, Phase::Read] {
+            let error = tls(phase);
+            assert!(error.is_tls_error(), "{error:?}");
+            assert!(
+                !error.is_transient(),
+                "another attempt meets the same certificate"
+            );
+            assert!(!error.is_connection_error() && !error.is_connection_lost());
+            assert!(!error.is_safe_to_retry(true), "{error:?}");
+            assert_eq!(error.may_have_reached_server(), phase != Phase::Connect);
+            assert!(error.source().is_some());
+            let copy = error.clone();
+            assert_eq!(copy.to_string(), error.to_string());
+        }
+        assert_eq!(
+            tls(Phase::Write).to_string(),
+            "TLS the server sent an alert during the write: \
+             received fatal alert: CertificateRequired"
+        );
+        assert!(tls(Phase::Write).breaks_connection());
+        assert!(!Error::NotStored.is_tls_error());
+    }
+
+    #[test]
     fn only_requests_that_never_left_may_be_repeated_when_not_idempotent() {
         for error in examples() {
             if error.is_safe_to_retry(false) {

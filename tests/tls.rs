@@ -495,7 +495,7 @@ fn connect_to_misbehaving(
         .config(config(trusting(&pki)).with_connect_timeout(timeout))
         .connect();
     let elapsed = started.elapsed();
-    (result.err().expect("the handshake completed"), elapsed)
+    (result.expect_err("the handshake completed"), elapsed)
 }
 
 #[test]
@@ -626,8 +626,7 @@ fn tls_settings_that_cannot_be_used_are_refused_with_the_reason() {
     let error = Client::builder(&addr)
         .config(config(trusting(&pki)))
         .connect()
-        .err()
-        .expect("connected without a server name");
+        .expect_err("connected without a server name");
     assert!(
         matches!(
             error,

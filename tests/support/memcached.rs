@@ -124,7 +124,7 @@ impl Memcached {
         }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         // Built before spawning so that Drop cleans up if start panics.
-        let server = Memcached {
+        Memcached {
             child: None,
             pid: 0,
             port: 0,
@@ -133,8 +133,7 @@ impl Memcached {
             frozen: false,
             unix,
             tls: false,
-        };
-        server
+        }
     }
 
     /// The socket's path for a server started with `start_unix*`.
