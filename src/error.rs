@@ -190,7 +190,7 @@ pub enum Error {
     /// [`Cluster`](crate::Cluster) keeps the server up. (The message names neither the user
     /// nor the password.)
     AuthenticationFailed,
-    /// TLS failed ([`Config::with_tls`](crate::Config::with_tls)): the server's certificate
+    /// TLS failed (`Config::with_tls`, with the `tls` feature): the server's certificate
     /// was refused, the server ended the session with an alert (it requires a client
     /// certificate, or refused ours), or the handshake failed. Not transient, not a
     /// connection error (no retry or failover acts on it: another attempt meets the same
@@ -225,7 +225,7 @@ pub enum TlsFailure {
     Handshake,
     /// The TLS settings could not be used: a client key that does not match its
     /// certificate, or no server name to check (a Unix socket needs
-    /// [`TlsConfig::server_name`](crate::TlsConfig::server_name)).
+    /// `TlsConfig::server_name`).
     Config,
 }
 

@@ -674,3 +674,31 @@ fn tls_settings_compare_equal_only_to_their_clones_and_never_print_keys() {
     assert!(printed.contains("client_auth: true"), "{printed}");
     assert!(!printed.contains("PRIVATE"), "{printed}");
 }
+
+#[test]
+fn authentication_runs_inside_the_tls_session_right_after_the_handshake() {
+    let pki = Pki::new("auth");
+    let auth = pki.dir.join("auth");
+    fs::write(&auth, "app:s3cret\n").unwrap();
+    let cert = pki.server();
+    let options = format!(
+        "ssl_chain_cert={},ssl_key={}",
+        cert.cert.display(),
+        cert.key.display()
+    );
+    let server = Memcached::start_tls(&["-o", &options, "-Y", &auth.display().to_string()]);
+    let mut client = Client::builder(&server.addr())
+        .config(config(trusting(&pki)).with_credentials("app", "s3cret"))
+        .connect()
+        .unwrap();
+    client.set(b"tls:auth", b"v", Expiry::Never).unwrap();
+    assert_eq!(client.get(b"tls:auth").unwrap(), item(b"v", 0));
+    let wrong = Client::builder(&server.addr())
+        .config(config(trusting(&pki)).with_credentials("app", "nope"))
+        .connect();
+    assert!(
+        matches!(wrong, Err(Error::AuthenticationFailed)),
+        "{:?}",
+        wrong.err()
+    );
+}

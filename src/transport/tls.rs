@@ -60,7 +60,6 @@ struct Settings {
 impl TlsConfig {
     /// TLS that trusts the bundled Mozilla roots and checks each server's host name, with
     /// TLS 1.2 and 1.3 and rustls's safe defaults (ring as the crypto provider).
-    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         let roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -217,6 +216,13 @@ impl Settings {
             None => builder.with_no_client_auth(),
         };
         Ok(Arc::new(config))
+    }
+}
+
+/// [`TlsConfig::new`].
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
