@@ -404,6 +404,11 @@ impl TlsStream {
             return Err(io::ErrorKind::Interrupted.into());
         }
         self.pending = None;
+        if chunk == 0 && !buf.is_empty() {
+            // The session's buffer was full of what it owed first; now it is sent, so the
+            // next call takes the caller's bytes. `Ok(0)` would read as a closed stream.
+            return Err(io::ErrorKind::Interrupted.into());
+        }
         Ok(chunk)
     }
 
