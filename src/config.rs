@@ -29,6 +29,8 @@ pub struct Config {
     tcp_keepalive: Option<Duration>,
     max_value_size: usize,
     credentials: Option<Credentials>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
 }
 
 /// A user name and the password that goes with it; the password never prints.
@@ -99,6 +101,8 @@ impl Default for Config {
             tcp_keepalive: None,
             max_value_size: 1024 * 1024,
             credentials: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -333,5 +337,32 @@ impl Config {
     /// See [`Config::with_credentials`].
     pub(crate) fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
+    }
+
+    /// TLS on every connection (the `tls` cargo feature). Default: none, plain TCP.
+    ///
+    /// Each connection runs its handshake right after the socket connects and before
+    /// anything else, authentication included; [`Config::with_connect_timeout`] bounds the
+    /// connect and the handshake together, and the read and write timeouts bound each
+    /// operation across however many TLS records it takes. Failures are
+    /// [`Error::Tls`](crate::Error::Tls), never retried. A [`Pool`](crate::Pool) keeps its
+    /// connections, TLS sessions and all, so a checkout costs no handshake.
+    ///
+    /// ```
+    /// use memcache_sync::{Config, TlsConfig};
+    /// let tls = TlsConfig::new().server_name("cache.example.com")?;
+    /// let config = Config::default().with_tls(tls);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// See [`Config::with_tls`].
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::TlsConfig> {
+        self.tls.as_ref()
     }
 }

@@ -27,11 +27,36 @@ static RESOLUTIONS: InFlight = InFlight::new(MAX_RESOLUTIONS);
 /// Opens the stream `addr` names (see [`Endpoint::parse`]) within the configured connect
 /// timeout (or the caller's deadline, if that comes first): a `"host:port"` is resolved and
 /// the first address that answers is taken; a socket path is connected to.
+///
+/// With TLS configured, the handshake follows on the same stream, within the same bound.
 pub(crate) fn open(addr: &str, config: &Config) -> Result<Stream, Error> {
-    match Endpoint::parse(addr) {
+    #[cfg(feature = "tls")]
+    let started = Instant::now();
+    let endpoint = Endpoint::parse(addr);
+    let stream = match endpoint {
         Endpoint::Tcp(addr) => open_counted(addr, config, &RESOLUTIONS).map(Stream::Tcp),
         Endpoint::Unix(path) => open_unix(addr, path, config),
+    }?;
+    #[cfg(feature = "tls")]
+    if let Some(tls) = config.tls() {
+        let host = match endpoint {
+            Endpoint::Tcp(addr) => Some(host_of(addr)),
+            Endpoint::Unix(_) => None,
+        };
+        let bound = Bound::new(started, config.connect_timeout());
+        return crate::transport::tls::connect(stream, host, tls, addr, &bound);
     }
+    Ok(stream)
+}
+
+/// The host part of `host:port` (without the brackets of an IPv6 literal), as the name a
+/// server's certificate is checked against.
+#[cfg(feature = "tls")]
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _port)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// Connects to the Unix domain socket at `path` (`addr` as the caller wrote it, for the
@@ -304,6 +329,15 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_name_checked_against_a_certificate_is_the_host_without_port_or_brackets() {
+        assert_eq!(host_of("cache.example.com:11211"), "cache.example.com");
+        assert_eq!(host_of("127.0.0.1:11211"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:11211"), "::1");
+        assert_eq!(host_of("cache"), "cache");
     }
 
     #[test]

@@ -311,6 +311,10 @@ impl Connection {
 /// call again": it was interrupted (or a layer of the stream asked to be called again, see
 /// [`crate::transport`]), or the socket timeout fired before the operation's bound.
 fn classify(error: io::Error, phase: Phase, bound: &Bound) -> Option<Error> {
+    let error = match crate::transport::tls_failure(error, phase) {
+        Ok(tls) => return Some(tls),
+        Err(error) => error,
+    };
     match error.kind() {
         io::ErrorKind::Interrupted => None,
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {

@@ -44,6 +44,7 @@ impl std::fmt::Display for Phase {
 /// | items of a batch not confirmed, after `?` on a [`BatchError`] | [`Error::Batch`] |
 /// | the server requires authentication and the client has no credentials | [`Error::AuthenticationRequired`] |
 /// | the server refused the credentials | [`Error::AuthenticationFailed`] |
+/// | TLS: certificate refused, alert from the server, handshake failed | [`Error::Tls`] with its [`TlsFailure`] |
 ///
 /// An `Error` is cheap to clone (an IO error inside is shared), so one failure can be
 /// reported against each of several items.
@@ -189,6 +190,54 @@ pub enum Error {
     /// [`Cluster`](crate::Cluster) keeps the server up. (The message names neither the user
     /// nor the password.)
     AuthenticationFailed,
+    /// TLS failed (`Config::with_tls`, with the `tls` feature): the server's certificate
+    /// was refused, the server ended the session with an alert (it requires a client
+    /// certificate, or refused ours), or the handshake failed. Not transient, not a
+    /// connection error (no retry or failover acts on it: another attempt meets the same
+    /// certificate), and never reported as a reset or a closed connection: memcached resets
+    /// the connection right after its alert, and the alert is the error.
+    Tls {
+        /// What failed.
+        failure: TlsFailure,
+        /// When: during the connect (the handshake), or at the first write or read after it,
+        /// where TLS 1.3 servers report a refused client certificate.
+        phase: Phase,
+        /// The reason, with the `tls` feature a `rustls::Error` (downcast it for the exact
+        /// certificate error or alert); also what [`source`](std::error::Error::source)
+        /// returns.
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What part of TLS failed, in an [`Error::Tls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate was not accepted: not from a trusted CA, issued for another
+    /// name, expired, or otherwise invalid.
+    Certificate,
+    /// The server sent a fatal alert: `certificate_required` (it requires a client
+    /// certificate and none was configured), `unknown_ca` or `bad_certificate` (it refused
+    /// the one given), `handshake_failure`, …
+    Alert,
+    /// The handshake failed otherwise: no protocol version or cipher suite in common, or a
+    /// peer that does not speak TLS.
+    Handshake,
+    /// The TLS settings could not be used: a client key that does not match its
+    /// certificate, or no server name to check (a Unix socket needs
+    /// `TlsConfig::server_name`).
+    Config,
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Certificate => "certificate verification failed",
+            Self::Alert => "the server sent an alert",
+            Self::Handshake => "handshake failed",
+            Self::Config => "configuration unusable",
+        })
+    }
 }
 
 // Display and source() are written out rather than derived: the IO errors are shared in an
@@ -240,6 +289,11 @@ impl fmt::Display for Error {
             Self::AuthenticationFailed => {
                 f.write_str("memcached refused the configured credentials")
             }
+            Self::Tls {
+                failure,
+                phase,
+                source,
+            } => write!(f, "TLS {failure} during the {phase}: {source}"),
             Self::Batch {
                 index,
                 failed,
@@ -261,6 +315,7 @@ impl std::error::Error for Error {
             Self::Protocol(error) => Some(error),
             Self::InvalidKey(error) => Some(error),
             Self::Batch { source, .. } => Some(&**source),
+            Self::Tls { source, .. } => Some(&**source),
             _ => None,
         }
     }
@@ -338,6 +393,12 @@ impl Error {
         )
     }
 
+    /// TLS failed ([`Error::Tls`]): a certificate, an alert, the handshake or the TLS
+    /// settings. Retrying cannot help until a certificate or the configuration changes.
+    pub fn is_tls_error(&self) -> bool {
+        matches!(self.first(), Self::Tls { .. })
+    }
+
     /// The caller passed something that cannot be sent; retrying the same call cannot help.
     pub fn is_invalid_input(&self) -> bool {
         matches!(
@@ -384,6 +445,10 @@ impl Error {
                 }
                 | Self::DeadlineExceeded {
                     phase: Phase::Connect
+                }
+                | Self::Tls {
+                    phase: Phase::Connect,
+                    ..
                 }
         );
         let batch = matches!(self, Self::Batch { .. });
@@ -605,6 +670,39 @@ mod tests {
             assert!(copy.is_authentication_error());
         }
         assert!(!Error::NotStored.is_authentication_error());
+    }
+
+    #[test]
+    fn tls_failures_are_neither_transient_nor_connection_errors_and_keep_their_reason() {
+        use std::error::Error as _;
+        let tls = |phase| Error::Tls {
+            failure: TlsFailure::Alert,
+            phase,
+            source: Arc::new(io::Error::other(
+                "received fatal alert: CertificateRequired",
+            )),
+        };
+        for phase in [Phase::Connect, Phase::Write, Phase::Read] {
+            let error = tls(phase);
+            assert!(error.is_tls_error(), "{error:?}");
+            assert!(
+                !error.is_transient(),
+                "another attempt meets the same certificate"
+            );
+            assert!(!error.is_connection_error() && !error.is_connection_lost());
+            assert!(!error.is_safe_to_retry(true), "{error:?}");
+            assert_eq!(error.may_have_reached_server(), phase != Phase::Connect);
+            assert!(error.source().is_some());
+            let copy = error.clone();
+            assert_eq!(copy.to_string(), error.to_string());
+        }
+        assert_eq!(
+            tls(Phase::Write).to_string(),
+            "TLS the server sent an alert during the write: \
+             received fatal alert: CertificateRequired"
+        );
+        assert!(tls(Phase::Write).breaks_connection());
+        assert!(!Error::NotStored.is_tls_error());
     }
 
     #[test]

@@ -100,13 +100,19 @@ pub use cluster::{
 };
 pub use config::{Config, Secret};
 pub use deadline::Deadline;
-pub use error::{Error, Phase, Result};
+pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;
 pub use found::{Found, FoundIntoIter, FoundIter};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
 pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
+/// The rustls this crate was built with, for [`TlsConfig::from_rustls`] and the certificate
+/// types of [`TlsConfig::client_auth`].
+#[cfg(feature = "tls")]
+pub use rustls;
 pub use store_options::StoreOptions;
+#[cfg(feature = "tls")]
+pub use transport::tls::TlsConfig;
 
 /// The README's examples, compiled as doc tests so that they cannot drift from the API.
 #[doc = include_str!("../README.md")]

@@ -31,6 +31,8 @@
 //! [`Endpoint::parse`] decides which transport an address names: a path (`/…`, or anything
 //! after `unix:`) is a Unix domain socket; everything else is `host:port` over TCP.
 
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 #[cfg(unix)]
 mod unix;
 
@@ -81,6 +83,9 @@ pub(crate) enum Stream {
     /// A Unix domain socket connection.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// A TLS session over a TCP or Unix stream.
+    #[cfg(feature = "tls")]
+    Tls(Box<tls::TlsStream>),
 }
 
 impl Stream {
@@ -90,6 +95,8 @@ impl Stream {
             Self::Tcp(stream) => stream.read(buf),
             #[cfg(unix)]
             Self::Unix(stream) => unix::read(stream, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.read(buf),
         }
     }
 
@@ -101,6 +108,8 @@ impl Stream {
             Self::Tcp(stream) => stream.write(buf),
             #[cfg(unix)]
             Self::Unix(stream) => unix::write(stream, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.write(buf),
         }
     }
 
@@ -124,6 +133,8 @@ impl Stream {
             Self::Tcp(stream) => stream.set_read_timeout(Some(timeout)),
             #[cfg(unix)]
             Self::Unix(stream) => stream.set_read_timeout(Some(timeout)),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.inner().set_read_timeout(timeout),
         }
     }
 
@@ -133,6 +144,8 @@ impl Stream {
             Self::Tcp(stream) => stream.set_write_timeout(Some(timeout)),
             #[cfg(unix)]
             Self::Unix(stream) => stream.set_write_timeout(Some(timeout)),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.inner().set_write_timeout(timeout),
         }
     }
 
@@ -143,7 +156,24 @@ impl Stream {
             Self::Tcp(stream) => tcp_is_quiet(stream),
             #[cfg(unix)]
             Self::Unix(stream) => unix::is_quiet(stream),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.is_quiet(),
         }
+    }
+}
+
+/// The typed [`Error`](crate::Error) for an IO error that carries a TLS failure (a
+/// certificate refused, an alert from the server); the IO error itself for any other.
+pub(crate) fn tls_failure(
+    error: io::Error,
+    phase: crate::error::Phase,
+) -> Result<crate::error::Error, io::Error> {
+    #[cfg(feature = "tls")]
+    return tls::failure(error, phase);
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = phase;
+        Err(error)
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Memcached {
     frozen: bool,
     /// Listens on `dir/memcached.sock` (`-s`) instead of a loopback port.
     unix: bool,
+    /// Speaks TLS only (`-Z`), so readiness is the port file alone: a plain `version`
+    /// would fail its handshake.
+    tls: bool,
 }
 
 impl Memcached {
@@ -84,7 +87,29 @@ impl Memcached {
         Memcached::launch(extra_args, true, Some(auth_file))
     }
 
+    /// A private memcached on a loopback port that speaks only TLS: `-Z` with
+    /// `extra_args`, which must name its certificate and key (`-o ssl_chain_cert=…,…`).
+    pub fn start_tls(extra_args: &[&str]) -> Memcached {
+        let mut args = vec!["-Z"];
+        args.extend_from_slice(extra_args);
+        let mut server = Memcached::prepare(&args, false, None);
+        server.tls = true;
+        server.first_spawn()
+    }
+
     fn launch(extra_args: &[&str], unix: bool, auth_file: Option<&str>) -> Memcached {
+        Memcached::prepare(extra_args, unix, auth_file).first_spawn()
+    }
+
+    fn first_spawn(mut self) -> Memcached {
+        // -1 asks the kernel for a free port, which memcached then reports in the port file.
+        if let Err(e) = self.spawn("-1") {
+            panic!("{e}");
+        }
+        self
+    }
+
+    fn prepare(extra_args: &[&str], unix: bool, auth_file: Option<&str>) -> Memcached {
         let dir = env::temp_dir().join(format!("memcache-sync-test-{}", unique_suffix()));
         if let Err(e) = fs::create_dir(&dir) {
             panic!("cannot create temp dir {}: {e}", dir.display());
@@ -99,7 +124,7 @@ impl Memcached {
         }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         // Built before spawning so that Drop cleans up if start panics.
-        let mut server = Memcached {
+        Memcached {
             child: None,
             pid: 0,
             port: 0,
@@ -107,12 +132,8 @@ impl Memcached {
             dir,
             frozen: false,
             unix,
-        };
-        // -1 asks the kernel for a free port, which memcached then reports in the port file.
-        if let Err(e) = server.spawn("-1") {
-            panic!("{e}");
+            tls: false,
         }
-        server
     }
 
     /// The socket's path for a server started with `start_unix*`.
@@ -315,6 +336,9 @@ impl Memcached {
             return failure(self, format!("listens on {port}, expected {}", self.port));
         }
         self.port = port;
+        if self.tls {
+            return Ok(());
+        }
 
         let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
         match try_exchange(&self.addr(), b"version\r\n", b"\r\n", left) {
