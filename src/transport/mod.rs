@@ -124,6 +124,13 @@ impl Stream {
             Self::Tcp(stream) => stream.write_vectored(bufs),
             #[cfg(unix)]
             Self::Unix(stream) => unix::send_vectored(socket2::SockRef::from(&*stream), bufs),
+            // A TLS record holds one chunk of plaintext anyway: the first non-empty slice is
+            // the prefix this write sends.
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => match bufs.iter().find(|buf| !buf.is_empty()) {
+                Some(buf) => stream.write(buf),
+                None => Ok(0),
+            },
         }
     }
 
