@@ -189,6 +189,17 @@ pub enum Error {
     /// [`Cluster`](crate::Cluster) keeps the server up. (The message names neither the user
     /// nor the password.)
     AuthenticationFailed,
+    /// The server does not support a flag the meta command used: it is older than the flag
+    /// (memcached answered `CLIENT_ERROR invalid flag`, see
+    /// [`unsupported_flag`](crate::protocol::meta::unsupported_flag)). Nothing was carried
+    /// out. The connection is kept: the client checks that the stream is still in step (with
+    /// an `mn`) before it trusts it again. Not transient: the same server refuses it again.
+    Unsupported {
+        /// The version-gated flag the request carried (`E` or `x`), when it carried one.
+        flag: Option<char>,
+        /// The message after `CLIENT_ERROR`.
+        message: String,
+    },
 }
 
 // Display and source() are written out rather than derived: the IO errors are shared in an
@@ -239,6 +250,19 @@ impl fmt::Display for Error {
             }
             Self::AuthenticationFailed => {
                 f.write_str("memcached refused the configured credentials")
+            }
+            Self::Unsupported {
+                flag: Some(flag),
+                message,
+            } => write!(f, "memcached does not support the {flag} flag: {message}"),
+            Self::Unsupported {
+                flag: None,
+                message,
+            } => {
+                write!(
+                    f,
+                    "memcached does not support a flag of the command: {message}"
+                )
             }
             Self::Batch {
                 index,

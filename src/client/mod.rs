@@ -5,6 +5,7 @@ pub use admin::{CachedumpItem, PrefixStats};
 mod arithmetic;
 mod batch;
 mod keys;
+mod meta;
 mod pipeline;
 mod retrieval;
 

@@ -4,6 +4,7 @@
 mod batch;
 mod health;
 mod jitter;
+mod meta;
 mod observer;
 mod retry;
 mod route;
