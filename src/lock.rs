@@ -261,6 +261,11 @@ impl<S: LockStore> Lock<S> {
                 return Ok(None);
             }
             std::thread::sleep(jittered(backoff).min(left));
+            // An attempt at the end of the wait is still worth making, one past the caller's
+            // deadline is not: it would fail with `DeadlineExceeded` instead of `None`.
+            if Deadline::current().is_some_and(|d| d.remaining().is_zero()) {
+                return Ok(None);
+            }
             backoff = (backoff * 2).min(options.max_backoff);
         }
     }
