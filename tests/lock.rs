@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -215,4 +217,41 @@ fn a_lock_over_a_cluster_excludes_a_second_owner_and_releases() {
     assert!(first.extend(Duration::from_secs(30)).unwrap());
     assert!(first.release().unwrap());
     assert!(Lock::acquire(&cluster, &key, &secs(30)).unwrap().is_some());
+}
+
+#[test]
+fn many_contending_owners_never_hold_the_lock_at_the_same_time() {
+    let server = shared_server();
+    let addr = server.addr();
+    let key = unique_key("lock:contend:");
+    let holders = Arc::new(AtomicUsize::new(0));
+    let taken = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (addr, key) = (addr.clone(), key.clone());
+            let (holders, taken) = (Arc::clone(&holders), Arc::clone(&taken));
+            thread::spawn(move || {
+                let mut c = client(&addr);
+                let options = secs(30).wait(Duration::from_secs(20));
+                for _ in 0..10 {
+                    let lock = Lock::acquire(&mut c, &key, &options)
+                        .unwrap()
+                        .expect("in time");
+                    assert_eq!(
+                        holders.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two owners at once"
+                    );
+                    thread::sleep(Duration::from_millis(1));
+                    holders.fetch_sub(1, Ordering::SeqCst);
+                    taken.fetch_add(1, Ordering::SeqCst);
+                    assert!(lock.release().unwrap());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(taken.load(Ordering::SeqCst), 60);
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use memcache_sync::protocol::meta::Ttl;
 use memcache_sync::protocol::ProtocolErrorKind;
+use memcache_sync::Pool;
 use memcache_sync::{
     CasToken, Client, Cluster, Config, Error, Expiry, MetaArithOptions, MetaArithOutcome,
     MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions, MetaSetMode, MetaSetOptions,
@@ -590,4 +591,17 @@ fn cluster_meta_commands_reach_the_keys_server() {
         cluster.meta_get(&key, &MetaGetOptions::new()).unwrap(),
         None
     );
+}
+
+#[test]
+fn a_pooled_client_has_the_meta_commands_through_deref() {
+    let server = shared_server();
+    let pool = Pool::builder(&server.addr()).build();
+    let key = unique_key("meta:pool:");
+    let mut pooled = pool.get().unwrap();
+    assert!(pooled
+        .meta_set(&key, "v", &MetaSetOptions::new())
+        .unwrap()
+        .is_stored());
+    assert_eq!(value(&mut pooled, &key).as_deref(), Some(&b"v"[..]));
 }

@@ -512,3 +512,28 @@ impl Client {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::meta::MAX_OPAQUE_LEN;
+
+    #[test]
+    fn opaque_tokens_never_repeat_and_fit_what_memcached_echoes() {
+        let tokens: std::collections::HashSet<Vec<u8>> = (0..1000)
+            .map(|_| next_opaque(&mut OpaqueBuf::default()).to_vec())
+            .collect();
+        assert_eq!(tokens.len(), 1000);
+        assert!(tokens.iter().all(|t| !t.is_empty()
+            && t.len() <= MAX_OPAQUE_LEN
+            && t.iter().all(u8::is_ascii_digit)));
+    }
+
+    #[test]
+    fn a_duration_becomes_whole_seconds_rounded_up() {
+        assert_eq!(secs_up(Duration::from_millis(1)), 1);
+        assert_eq!(secs_up(Duration::from_secs(30)), 30);
+        assert_eq!(secs_up(Duration::from_millis(30_001)), 31);
+        assert_eq!(secs_up(Duration::MAX), i64::MAX);
+    }
+}
