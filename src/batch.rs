@@ -28,6 +28,12 @@ pub struct Entry<K, V> {
 
 impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Entry<K, V> {
     /// An entry with flags 0 that never expires.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, Expiry};
+    /// let entry = Entry::new("doc:entry", "v");
+    /// assert_eq!((entry.flags, entry.expiry), (0, Expiry::Never));
+    /// ```
     pub fn new(key: K, value: V) -> Self {
         Self {
             key,
@@ -38,12 +44,23 @@ impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Entry<K, V> {
     }
 
     /// The same entry with these flags.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// assert_eq!(Entry::new("doc:entry", "v").with_flags(3).flags, 3);
+    /// ```
     pub fn with_flags(mut self, flags: u32) -> Self {
         self.flags = flags;
         self
     }
 
     /// The same entry with this expiry.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, Expiry};
+    /// let entry = Entry::new("doc:entry", "v").with_expiry(Expiry::after_secs(60));
+    /// assert_eq!(entry.expiry, Expiry::after_secs(60));
+    /// ```
     pub fn with_expiry(mut self, expiry: Expiry) -> Self {
         self.expiry = expiry;
         self
@@ -76,26 +93,69 @@ pub enum ItemResult<T> {
 
 impl<T> ItemResult<T> {
     /// Whether the server confirmed this item.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, ItemResult};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.set_many([Entry::new("doc:is_done", "v")])?;
+    /// assert!(report.results()[0].is_done());
+    /// assert!(ItemResult::Done(()).is_done() && !ItemResult::<()>::NotSent.is_done());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn is_done(&self) -> bool {
         matches!(self, Self::Done(_))
     }
 
     /// Whether this item failed on its own ([`ItemResult::Failed`]).
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let error = client.set_many([Entry::new("doc:is_failed", "v"), Entry::new("no spaces allowed", "v")]).unwrap_err();
+    /// assert!(error.report().results()[1].is_failed());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn is_failed(&self) -> bool {
         matches!(self, Self::Failed(_))
     }
 
     /// Whether this item was sent and its reply never read ([`ItemResult::Unconfirmed`]).
+    ///
+    /// ```
+    /// use memcache_sync::ItemResult;
+    /// // Sent, and then the connection failed: the server may or may not have stored it.
+    /// let result: ItemResult<()> = ItemResult::Unconfirmed;
+    /// assert!(result.is_unconfirmed() && result.ok().is_none() && result.err().is_none());
+    /// ```
     pub fn is_unconfirmed(&self) -> bool {
         matches!(self, Self::Unconfirmed)
     }
 
     /// Whether the batch stopped before sending this item ([`ItemResult::NotSent`]).
+    ///
+    /// ```
+    /// use memcache_sync::ItemResult;
+    /// // The batch stopped before this item: certainly not applied, safe to send again.
+    /// let result: ItemResult<()> = ItemResult::NotSent;
+    /// assert!(result.is_not_sent() && !result.is_unconfirmed());
+    /// ```
     pub fn is_not_sent(&self) -> bool {
         matches!(self, Self::NotSent)
     }
 
     /// What the server answered, if it confirmed this item.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// # client.delete("doc:ok:fresh")?;
+    /// let report = client.add_many([Entry::new("doc:ok:fresh", "v")])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&StoreOutcome::Stored));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn ok(&self) -> Option<&T> {
         match self {
             Self::Done(value) => Some(value),
@@ -104,6 +164,17 @@ impl<T> ItemResult<T> {
     }
 
     /// Takes what the server answered, if it confirmed this item.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// client.set_many([Entry::new("doc:into_ok", "v")])?;
+    /// let report = client.delete_many(["doc:into_ok", "doc:into_ok:nobody"])?;
+    /// let deleted: Vec<Option<bool>> = report.into_results().into_iter().map(|r| r.into_ok()).collect();
+    /// assert_eq!(deleted, [Some(true), Some(false)]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn into_ok(self) -> Option<T> {
         match self {
             Self::Done(value) => Some(value),
@@ -114,6 +185,16 @@ impl<T> ItemResult<T> {
     /// This item's own error, if it failed on its own. An item left
     /// [`Unconfirmed`](ItemResult::Unconfirmed) or [`NotSent`](ItemResult::NotSent) has none:
     /// the error that stopped the batch is [`BatchReport::stop_error`].
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let error = client.set_many([Entry::new("bad key", "v")]).unwrap_err();
+    /// let own = error.report().results()[0].err().expect("refused before sending");
+    /// assert!(own.is_invalid_input());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn err(&self) -> Option<&Error> {
         match self {
             Self::Failed(error) => Some(error),
@@ -141,11 +222,33 @@ pub struct BatchReport<T> {
 
 impl<T> BatchReport<T> {
     /// The result of each item, in the order the items were given.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// client.set_many([Entry::new("doc:results:a", "1")])?;
+    /// let report = client.replace_many([Entry::new("doc:results:a", "2"), Entry::new("doc:results:nobody", "2")])?;
+    /// let outcomes: Vec<_> = report.results().iter().map(|r| r.ok().copied()).collect();
+    /// assert_eq!(outcomes, [Some(StoreOutcome::Stored), Some(StoreOutcome::NotStored)]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn results(&self) -> &[ItemResult<T>] {
         &self.results
     }
 
     /// Takes the results out of the report.
+    ///
+    /// ```
+    /// use memcache_sync::{Entry, ItemResult};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.set_many([Entry::new("doc:into_results", "v")])?;
+    /// for result in report.into_results() {
+    ///     assert!(matches!(result, ItemResult::Done(())));
+    /// }
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn into_results(self) -> Vec<ItemResult<T>> {
         self.results
     }
@@ -156,36 +259,112 @@ impl<T> BatchReport<T> {
     /// iterator are not in the report at all (see [`BatchReport::not_taken`]): a batch that
     /// stops takes no more input. (Pass `iter.by_ref()` to keep the rest of the iterator.)
     /// `None` when every item was answered or failed on its own.
+    ///
+    /// ```
+    /// use memcache_sync::{Deadline, Entry};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// # client.version()?;
+    /// let entries: Vec<_> = (0..3).map(|i| Entry::new(format!("doc:stop:{i}"), "v")).collect();
+    /// // A deadline already past stops the batch before it sends anything.
+    /// let error = Deadline::after(Duration::ZERO).run(|| client.set_many(entries)).unwrap_err();
+    /// let report = error.report();
+    /// assert!(report.stop_error().is_some());
+    /// assert_eq!(report.done_count(), 0);
+    /// // A batch that runs to the end has none.
+    /// assert!(client.set_many([Entry::new("doc:stop:ok", "v")])?.stop_error().is_none());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn stop_error(&self) -> Option<&Error> {
         self.stop_error.as_ref()
     }
 
     /// How many items the batch took from its input: all of them, unless it stopped early.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.set_many((0..5).map(|i| Entry::new(format!("doc:len:{i}"), "v")))?;
+    /// assert_eq!(report.len(), 5);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.results.len()
     }
 
     /// Whether the batch held no items.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let nothing: Vec<Entry<&str, &str>> = Vec::new();
+    /// assert!(client.set_many(nothing)?.is_empty());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.results.is_empty()
     }
 
     /// How many items the server confirmed ([`ItemResult::Done`]).
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.delete_many(["doc:done_count:a", "doc:done_count:b"])?;
+    /// assert_eq!(report.done_count(), 2); // a `false` (nothing to delete) is confirmed too
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn done_count(&self) -> usize {
         self.count(ItemResult::is_done)
     }
 
     /// How many items failed on their own ([`ItemResult::Failed`]).
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let error = client.set_many([Entry::new("doc:failed_count", "v"), Entry::new("bad key", "v")]).unwrap_err();
+    /// assert_eq!((error.report().done_count(), error.report().failed_count()), (1, 1));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn failed_count(&self) -> usize {
         self.count(ItemResult::is_failed)
     }
 
     /// How many items were sent and never confirmed ([`ItemResult::Unconfirmed`]).
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.set_many([Entry::new("doc:unconfirmed_count", "v")])?;
+    /// assert_eq!(report.unconfirmed_count(), 0); // every item was answered
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn unconfirmed_count(&self) -> usize {
         self.count(ItemResult::is_unconfirmed)
     }
 
     /// How many items were taken from the input but not sent ([`ItemResult::NotSent`]).
+    ///
+    /// ```
+    /// use memcache_sync::{Deadline, Entry};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// # client.version()?;
+    /// let entries: Vec<_> = (0..3).map(|i| Entry::new(format!("doc:stop:{i}"), "v")).collect();
+    /// // A deadline already past stops the batch before it sends anything.
+    /// let error = Deadline::after(Duration::ZERO).run(|| client.set_many(entries)).unwrap_err();
+    /// let report = error.report();
+    /// assert_eq!(report.not_sent_count() + report.unconfirmed_count(), report.len());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn not_sent_count(&self) -> usize {
         self.count(ItemResult::is_not_sent)
     }
@@ -202,11 +381,32 @@ impl<T> BatchReport<T> {
     ///
     /// With it, [`len`](BatchReport::len) `+ not_taken` is the input's length, and every item
     /// of the input is accounted for: done, failed, unconfirmed, not sent or not taken.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = client.set_many((0..10).map(|i| Entry::new(format!("doc:not_taken:{i}"), "v")))?;
+    /// assert_eq!(report.not_taken(), Some(0)); // it took every item
+    /// assert_eq!(report.len() + report.not_taken().unwrap(), 10);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn not_taken(&self) -> Option<usize> {
         self.not_taken
     }
 
     /// The items that were not confirmed, with their positions in the input.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let entries = [Entry::new("doc:failures", "v"), Entry::new("bad key", "v"), Entry::new("also bad", "v")];
+    /// let error = client.set_many(entries).unwrap_err();
+    /// let positions: Vec<usize> = error.report().failures().map(|(i, _)| i).collect();
+    /// assert_eq!(positions, [1, 2]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn failures(&self) -> impl Iterator<Item = (usize, &ItemResult<T>)> {
         self.results
             .iter()
@@ -294,11 +494,32 @@ pub struct BatchError<T> {
 
 impl<T> BatchError<T> {
     /// The report on every item.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let error = client.set_many([Entry::new("doc:report", "v"), Entry::new("bad key", "v")]).unwrap_err();
+    /// assert_eq!(error.report().len(), 2);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn report(&self) -> &BatchReport<T> {
         &self.report
     }
 
     /// Takes the report on every item.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let report = match client.set_many([Entry::new("doc:into_report", "v"), Entry::new("bad key", "v")]) {
+    ///     Ok(report) => report,
+    ///     Err(error) => error.into_report(), // keep going with what was stored
+    /// };
+    /// assert_eq!(report.done_count(), 1);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn into_report(self) -> BatchReport<T> {
         self.report
     }
@@ -306,6 +527,17 @@ impl<T> BatchError<T> {
     /// The position in the input of the first item that was not confirmed, and why: its own
     /// error if it [`Failed`](ItemResult::Failed), else the [stop
     /// error](BatchReport::stop_error) that left it unconfirmed or not sent.
+    ///
+    /// ```
+    /// use memcache_sync::Entry;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = memcache_sync::Client::connect(&addr)?;
+    /// let error = client.set_many([Entry::new("doc:first_failure", "v"), Entry::new("bad key", "v")]).unwrap_err();
+    /// let (index, why) = error.first_failure();
+    /// assert_eq!(index, 1);
+    /// assert!(why.is_invalid_input());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn first_failure(&self) -> (usize, &Error) {
         let error = match self.report.results.get(self.index) {
             Some(ItemResult::Failed(error)) => error,

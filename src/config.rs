@@ -116,6 +116,13 @@ impl Config {
     /// ([`Error::is_transient`](crate::Error::is_transient)), nothing was sent, and a
     /// [`Cluster`](crate::Cluster) weighs it against the server exactly as it weighs a
     /// resolution timeout.
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// let config = Config::default().with_connect_timeout(Duration::from_millis(100));
+    /// assert_eq!(config.connect_timeout(), Duration::from_millis(100));
+    /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout.max(MIN_TIMEOUT);
         self
@@ -125,6 +132,14 @@ impl Config {
     /// its request was sent; in a batch, every reply to one window must arrive within this of
     /// the window's send. Default: 1 s. A zero duration is raised to 1 ms. To bound a whole
     /// call (every window, reconnect and retry), use a [`Deadline`](crate::Deadline).
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// let config = Config::default().with_read_timeout(Duration::from_millis(50));
+    /// assert_eq!(config.read_timeout(), Duration::from_millis(50));
+    /// assert_eq!(Config::default().with_read_timeout(Duration::ZERO).read_timeout(), Duration::from_millis(1));
+    /// ```
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout.max(MIN_TIMEOUT);
         self
@@ -132,12 +147,24 @@ impl Config {
 
     /// The limit on sending one operation's whole request. Default: 1 s. A zero duration is
     /// raised to 1 ms.
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// let config = Config::default().with_write_timeout(Duration::from_millis(500));
+    /// assert_eq!(config.write_timeout(), Duration::from_millis(500));
+    /// ```
     pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout.max(MIN_TIMEOUT);
         self
     }
 
     /// Whether to set `TCP_NODELAY`, so small requests leave at once. Default: on.
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert!(!Config::default().with_nodelay(false).nodelay());
+    /// ```
     pub fn with_nodelay(mut self, nodelay: bool) -> Self {
         self.nodelay = nodelay;
         self
@@ -145,6 +172,13 @@ impl Config {
 
     /// TCP keepalive: the idle time before the first probe, or `None` for no keepalive.
     /// Default: `None`.
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// let config = Config::default().with_tcp_keepalive(Some(Duration::from_secs(60)));
+    /// assert_eq!(config.tcp_keepalive(), Some(Duration::from_secs(60)));
+    /// ```
     pub fn with_tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
         self.tcp_keepalive = idle;
         self
@@ -155,37 +189,77 @@ impl Config {
     /// allocated. Default: 1 MiB, memcached's default item size (`-I 1m`); memcached's limit
     /// counts the key and about 50 bytes of item header too, so a value of exactly 1 MiB is
     /// refused by a default server with `SERVER_ERROR object too large for cache`.
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// // For a server started with `-I 8m`.
+    /// let config = Config::default().with_max_value_size(8 * 1024 * 1024 - 4096);
+    /// assert_eq!(config.max_value_size(), 8 * 1024 * 1024 - 4096);
+    /// ```
     pub fn with_max_value_size(mut self, bytes: usize) -> Self {
         self.max_value_size = bytes;
         self
     }
 
     /// See [`Config::with_connect_timeout`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// assert_eq!(Config::default().connect_timeout(), Duration::from_secs(1));
+    /// ```
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
 
     /// See [`Config::with_read_timeout`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// assert_eq!(Config::default().read_timeout(), Duration::from_secs(1));
+    /// ```
     pub fn read_timeout(&self) -> Duration {
         self.read_timeout
     }
 
     /// See [`Config::with_write_timeout`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// use std::time::Duration;
+    /// assert_eq!(Config::default().write_timeout(), Duration::from_secs(1));
+    /// ```
     pub fn write_timeout(&self) -> Duration {
         self.write_timeout
     }
 
     /// See [`Config::with_nodelay`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert!(Config::default().nodelay());
+    /// ```
     pub fn nodelay(&self) -> bool {
         self.nodelay
     }
 
     /// See [`Config::with_tcp_keepalive`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert_eq!(Config::default().tcp_keepalive(), None);
+    /// ```
     pub fn tcp_keepalive(&self) -> Option<Duration> {
         self.tcp_keepalive
     }
 
     /// See [`Config::with_max_value_size`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert_eq!(Config::default().max_value_size(), 1024 * 1024);
+    /// ```
     pub fn max_value_size(&self) -> usize {
         self.max_value_size
     }
@@ -246,6 +320,12 @@ impl Config {
 
     /// The user name set by [`Config::with_credentials`], if any. (The password cannot be
     /// read back.)
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert_eq!(Config::default().username(), None);
+    /// assert_eq!(Config::default().with_credentials("app", "pw").username(), Some("app"));
+    /// ```
     pub fn username(&self) -> Option<&str> {
         self.credentials.as_ref().map(|c| c.user.as_str())
     }

@@ -60,22 +60,50 @@ pub struct Deadline(Instant);
 
 impl Deadline {
     /// A deadline at `instant`.
+    ///
+    /// ```
+    /// use memcache_sync::Deadline;
+    /// use std::time::{Duration, Instant};
+    /// let end = Instant::now() + Duration::from_secs(2);
+    /// assert_eq!(Deadline::at(end).instant(), end);
+    /// ```
     pub fn at(instant: Instant) -> Self {
         Self(instant)
     }
 
     /// A deadline `timeout` from now; a huge `timeout` (even `Duration::MAX`) means "a very
     /// long time", never a panic.
+    ///
+    /// ```
+    /// use memcache_sync::Deadline;
+    /// use std::time::Duration;
+    /// assert!(Deadline::after(Duration::from_secs(5)).remaining() <= Duration::from_secs(5));
+    /// let _forever = Deadline::after(Duration::MAX); // no overflow
+    /// ```
     pub fn after(timeout: Duration) -> Self {
         Self(later(Instant::now(), timeout))
     }
 
     /// The instant this deadline falls at.
+    ///
+    /// ```
+    /// use memcache_sync::Deadline;
+    /// use std::time::{Duration, Instant};
+    /// let deadline = Deadline::after(Duration::from_secs(1));
+    /// assert!(deadline.instant() > Instant::now());
+    /// ```
     pub fn instant(&self) -> Instant {
         self.0
     }
 
     /// The time left before the deadline; zero once it has passed.
+    ///
+    /// ```
+    /// use memcache_sync::Deadline;
+    /// use std::time::Duration;
+    /// assert!(Deadline::after(Duration::from_secs(60)).remaining() > Duration::from_secs(59));
+    /// assert_eq!(Deadline::after(Duration::ZERO).remaining(), Duration::ZERO);
+    /// ```
     pub fn remaining(&self) -> Duration {
         self.0.saturating_duration_since(Instant::now())
     }
@@ -83,6 +111,23 @@ impl Deadline {
     /// Runs `call` with this deadline bounding every wait it makes through this crate on this
     /// thread, and on the threads a [`Cluster`](crate::Cluster) starts for it. An enclosing
     /// deadline that falls earlier stays in force.
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Deadline, Error};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// // The whole call, reconnects included, within 500 ms.
+    /// let value = Deadline::after(Duration::from_millis(500)).run(|| client.get("doc:deadline_run"))?;
+    /// assert_eq!(value, None);
+    /// // Nested: the earlier deadline wins.
+    /// Deadline::after(Duration::from_millis(100)).run(|| {
+    ///     Deadline::after(Duration::from_secs(60)).run(|| {
+    ///         assert!(Deadline::current().unwrap().remaining() <= Duration::from_millis(100));
+    ///     })
+    /// });
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn run<R>(self, call: impl FnOnce() -> R) -> R {
         let outer = CURRENT.with(Cell::get);
         let effective = outer.map_or(self.0, |outer| outer.min(self.0));
@@ -99,6 +144,15 @@ impl Deadline {
     }
 
     /// The deadline in force on this thread, if a [`Deadline::run`] set one.
+    ///
+    /// ```
+    /// use memcache_sync::Deadline;
+    /// use std::time::Duration;
+    /// assert_eq!(Deadline::current(), None);
+    /// let deadline = Deadline::after(Duration::from_secs(1));
+    /// deadline.run(|| assert_eq!(Deadline::current(), Some(deadline)));
+    /// assert_eq!(Deadline::current(), None); // restored
+    /// ```
     pub fn current() -> Option<Deadline> {
         CURRENT.with(Cell::get).map(Deadline)
     }

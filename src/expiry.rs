@@ -68,6 +68,12 @@ impl Expiry {
     /// Expires `secs` seconds from now; `0` means "already expired", not "never". For a TTL
     /// ported from another client or a config file, where `0` means "never", use
     /// [`Expiry::from_ttl_secs`].
+    ///
+    /// ```
+    /// use memcache_sync::Expiry;
+    /// use std::time::Duration;
+    /// assert_eq!(Expiry::after_secs(90), Expiry::After(Duration::from_secs(90)));
+    /// ```
     pub const fn after_secs(secs: u64) -> Self {
         Self::After(Duration::from_secs(secs))
     }
@@ -106,6 +112,21 @@ impl Expiry {
     /// January 2038 (memcached reads the number as a signed 32-bit value), which is refused
     /// rather than shortened; and a relative time over 30 days while `now` is before 1970,
     /// which as a timestamp would read as a moment already past.
+    ///
+    /// ```
+    /// use memcache_sync::Expiry;
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// let now = SystemTime::now();
+    /// assert_eq!(Expiry::Never.to_wire(now)?, 0);
+    /// assert_eq!(Expiry::after_secs(60).to_wire(now)?, 60);
+    /// assert_eq!(Expiry::after_secs(0).to_wire(now)?, -1); // already expired
+    /// // Beyond 30 days, the Unix time it names.
+    /// let ninety_days = Expiry::after_secs(90 * 24 * 3600).to_wire(now)?;
+    /// assert!(ninety_days > now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64);
+    /// // After January 2038, refused rather than shortened.
+    /// assert!(Expiry::At(UNIX_EPOCH + Duration::from_secs(1 << 32)).to_wire(now).is_err());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn to_wire(self, now: SystemTime) -> Result<i64, Error> {
         match self {
             Self::Never => Ok(0),

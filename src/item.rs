@@ -28,6 +28,15 @@ pub enum StoreOutcome {
 
 impl StoreOutcome {
     /// Whether the value was stored.
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:is_stored", "v", Expiry::after_secs(60))?;
+    /// assert!(!client.add("doc:is_stored", "w", Expiry::after_secs(60))?.is_stored());
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn is_stored(self) -> bool {
         self == Self::Stored
     }

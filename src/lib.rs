@@ -37,16 +37,32 @@
 //! # Ok::<(), memcache_sync::Error>(())
 //! ```
 //!
+//! # Which type do I need
+//! - **One server, one thread** (a script, a worker that owns its connection): a [`Client`],
+//!   made with [`Client::connect`] or [`Client::builder`]. Its methods take `&mut self`, and
+//!   the [`Client`] page lists them family by family, in the order you will need them.
+//! - **One server, many threads**: a [`Pool`]. It is `Send + Sync` and cheap to clone;
+//!   [`Pool::get`] lends a [`PooledClient`], which is a `Client` for as long as you hold it.
+//! - **Many servers**: a [`Cluster`]. Also `Send + Sync`, it sends each key to one server by a
+//!   [`distribution`] other clients share, and keeps a pool per server, health marking, and
+//!   opt-in retries and failover. Its methods take `&self`.
+//!
+//! All three take the same [`Config`] (timeouts, limits, credentials), report the same typed
+//! [`Error`]s, and honour a [`Deadline`] around any call.
+//!
 //! # Layers
 //! Each layer is built only from the ones below it.
 //!
 //! | layer | what it is for |
 //! |---|---|
-//! | [`protocol`] | a sans-IO codec for the text protocol: encodes into a buffer, parses from a slice, never touches a socket |
-//! | [`Client`] | one server, one connection (TCP, or a Unix domain socket: `/path` or `unix:/path`), one method per command; each request is one write; authenticates each connection once when [`Config::with_credentials`] is set |
+//! | [`protocol`] | a sans-IO codec for the text protocol: encodes into a buffer, parses from a slice, never touches a socket; [`protocol::meta`] is the same for the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`) |
+//! | transport (`src/transport/`, internal) | the one seam under a connection: a stream over TCP or a Unix domain socket (`/path` or `unix:/path`), with its reads, writes, timeouts and the peek before each request |
+//! | [`Deadline`] (`src/deadline.rs`) | the caller's bound on a whole call, across every phase, reconnect and retry, and the checked instant arithmetic every timeout goes through |
+//! | [`Client`] | one server, one connection, one method per command; each request is one write; authenticates each connection once when [`Config::with_credentials`] is set |
 //! | batches ([`Client::set_many`], [`Client::get_many`], …) | pipelined windows with a result per item ([`BatchReport`]) |
 //! | [`Pool`] | a bounded, thread-safe pool of `Client`s for one server |
 //! | [`Cluster`] | many servers: key distribution compatible with other clients ([`distribution`]), shared dead-host marking, opt-in [`RetryPolicy`] and [`Failover`], [`Observer`] hooks |
+//! | `test_util` (`src/test_util/`, feature `test-util`) | beside the stack, not on it: an in-process fake memcached built on [`protocol`], for tests of code that uses a cache (below) |
 //!
 //! # Testing code that uses a cache
 //! With the `test-util` feature (off by default; enable it under `[dev-dependencies]`),
@@ -81,8 +97,8 @@ mod transport;
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
 pub use cluster::{
-    Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, RetryPolicy,
-    ServerFailure,
+    Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, PerServer,
+    RetryPolicy, ServerFailure,
 };
 pub use config::{Config, Secret};
 pub use deadline::Deadline;

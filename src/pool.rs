@@ -37,6 +37,12 @@ impl Default for PoolConfig {
 
 impl PoolConfig {
     /// The most connections open at once, in use or idle. Default: 8. Raised to 1 if 0.
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// assert_eq!(PoolConfig::default().with_max_size(16).max_size(), 16);
+    /// assert_eq!(PoolConfig::default().with_max_size(0).max_size(), 1);
+    /// ```
     pub fn with_max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size.max(1);
         self
@@ -48,6 +54,13 @@ impl PoolConfig {
     /// A wait does not add to the connect timeout: [`Pool::get`] returns within the longer of
     /// this and [`Config::with_connect_timeout`], so a connect that starts after a wait gets
     /// only what is left of that.
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// use std::time::Duration;
+    /// let config = PoolConfig::default().with_checkout_timeout(Duration::from_millis(50));
+    /// assert_eq!(config.checkout_timeout(), Duration::from_millis(50));
+    /// ```
     pub fn with_checkout_timeout(mut self, timeout: Duration) -> Self {
         self.checkout_timeout = timeout;
         self
@@ -60,22 +73,47 @@ impl PoolConfig {
     /// one it would have taken: under light load, when the most recently used connection is
     /// the only one taken, the others are closed at the first pool call after they pass this
     /// age. A pool nobody calls closes nothing (there is no background thread).
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// use std::time::Duration;
+    /// // Below a firewall that drops connections idle for a minute.
+    /// let config = PoolConfig::default().with_max_idle_time(Duration::from_secs(50));
+    /// assert_eq!(config.max_idle_time(), Duration::from_secs(50));
+    /// ```
     pub fn with_max_idle_time(mut self, idle: Duration) -> Self {
         self.max_idle_time = idle;
         self
     }
 
     /// See [`PoolConfig::with_max_size`].
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// assert_eq!(PoolConfig::default().max_size(), 8);
+    /// ```
     pub fn max_size(&self) -> usize {
         self.max_size
     }
 
     /// See [`PoolConfig::with_checkout_timeout`].
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// use std::time::Duration;
+    /// assert_eq!(PoolConfig::default().checkout_timeout(), Duration::from_secs(1));
+    /// ```
     pub fn checkout_timeout(&self) -> Duration {
         self.checkout_timeout
     }
 
     /// See [`PoolConfig::with_max_idle_time`].
+    ///
+    /// ```
+    /// use memcache_sync::PoolConfig;
+    /// use std::time::Duration;
+    /// assert_eq!(PoolConfig::default().max_idle_time(), Duration::from_secs(300));
+    /// ```
     pub fn max_idle_time(&self) -> Duration {
         self.max_idle_time
     }
@@ -157,6 +195,16 @@ pub struct PoolBuilder {
 
 impl PoolBuilder {
     /// Connection settings for every connection the pool opens. Default: [`Config::default`].
+    ///
+    /// ```
+    /// use memcache_sync::{Config, Pool};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let config = Config::default().with_read_timeout(Duration::from_millis(200));
+    /// let pool = Pool::builder(&addr).config(config).build();
+    /// assert_eq!(pool.get()?.config().read_timeout(), Duration::from_millis(200));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -164,6 +212,15 @@ impl PoolBuilder {
 
     /// How many connections, how long a checkout waits, how long one may idle. Default:
     /// [`PoolConfig::default`].
+    ///
+    /// ```
+    /// use memcache_sync::{Pool, PoolConfig};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::builder(&addr).pool(PoolConfig::default().with_max_size(2)).build();
+    /// let (_a, _b) = (pool.get()?, pool.get()?);
+    /// assert_eq!(pool.open_connections(), 2);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn pool(mut self, pool: PoolConfig) -> Self {
         self.pool = pool;
         self
@@ -171,6 +228,14 @@ impl PoolBuilder {
 
     /// Makes the pool. No connection is opened until the first [`Pool::get`], so this cannot
     /// fail.
+    ///
+    /// ```
+    /// use memcache_sync::Pool;
+    /// // Nothing listens on port 1, and nothing is tried yet.
+    /// let pool = Pool::builder("127.0.0.1:1").build();
+    /// assert_eq!(pool.open_connections(), 0);
+    /// assert!(pool.get().is_err()); // the first checkout connects, and fails
+    /// ```
     pub fn build(self) -> Pool {
         Pool::with_connector(self.addr, self.config, self.pool, Client::open)
     }
@@ -180,6 +245,14 @@ impl Pool {
     /// A pool for the server at `addr` with the default [`Config`] and [`PoolConfig`]. No
     /// connection is opened until the first [`Pool::get`]. The shortcut for
     /// `Pool::builder(addr).build()`.
+    ///
+    /// ```
+    /// use memcache_sync::{Expiry, Pool};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::new(&addr);
+    /// pool.get()?.set("doc:pool_new", "v", Expiry::after_secs(60))?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn new(addr: &str) -> Self {
         Self::builder(addr).build()
     }
@@ -231,6 +304,12 @@ impl Pool {
     }
 
     /// The server's address, as given.
+    ///
+    /// ```
+    /// use memcache_sync::Pool;
+    /// let pool = Pool::new("127.0.0.1:11211");
+    /// assert_eq!(pool.addr(), "127.0.0.1:11211");
+    /// ```
     pub fn addr(&self) -> &str {
         &self.shared.addr
     }
@@ -247,6 +326,19 @@ impl Pool {
     /// fails with [`Error::Timeout`] in [`Phase::Connect`] naming the limit if it runs out
     /// first. A slot freed when nothing is left is an [`Error::PoolTimeout`]. The caller's
     /// [`Deadline`] cuts all of this short, as everywhere.
+    ///
+    /// ```
+    /// use memcache_sync::{Expiry, Pool};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::new(&addr);
+    /// {
+    ///     let mut client = pool.get()?; // derefs to a Client
+    ///     client.set("doc:pool_get", "v", Expiry::after_secs(60))?;
+    /// } // dropped: the connection goes back to the pool
+    /// assert_eq!(pool.idle_connections(), 1);
+    /// assert!(pool.get()?.get("doc:pool_get")?.is_some()); // the same connection, reused
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn get(&self) -> Result<PooledClient> {
         let shared = &self.shared;
         let limits = &shared.pool_config;
@@ -342,11 +434,33 @@ impl Pool {
     }
 
     /// How many connections are open now, in use or idle.
+    ///
+    /// ```
+    /// use memcache_sync::Pool;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::new(&addr);
+    /// assert_eq!(pool.open_connections(), 0); // none until the first checkout
+    /// let client = pool.get()?;
+    /// assert_eq!(pool.open_connections(), 1);
+    /// # drop(client);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn open_connections(&self) -> usize {
         self.shared.lock().open
     }
 
     /// How many open connections are idle now.
+    ///
+    /// ```
+    /// use memcache_sync::Pool;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let pool = Pool::new(&addr);
+    /// let client = pool.get()?;
+    /// assert_eq!(pool.idle_connections(), 0); // in use
+    /// drop(client);
+    /// assert_eq!(pool.idle_connections(), 1);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn idle_connections(&self) -> usize {
         self.shared.lock().idle.len()
     }
@@ -425,6 +539,17 @@ impl Shared {
 
 /// A connection taken from a [`Pool`]; it derefs to [`Client`]. Dropping it returns the
 /// connection to the pool, unless an error closed it.
+///
+/// ```
+/// use memcache_sync::{Expiry, Pool, PooledClient};
+/// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+/// let pool = Pool::new(&addr);
+/// let mut client: PooledClient = pool.get()?;
+/// client.set("doc:pooled", "v", Expiry::after_secs(60))?; // any Client method
+/// drop(client); // back to the pool
+/// assert_eq!(pool.idle_connections(), 1);
+/// # Ok::<(), memcache_sync::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PooledClient {
     client: Option<Client>,

@@ -35,6 +35,13 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     /// Flags 0, never expires: what memcached's own tools store by default.
+    ///
+    /// ```
+    /// use memcache_sync::{Expiry, StoreOptions};
+    /// let options = StoreOptions::new();
+    /// assert_eq!((options.flags, options.expiry), (0, Expiry::Never));
+    /// assert_eq!(options, StoreOptions::default());
+    /// ```
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -44,6 +51,12 @@ impl StoreOptions {
     }
 
     /// The same options with these client flags.
+    ///
+    /// ```
+    /// use memcache_sync::StoreOptions;
+    /// // A caller's own convention, say 1 for "compressed".
+    /// assert_eq!(StoreOptions::new().flags(1).flags, 1);
+    /// ```
     #[must_use]
     pub const fn flags(mut self, flags: u32) -> Self {
         self.flags = flags;
@@ -51,6 +64,13 @@ impl StoreOptions {
     }
 
     /// The same options with this expiry: an [`Expiry`], or a [`Duration`] from now.
+    ///
+    /// ```
+    /// use memcache_sync::{Expiry, StoreOptions};
+    /// use std::time::Duration;
+    /// let options = StoreOptions::new().flags(1).expiry(Duration::from_secs(60));
+    /// assert_eq!(options.expiry, Expiry::after_secs(60));
+    /// ```
     #[must_use]
     pub fn expiry(mut self, expiry: impl Into<Expiry>) -> Self {
         self.expiry = expiry.into();

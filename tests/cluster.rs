@@ -87,6 +87,41 @@ fn keys_on(cluster: &Cluster, index: usize, prefix: &str, n: usize) -> Vec<Vec<u
     (0..n).map(|_| key_on(cluster, index, prefix)).collect()
 }
 
+/// The default distribution of a cluster over `servers`, built apart from the cluster.
+fn ring_of(servers: &[Memcached]) -> Ketama {
+    Ketama::libmemcached_ketama(
+        &servers
+            .iter()
+            .map(|s| Server::new("127.0.0.1", s.port()))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+/// The server a cluster over `servers` with the default distribution fails `key` over to
+/// while server `dead` is down: the next point of its ketama ring.
+fn next_owner(servers: &[Memcached], key: &[u8], dead: usize) -> usize {
+    ring_of(servers)
+        .server_for_excluding(key, &|index| index == dead)
+        .unwrap()
+}
+
+/// A fresh key that `cluster` places on server `owner` and fails over to server `next`.
+fn key_failing_over(
+    cluster: &Cluster,
+    servers: &[Memcached],
+    owner: usize,
+    next: usize,
+    prefix: &str,
+) -> Vec<u8> {
+    loop {
+        let key = key_on(cluster, owner, prefix);
+        if next_owner(servers, &key, owner) == next {
+            return key;
+        }
+    }
+}
+
 /// Parses the `VALUE`/`END` reply of a raw `get`.
 fn parse_values(mut reply: &[u8]) -> HashMap<Vec<u8>, Vec<u8>> {
     let mut found = HashMap::new();
@@ -658,7 +693,7 @@ fn threads_hammering_a_dead_server_do_not_reconnect_in_a_herd() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_the_next_one() {
+fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_their_next_owner() {
     let mut servers = start(3);
     let all = addrs(&servers);
     const DEAD: usize = 1;
@@ -675,7 +710,9 @@ fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_the_next_one(
         .build()
         .unwrap();
     let never = builder(&servers).health(long).build().unwrap();
-    let keys = keys_on(&failover, DEAD, "failover:", 5);
+    let keys: Vec<Vec<u8>> = (0..5)
+        .map(|_| key_failing_over(&failover, &servers, DEAD, NEXT, "failover:"))
+        .collect();
     for key in &keys {
         assert_eq!(never.server_for(key), DEAD);
     }
@@ -742,6 +779,7 @@ fn with_failover_the_caller_that_probes_a_still_dead_server_is_served_by_the_nex
         .build()
         .unwrap();
     let key = key_on(&cluster, DEAD, "failover:probe:");
+    let next = next_owner(&servers, &key, DEAD);
     servers[DEAD].kill();
     while !cluster.is_down(DEAD) {
         let _ = cluster.get(&key);
@@ -749,7 +787,7 @@ fn with_failover_the_caller_that_probes_a_still_dead_server_is_served_by_the_nex
     cluster
         .set(&key, b"moved", Expiry::after_secs(300))
         .unwrap();
-    assert_eq!(raw_get(&all[DEAD + 1], &key), Some(b"moved".to_vec()));
+    assert_eq!(raw_get(&all[next], &key), Some(b"moved".to_vec()));
 
     thread::sleep(backoff + Duration::from_millis(50));
     // This call is admitted as the probe of the dead owner.
@@ -808,10 +846,19 @@ fn with_failover_a_batch_moves_a_down_servers_keys_onto_the_connection_it_holds_
     for server in 0..3 {
         assert!(small.iter().any(|key| cluster.server_for(key) == server));
     }
+    let ring = ring_of(&servers);
     let holder = |key: &[u8]| match cluster.server_for(key) {
-        DEAD => NEXT,
+        DEAD => ring
+            .server_for_excluding(key, &|index| index == DEAD)
+            .unwrap(),
         owner => owner,
     };
+    assert!(
+        small
+            .iter()
+            .any(|key| cluster.server_for(key) == DEAD && holder(key) == NEXT),
+        "no key of the dead server fails over to the frozen one"
+    );
 
     servers[DEAD].kill();
     let dead_key = small.iter().find(|key| cluster.server_for(key) == DEAD);

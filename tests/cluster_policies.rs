@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use memcache_sync::distribution::{Distribution, Ketama, Server};
 use memcache_sync::{Cluster, Config, Error, Event, Failover, HealthConfig};
 use support::{unique_key, Memcached};
 
@@ -414,9 +415,16 @@ fn past_the_failover_budget_a_down_servers_keys_fail_with_its_own_error() {
         .observer(events.observer())
         .build()
         .unwrap();
-    // The last server dies, so its keys fail over to the first, which a batch may hold for
-    // keys of its own already.
-    let keys = keys_of(&cluster, 2, 6);
+    // The last server dies; these of its keys fail over to the first (the next point of the
+    // ring names it), which a batch may hold for keys of its own already.
+    let servers_list: Vec<Server> = addrs.iter().map(|a| a.parse().unwrap()).collect();
+    let ring = Ketama::libmemcached_ketama(&servers_list).unwrap();
+    let keys: Vec<Vec<u8>> = std::iter::repeat_with(|| unique_key("owned:"))
+        .filter(|key| {
+            cluster.server_for(key) == 2 && ring.server_for_excluding(key, &|i| i == 2) == Some(0)
+        })
+        .take(6)
+        .collect();
     let survivors_key = keys_of(&cluster, 0, 1).remove(0);
     servers[2].kill();
     cluster.get(&keys[0]).expect_err("a dead server answered");

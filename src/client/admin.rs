@@ -77,8 +77,24 @@ pub struct PrefixStats {
     pub deletes: u64,
 }
 
+/// # Server administration
+///
+/// Commands about the whole server rather than a key: its version, its statistics in their
+/// several forms, its log verbosity, flushing every item, and closing the connection. They go
+/// to this client's one server; on a [`Pool`](crate::Pool), call them on a checked-out client.
 impl Client {
-    /// Invalidates every item on the server at once.
+    /// Invalidates every item on the server at once: every key, whoever stored it.
+    ///
+    /// ```no_run
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// # // Not run by the doc tests: they share one server, and this would empty it.
+    /// client.set("doc:flush_all", "v", Expiry::Never)?;
+    /// client.flush_all()?;
+    /// assert_eq!(client.get("doc:flush_all")?, None);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn flush_all(&mut self) -> Result<()> {
         self.flush(None)
     }
@@ -89,6 +105,18 @@ impl Client {
     /// memcached keeps time in whole seconds and starts the flush up to two seconds before the
     /// number it is sent, so the client adds two seconds to the delay (rounded up): the flush
     /// happens between `delay` and `delay` + 1 s, never early.
+    ///
+    /// ```no_run
+    /// # use memcache_sync::Client;
+    /// # use std::time::Duration;
+    /// # // Not run by the doc tests: they share one server, and this would empty it.
+    /// // Flush a pool of servers ten seconds apart, so they do not all go cold at once.
+    /// let servers = ["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"];
+    /// for (i, server) in servers.into_iter().enumerate() {
+    ///     Client::connect(server)?.flush_all_after(Duration::from_secs(10 * i as u64))?;
+    /// }
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn flush_all_after(&mut self, delay: Duration) -> Result<()> {
         if delay.is_zero() {
             return self.flush(None);
@@ -334,6 +362,15 @@ impl Client {
     }
 
     /// Sets the server's logging verbosity.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.verbosity(1)?; // memcached's -v
+    /// client.verbosity(0)?; // back to quiet
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn verbosity(&mut self, level: u32) -> Result<()> {
         self.encode(|buf| {
             encode_verbosity(buf, level, false);
@@ -344,6 +381,17 @@ impl Client {
 
     /// Asks the server to close the connection, and closes it. The client stays usable: the
     /// next command opens a new connection.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.version()?;
+    /// client.quit()?;
+    /// assert!(!client.is_connected());
+    /// assert!(client.version()?.starts_with("1.")); // a new connection
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn quit(&mut self) -> Result<()> {
         let Some(mut connection) = self.connection.take() else {
             return Ok(());

@@ -12,6 +12,11 @@ use super::Client;
 use crate::error::Result;
 use crate::protocol::{encode_arith, ArithCommand, Reply};
 
+/// # Arithmetic
+///
+/// Counters kept by the server: a value stored as a decimal number is changed in place,
+/// atomically, without reading it first. A key that holds nothing is `Ok(None)`, not created;
+/// store the starting value with [`set`](Client::set) or [`add`](Client::add) first.
 impl Client {
     /// Adds `delta` to the decimal number stored under `key` and returns the result, wrapping
     /// at 2^64; `None` if the key holds nothing (memcached does not create it).
@@ -32,6 +37,17 @@ impl Client {
 
     /// Subtracts `delta` from the decimal number stored under `key`, stopping at 0, and returns
     /// the result; `None` if the key holds nothing.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:decr", "10", Expiry::Never)?;
+    /// assert_eq!(client.decr("doc:decr", 3)?, Some(7));
+    /// assert_eq!(client.decr("doc:decr", 100)?, Some(0)); // stops at 0, never negative
+    /// assert_eq!(client.decr("doc:decr:nobody", 1)?, None);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn decr(&mut self, key: impl AsRef<[u8]>, delta: u64) -> Result<Option<u64>> {
         self.arith(ArithCommand::Decr, key.as_ref(), delta)

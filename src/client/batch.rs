@@ -16,6 +16,14 @@ use crate::expiry::Expiry;
 use crate::item::StoreOutcome;
 use crate::protocol::{encode_delete, encode_touch, StorageCommand};
 
+/// # Batches
+///
+/// Many commands in few round trips: [`get_many`](Client::get_many) (under
+/// Reading) reads many keys at once, and these store, delete or touch any number
+/// of items, pipelined in windows, each with its own [`ItemResult`](crate::ItemResult) in
+/// input order. A batch is `Ok` only when the server confirmed every item; otherwise the
+/// [`BatchError`] holds the whole [`BatchReport`], so one bad item never hides the others'
+/// outcomes.
 impl Client {
     /// Stores every entry, pipelined, and reports each one's result in input order: `Ok` if
     /// the server confirmed them all, else a [`BatchError`] with the report and the first

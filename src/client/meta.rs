@@ -128,6 +128,12 @@ fn in_step(connection: &mut Connection) -> bool {
         .unwrap_or(false)
 }
 
+/// # Meta commands
+///
+/// memcached's meta protocol, typed: one round trip where the classic commands need two (a
+/// counter created on first use, a read that also reports TTL and CAS), reads that leave the
+/// LRU alone, and stale-while-revalidate. Every refusal is a value; every reply must echo
+/// the request's opaque token, or the call is a protocol error and the connection is dropped.
 impl Client {
     /// `mg`: reads `key` with the metadata `options` ask for. A miss is `Ok(None)`.
     ///

@@ -1,16 +1,35 @@
 //! The single-server client: one connection, one method per command.
+//!
+//! One file per command family, each with its own `impl Client` block, titled by its doc
+//! comment. rustdoc shows a module's submodules before its own items, in the order they are
+//! declared, so the `mod` declarations below are the order of the rendered [`Client`] page:
+//! keep them in the order a user meets the families. (That is also why the construction
+//! methods live in `builder.rs`, not here: here they would come last.) A new family goes where
+//! a user would meet it; one reached for after the batches, the meta commands say, goes
+//! before `admin`, which stays last. One comment per `mod` keeps rustfmt from sorting them.
 
-mod admin;
-pub use admin::{CachedumpItem, PrefixStats};
-mod arithmetic;
-mod batch;
-mod keys;
-mod meta;
-mod pipeline;
+// # Connecting
+mod builder;
+// # Reading
 mod retrieval;
-
-pub(crate) use retrieval::fits_one_window;
+// # Writing
 mod storage;
+// # Deleting and touching
+mod keys;
+// # Arithmetic
+mod arithmetic;
+// # Batches
+mod batch;
+// # Meta commands
+mod meta;
+// # Server administration
+mod admin;
+// No public methods, so not on the page.
+mod pipeline;
+
+pub use admin::{CachedumpItem, PrefixStats};
+pub use builder::ClientBuilder;
+pub(crate) use retrieval::fits_one_window;
 
 use crate::config::Config;
 use crate::connection::{Connection, Replies, SHRINK_ABOVE};
@@ -48,100 +67,8 @@ pub struct Client {
     answered: Vec<u64>,
 }
 
-/// Builds a [`Client`] with settings other than the defaults; see [`Client::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder connects nothing until `connect` is called"]
-pub struct ClientBuilder {
-    addr: String,
-    config: Config,
-}
-
-impl ClientBuilder {
-    /// Connection settings: timeouts, socket options, limits. Default: [`Config::default`].
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Connects, eagerly: a dead server is an error here, not at the first command.
-    ///
-    /// ```
-    /// use memcache_sync::{Client, Config, Error, Phase};
-    /// use std::time::{Duration, Instant};
-    ///
-    /// // Nothing listens on port 1: a typed error, quickly.
-    /// let config = Config::default().with_connect_timeout(Duration::from_millis(200));
-    /// let started = Instant::now();
-    /// let error = Client::builder("127.0.0.1:1").config(config).connect().unwrap_err();
-    /// assert!(error.is_connection_error());
-    /// assert!(matches!(error, Error::Connect { .. } | Error::Timeout { phase: Phase::Connect, .. }));
-    /// assert!(started.elapsed() < Duration::from_secs(1));
-    /// ```
-    pub fn connect(self) -> Result<Client> {
-        Client::open(&self.addr, self.config)
-    }
-}
-
+/// The plumbing every command goes through; no public methods, so not on the page.
 impl Client {
-    /// Connects to the server at `addr` (`"host:port"`; a name may resolve to several IPv4 and
-    /// IPv6 addresses, tried in turn) with the default [`Config`]. Connecting is eager: a dead
-    /// server is an error here, not at the first command. The shortcut for
-    /// `Client::builder(addr).connect()`.
-    pub fn connect(addr: &str) -> Result<Self> {
-        Self::builder(addr).connect()
-    }
-
-    /// Starts building a client for the server at `addr`, to connect with settings of its own:
-    /// the same shape as [`Pool::builder`](crate::Pool::builder) and
-    /// [`Cluster::builder`](crate::Cluster::builder).
-    ///
-    /// ```
-    /// use memcache_sync::{Client, Config};
-    /// use std::time::Duration;
-    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
-    /// let mut client = Client::builder(&addr)
-    ///     .config(Config::default().with_read_timeout(Duration::from_millis(300)))
-    ///     .connect()?;
-    /// assert_eq!(client.config().read_timeout(), Duration::from_millis(300));
-    /// # client.version()?;
-    /// # Ok::<(), memcache_sync::Error>(())
-    /// ```
-    pub fn builder(addr: &str) -> ClientBuilder {
-        ClientBuilder {
-            addr: addr.to_owned(),
-            config: Config::default(),
-        }
-    }
-
-    /// Opens the connection and the client around it: what [`ClientBuilder::connect`] does,
-    /// in the shape a [`Pool`](crate::Pool) keeps as its connector.
-    pub(crate) fn open(addr: &str, config: Config) -> Result<Self> {
-        let connection = Connection::open(addr, &config)?;
-        Ok(Self {
-            addr: addr.to_owned(),
-            config,
-            connection: Some(connection),
-            request: Vec::new(),
-            answered: Vec::new(),
-        })
-    }
-
-    /// The address this client connects to, as given.
-    pub fn addr(&self) -> &str {
-        &self.addr
-    }
-
-    /// The settings this client was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Whether a connection is open now. After an error that dropped it, this is `false` until
-    /// the next command reconnects.
-    pub fn is_connected(&self) -> bool {
-        self.connection.is_some()
-    }
-
     /// Clears the request buffer and encodes the next request into it.
     fn encode(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), KeyError>) -> Result<()> {
         self.request.clear();

@@ -41,6 +41,14 @@ fn item_with_token(value: &Value<'_>) -> Option<(Item, CasToken)> {
     Some((item(value)?, CasToken(value.cas?)))
 }
 
+/// # Reading
+///
+/// `get` and its relatives, for one key or many. A miss is `Ok(None)` (or a key absent from
+/// a [`Found`] map), never an error. [`gets`](Client::gets) and [`gats`](Client::gats) also
+/// return the item's [`CasToken`], for a later [`cas`](Client::cas);
+/// [`gat`](Client::gat) and [`gats`](Client::gats) reset the item's expiry as they read it.
+/// [`get_into`](Client::get_into) and [`get_many_with`](Client::get_many_with) read without
+/// allocating per item.
 impl Client {
     /// Reads the item stored under `key`: `Ok(None)` on a miss. A failure is always an
     /// `Err`, never a miss.
@@ -90,6 +98,19 @@ impl Client {
     }
 
     /// Reads the item stored under `key` with its [`CasToken`], for [`Client::cas`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:gets", "v1", Expiry::Never)?;
+    /// let (item, token) = client.gets("doc:gets")?.expect("just stored");
+    /// assert_eq!(item.value, b"v1");
+    /// // Write back only if nobody changed the item since it was read.
+    /// client.cas("doc:gets", "v2", token, Expiry::Never)?;
+    /// assert_eq!(client.gets("doc:gets:missing")?, None);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn gets(&mut self, key: impl AsRef<[u8]>) -> Result<Option<(Item, CasToken)>> {
         self.gets_bytes(key.as_ref())
@@ -101,6 +122,20 @@ impl Client {
 
     /// Reads the item stored under `key` and sets its expiration time to `expiry` ("get and
     /// touch"): an [`Expiry`], or a [`Duration`](std::time::Duration) from now.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// use std::time::Duration;
+    ///
+    /// client.set("doc:gat", "session", Expiry::after_secs(60))?;
+    /// // Read it, and keep it for another half hour from now.
+    /// let item = client.gat("doc:gat", Duration::from_secs(1800))?.expect("just stored");
+    /// assert_eq!(item.value, b"session");
+    /// assert_eq!(client.gat("doc:gat:missing", Expiry::Never)?, None);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn gat(
         &mut self,
@@ -116,6 +151,16 @@ impl Client {
     }
 
     /// Like [`Client::gat`], also returning the item's [`CasToken`].
+    ///
+    /// ```
+    /// # use memcache_sync::{CasOutcome, Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:gats", "1", Expiry::after_secs(60))?;
+    /// let (_item, token) = client.gats("doc:gats", Expiry::after_secs(600))?.expect("just stored");
+    /// assert_eq!(client.cas("doc:gats", "2", token, Expiry::after_secs(600))?, CasOutcome::Stored);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn gats(
         &mut self,
@@ -151,6 +196,19 @@ impl Client {
     }
 
     /// Like [`Client::get_many`], with each item's [`CasToken`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:gets_many:a", "1", Expiry::Never)?;
+    /// client.set("doc:gets_many:b", "2", Expiry::Never)?;
+    /// let found = client.gets_many(&["doc:gets_many:a", "doc:gets_many:b", "doc:gets_many:c"])?;
+    /// assert_eq!(found.len(), 2);
+    /// let (item, _token) = &found["doc:gets_many:a"];
+    /// assert_eq!(item.value, b"1");
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     pub fn gets_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<(Item, CasToken)>> {
         self.retrieve_many(RetrievalCommand::Gets, keys, item_with_token)
     }

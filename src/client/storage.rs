@@ -17,6 +17,14 @@ use crate::item::{CasOutcome, CasToken, StoreOutcome};
 use crate::protocol::{encode_storage, Reply, StorageCommand};
 use crate::store_options::StoreOptions;
 
+/// # Writing
+///
+/// The storage commands: [`set`](Client::set) stores whatever the key held, the others store
+/// only when a condition holds and say whether it did, as a [`StoreOutcome`] or
+/// [`CasOutcome`] (never an error, and `#[must_use]`). Each takes an
+/// [`Expiry`](crate::Expiry), a [`Duration`](std::time::Duration) from now, or
+/// [`StoreOptions`] with flags; [`append`](Client::append) and [`prepend`](Client::prepend)
+/// keep the item's own.
 impl Client {
     /// Stores `value` under `key`, whatever the key held before. `options` is an
     /// [`Expiry`](crate::Expiry), a [`Duration`](std::time::Duration) from now, or
@@ -83,6 +91,17 @@ impl Client {
 
     /// Stores `value` only if `key` already holds something: [`StoreOutcome::NotStored`] when
     /// it does not.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:replace", "old", Expiry::Never)?;
+    /// assert_eq!(client.replace("doc:replace", "new", Expiry::Never)?, StoreOutcome::Stored);
+    /// assert_eq!(client.get("doc:replace")?.unwrap().value, b"new");
+    /// assert_eq!(client.replace("doc:replace:nobody", "v", Expiry::Never)?, StoreOutcome::NotStored);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn replace(
         &mut self,
@@ -100,6 +119,17 @@ impl Client {
 
     /// Adds `value` after the existing value of `key`, keeping its flags and expiry:
     /// [`StoreOutcome::NotStored`] when the key holds nothing.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:append", "hello", Expiry::after_secs(60))?;
+    /// assert_eq!(client.append("doc:append", ", world")?, StoreOutcome::Stored);
+    /// assert_eq!(client.get("doc:append")?.unwrap().value, b"hello, world");
+    /// assert_eq!(client.append("doc:append:nobody", "x")?, StoreOutcome::NotStored);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn append(
         &mut self,
@@ -116,6 +146,17 @@ impl Client {
 
     /// Adds `value` before the existing value of `key`, keeping its flags and expiry:
     /// [`StoreOutcome::NotStored`] when the key holds nothing.
+    ///
+    /// ```
+    /// # use memcache_sync::{Client, Expiry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// client.set("doc:prepend", "world", Expiry::after_secs(60))?;
+    /// assert_eq!(client.prepend("doc:prepend", "hello, ")?, StoreOutcome::Stored);
+    /// assert_eq!(client.get("doc:prepend")?.unwrap().value, b"hello, world");
+    /// assert_eq!(client.prepend("doc:prepend:nobody", "x")?, StoreOutcome::NotStored);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
     #[inline]
     pub fn prepend(
         &mut self,

@@ -2,6 +2,7 @@
 //! on scoped threads, results merged back in input order.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use std::time::Instant;
 
@@ -12,15 +13,16 @@ use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
-use crate::item::{Item, StoreOutcome};
+use crate::item::{CasToken, Item, StoreOutcome};
 use crate::protocol::validate_key;
 
-/// What [`Cluster::get_many`] found: the items, and each server that failed with the keys it
-/// was to read. A key found nowhere and failed nowhere is a miss.
-#[derive(Debug, Default, Clone)]
-pub struct GetManyReport {
+/// What [`Cluster::get_many`] (or, with `T = (Item, CasToken)`, [`Cluster::gets_many`])
+/// found: the items, and each server that failed with the keys it was to read. A key found
+/// nowhere and failed nowhere is a miss.
+#[derive(Debug, Clone)]
+pub struct GetManyReport<T = Item> {
     /// The items found, by key.
-    pub found: HashMap<Vec<u8>, Item>,
+    pub found: HashMap<Vec<u8>, T>,
     /// The servers that could not be read (down, unreachable, or failed mid-reply), one entry
     /// each, in no particular order.
     pub failed: Vec<ServerFailure>,
@@ -45,7 +47,16 @@ pub struct ServerFailure {
     pub keys: Vec<Vec<u8>>,
 }
 
-impl GetManyReport {
+impl<T> Default for GetManyReport<T> {
+    fn default() -> Self {
+        Self {
+            found: HashMap::new(),
+            failed: Vec::new(),
+        }
+    }
+}
+
+impl<T> GetManyReport<T> {
     /// Every key that could not be read, server by server.
     pub fn failed_keys(&self) -> impl Iterator<Item = &[u8]> {
         self.failed
@@ -105,7 +116,7 @@ impl Cluster {
         let started = Instant::now();
         // Grouped as the keys' bytes: every path below needs them, none the positions.
         let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups);
+        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished("get_many", refused.owner, started, Some(&refused.error));
@@ -126,6 +137,160 @@ impl Cluster {
             }
         }
         Ok(report)
+    }
+
+    /// Like [`Cluster::get_many`], with each item's [`CasToken`] ([`Client::gets_many`] on
+    /// each server).
+    ///
+    /// ```
+    /// # use memcache_sync::{CasOutcome, Cluster, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set("doc:fan:gets", "1", Expiry::after_secs(60))?;
+    /// let report = cluster.gets_many(&["doc:fan:gets", "doc:fan:missing"])?;
+    /// let (item, token) = &report.found[b"doc:fan:gets".as_slice()];
+    /// let outcome = cluster.cas("doc:fan:gets", "2", *token, Expiry::after_secs(60))?;
+    /// assert_eq!(outcome, CasOutcome::Stored);
+    /// # assert_eq!(item.value, b"1");
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn gets_many<K: AsRef<[u8]> + Sync>(
+        &self,
+        keys: &[K],
+    ) -> Result<GetManyReport<(Item, CasToken)>> {
+        for key in keys {
+            validate_key(key.as_ref())?;
+        }
+        let started = Instant::now();
+        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
+        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
+        let mut report = GetManyReport::default();
+        for refused in refused {
+            self.finished("gets_many", refused.owner, started, Some(&refused.error));
+            report.fail(self.addr(refused.owner), &refused.group, refused.error);
+        }
+        let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
+        let answered = |_: &_| Verdict::Answered;
+        for (server, group, result) in
+            self.run_shares("gets_many", shares, started, read, |_| None, answered)
+        {
+            match result {
+                Ok(found) => report.found.extend(found.into_inner()),
+                Err(error) => report.fail(self.addr(server), &group, error),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Reads many keys without allocating an item each, as [`Client::get_many_with`] does,
+    /// across the servers as [`Cluster::get_many`] does: each item found is handed to
+    /// `found` with the position of its key in `keys`, its value (borrowed from the read
+    /// buffer) and its flags. Returns the servers that failed, one [`ServerFailure`] each;
+    /// `found` may already have seen some of a failed server's items. `found` is `Send`
+    /// because servers too many keys for one window are read on threads of their own, one
+    /// at a time through it.
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set("doc:fan:with:a", "12", Expiry::after_secs(60))?;
+    /// cluster.set("doc:fan:with:b", "30", Expiry::after_secs(60))?;
+    /// let keys = ["doc:fan:with:a", "doc:fan:with:missing", "doc:fan:with:b"];
+    /// let mut total = 0;
+    /// let failed = cluster.get_many_with(&keys, |index, value, _flags| {
+    ///     assert_ne!(index, 1);
+    ///     total += std::str::from_utf8(value).unwrap().parse::<u32>().unwrap();
+    /// })?;
+    /// assert!(failed.is_empty());
+    /// assert_eq!(total, 42);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn get_many_with<K: AsRef<[u8]> + Sync>(
+        &self,
+        keys: &[K],
+        mut found: impl FnMut(usize, &[u8], u32) + Send,
+    ) -> Result<Vec<ServerFailure>> {
+        for key in keys {
+            validate_key(key.as_ref())?;
+        }
+        let started = Instant::now();
+        let numbered = keys.iter().map(AsRef::as_ref).enumerate();
+        let groups = self.group(numbered, |&(_, key)| self.server_for(key));
+        let (shares, refused) = self.lease_all(groups, |&(_, key)| key);
+        let mut failed = Vec::new();
+        let failure = |server: &str, group: &[(usize, &[u8])], error: Error| ServerFailure {
+            server: server.to_owned(),
+            error,
+            keys: group.iter().map(|(_, key)| key.to_vec()).collect(),
+        };
+        for refused in refused {
+            self.finished(
+                "get_many_with",
+                refused.owner,
+                started,
+                Some(&refused.error),
+            );
+            failed.push(failure(
+                self.addr(refused.owner),
+                &refused.group,
+                refused.error,
+            ));
+        }
+        fn share_keys<'k>(group: &[(usize, &'k [u8])]) -> Vec<&'k [u8]> {
+            group.iter().map(|&(_, key)| key).collect()
+        }
+        if shares
+            .iter()
+            .all(|share| fits_one_window(&share_keys(&share.group)))
+        {
+            // As get_many_from_one_thread: every request out, then every reply read, here.
+            let mut sent = Vec::new();
+            for Share { mut lease, group } in shares {
+                let group_keys = share_keys(&group);
+                match lease.client.send_get_many(&group_keys) {
+                    Ok(lines) => sent.push((lease, group, group_keys, lines)),
+                    Err(error) => {
+                        self.record(lease.index, lease.admission, Some(&error));
+                        let server = lease.recorded();
+                        self.finished("get_many_with", server, started, Some(&error));
+                        failed.push(failure(self.addr(server), &group, error));
+                    }
+                }
+            }
+            for (mut lease, group, group_keys, lines) in sent {
+                let result = lease
+                    .client
+                    .receive_get_many(&group_keys, lines, |at, value| {
+                        found(group[at].0, value.data, value.flags);
+                        Some(())
+                    });
+                self.record(lease.index, lease.admission, result.as_ref().err());
+                let server = lease.recorded();
+                self.finished("get_many_with", server, started, result.as_ref().err());
+                if let Err(error) = result {
+                    failed.push(failure(self.addr(server), &group, error));
+                }
+            }
+            return Ok(failed);
+        }
+        let found = Mutex::new(found);
+        let read = |client: &mut Client, group: &[(usize, &[u8])]| {
+            client.get_many_with(&share_keys(group), |at, value, flags| {
+                // A panic in another server's callback leaves no broken state here.
+                let mut found = found.lock().unwrap_or_else(|poison| poison.into_inner());
+                found(group[at].0, value, flags);
+            })
+        };
+        let answered = |_: &_| Verdict::Answered;
+        for (server, group, result) in
+            self.run_shares("get_many_with", shares, started, read, |_| None, answered)
+        {
+            if let Err(error) = result {
+                failed.push(failure(self.addr(server), &group, error));
+            }
+        }
+        Ok(failed)
     }
 
     /// A read small enough for every server's request to be written before any reply is read
@@ -256,6 +421,37 @@ impl Cluster {
         )
     }
 
+    /// [`Client::replace_many`] across the servers, as [`Cluster::set_many`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Entry, StoreOutcome};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set_many([Entry::new("doc:fan:replace", "first")])?;
+    /// let report = cluster.replace_many([
+    ///     Entry::new("doc:fan:replace", "second"),
+    ///     Entry::new("doc:fan:replace:missing", "second"),
+    /// ])?;
+    /// assert_eq!(report.results()[0].ok(), Some(&StoreOutcome::Stored));
+    /// assert_eq!(report.results()[1].ok(), Some(&StoreOutcome::NotStored));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn replace_many<K, V>(
+        &self,
+        entries: impl IntoIterator<Item = Entry<K, V>>,
+    ) -> Result<BatchReport<StoreOutcome>, BatchError<StoreOutcome>>
+    where
+        K: AsRef<[u8]> + Send + Sync,
+        V: AsRef<[u8]> + Send + Sync,
+    {
+        self.batch(
+            "replace_many",
+            entries,
+            |entry| entry.key.as_ref(),
+            |client, group| client.replace_many(group.iter().map(|(_, entry)| borrowed(entry))),
+        )
+    }
+
     /// [`Client::delete_many`] across the servers, as [`Cluster::set_many`].
     ///
     /// ```
@@ -325,19 +521,21 @@ impl Cluster {
     /// scoped threads, under the servers' health but without retries (batches hold work that
     /// is not safe to repeat). `failure` names the error in a successful result that the
     /// observer should see, such as a batch's stop error, and `verdict` says what a
-    /// successful result tells the server's health. Returns each group with its server (the
+    /// successful result tells the server's health; `key` names an item's key, for a group
+    /// that fails over to its keys' next owners. Returns each group with its server (the
     /// one it ran on, or its owner if no server took it) and its result; groups that failed
     /// over onto a server the call also holds for its own come back merged, as one group.
     fn fan_out<I: Send, R: Send>(
         &self,
         command: &'static str,
         groups: Vec<Vec<I>>,
+        key: impl Fn(&I) -> &[u8],
         work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
-        let (shares, refused) = self.lease_all(groups);
+        let (shares, refused) = self.lease_all(groups, key);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
             self.finished(command, refused.owner, started, Some(&refused.error));
@@ -392,7 +590,14 @@ impl Cluster {
             Ok(run(client, group).unwrap_or_else(BatchError::into_report))
         };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
-        for (_, group, outcome) in self.fan_out(command, groups, work, failure, verdict) {
+        for (_, group, outcome) in self.fan_out(
+            command,
+            groups,
+            |(_, item)| key(item),
+            work,
+            failure,
+            verdict,
+        ) {
             match outcome {
                 Ok(report) => {
                     // A server's batch that stopped early took no more of its items: those

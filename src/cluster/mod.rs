@@ -1,6 +1,7 @@
 //! Many servers: each key lives on one server chosen by a [`Distribution`], each server has a
 //! [`Pool`] and a shared health state, and retries and failover are explicit policies.
 
+mod admin;
 mod batch;
 mod health;
 mod jitter;
@@ -24,6 +25,7 @@ use crate::protocol::validate_key;
 use crate::store_options::StoreOptions;
 use crate::transport::Endpoint;
 
+pub use admin::PerServer;
 pub use batch::{GetManyReport, ServerFailure};
 pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
@@ -260,11 +262,24 @@ impl Cluster {
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
         validate_key(key)?;
+        self.run_on(self.server_for(key), Some(key), command, idempotent, op)
+    }
+
+    /// Runs `op` on server `owner` under its health and the retry policy. With `key`, the
+    /// call may fail over as the key's does; without one (a command for that very server)
+    /// it never leaves `owner`.
+    fn run_on<R>(
+        &self,
+        owner: usize,
+        key: Option<&[u8]>,
+        command: &'static str,
+        idempotent: bool,
+        op: &mut dyn FnMut(&mut Client) -> Result<R>,
+    ) -> Result<R> {
         let started = Instant::now();
-        let owner = self.server_for(key);
         let mut attempt = 1;
         let (index, result) = loop {
-            let (index, result) = match self.lease(owner) {
+            let (index, result) = match self.lease(owner, key) {
                 Ok(mut lease) => {
                     let result = op(&mut lease.client);
                     self.record(lease.index, lease.admission, result.as_ref().err());
@@ -302,14 +317,15 @@ impl Cluster {
         result
     }
 
-    /// A connection to the server for a key owned by `owner`, if its health admits the call.
+    /// A connection to the server for `key`, owned by `owner`, if its health admits the call.
     /// A failure to connect counts against the server's health. Under
     /// [`Failover::NextServer`], a server marked down (or whose probe finds it still dead)
-    /// passes the call to the next one in the list.
-    fn lease(&self, owner: usize) -> Result<Lease<'_>> {
+    /// passes the call to the key's next owner (see [`Cluster::failover_order`]). Without a
+    /// key the call stays on `owner`.
+    fn lease(&self, owner: usize, key: Option<&[u8]>) -> Result<Lease<'_>> {
         let nodes = &self.shared.nodes;
         let mut owner_error = None;
-        for index in self.failover_order(owner) {
+        for index in self.failover_order(owner, key) {
             let node = &nodes[index];
             let admission = match node.health.admit(node.pool.addr()) {
                 Ok(admission) => admission,
@@ -343,15 +359,53 @@ impl Cluster {
         Err(owner_error.expect("the owner is always tried"))
     }
 
-    /// The servers a call for a key owned by `owner` may go to, in the order it tries them:
-    /// the owner, then under [`Failover::NextServer`] every other server in list order.
-    fn failover_order(&self, owner: usize) -> impl Iterator<Item = usize> {
-        let servers = self.shared.nodes.len();
-        let candidates = match self.shared.failover {
-            Failover::NextServer => servers,
-            Failover::Never => 1,
+    /// The servers a call for `key`, owned by `owner`, may go to, in the order it tries them:
+    /// the owner, then under [`Failover::NextServer`] the server the distribution names when
+    /// the owner is out ([`Distribution::server_for_excluding`]), then the one it names with
+    /// both out, and so on, each computed only if the one before passed the call on. A call
+    /// without a key (for the owner itself) goes nowhere else.
+    fn failover_order<'k>(
+        &'k self,
+        owner: usize,
+        key: Option<&'k [u8]>,
+    ) -> impl Iterator<Item = usize> + 'k {
+        let candidates = match (self.shared.failover, key) {
+            (Failover::NextServer, Some(_)) => self.shared.nodes.len(),
+            _ => 1,
         };
-        (0..candidates).map(move |step| (owner + step) % servers)
+        // Filled only once the call fails over: a call its owner takes allocates nothing.
+        let mut passed: Vec<usize> = Vec::new();
+        let mut next = Some(owner);
+        std::iter::from_fn(move || {
+            if let Some(owner) = next.take() {
+                return Some(owner);
+            }
+            if passed.is_empty() {
+                passed.push(owner);
+            }
+            let next = self.next_owner(key?, &passed)?;
+            passed.push(next);
+            Some(next)
+        })
+        .take(candidates)
+    }
+
+    /// The server that takes `key` when every server in `out` is out of service, if any is
+    /// left.
+    ///
+    /// # Panics
+    /// If the distribution names a server past the end of the list, or one of `out`: a
+    /// broken [`Distribution`] implementation.
+    fn next_owner(&self, key: &[u8], out: &[usize]) -> Option<usize> {
+        let next = self
+            .shared
+            .distribution
+            .server_for_excluding(key, &|index| out.contains(&index))?;
+        assert!(
+            next < self.shared.nodes.len() && !out.contains(&next),
+            "the distribution chose server {next}, excluded or past the end"
+        );
+        Some(next)
     }
 
     /// Feeds the outcome of a call, `error` or success, to the server's health.
@@ -379,6 +433,30 @@ impl Cluster {
 
     fn get_bytes(&self, key: &[u8]) -> Result<Option<Item>> {
         self.with_key_bytes(key, "get", true, &mut |client| client.get(key))
+    }
+
+    /// [`Client::get_into`] on the key's server: the value into `buf` (cleared first), its
+    /// flags returned; retried under the [`RetryPolicy`].
+    ///
+    /// ```
+    /// # use memcache_sync::{Cluster, Expiry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.set("doc:cluster:into", "v", Expiry::after_secs(60))?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(cluster.get_into("doc:cluster:into", &mut buf)?, Some(0));
+    /// assert_eq!(buf, b"v");
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    #[inline]
+    pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut Vec<u8>) -> Result<Option<u32>> {
+        self.get_into_bytes(key.as_ref(), buf)
+    }
+
+    fn get_into_bytes(&self, key: &[u8], buf: &mut Vec<u8>) -> Result<Option<u32>> {
+        self.with_key_bytes(key, "get_into", true, &mut |client| {
+            client.get_into(key, buf)
+        })
     }
 
     /// [`Client::gets`] on the key's server; retried under the [`RetryPolicy`].
@@ -562,7 +640,7 @@ impl Cluster {
 }
 
 /// Whether a call whose connection to a server failed with `error` goes on to the next server
-/// in its [`Cluster::failover_order`]. Only a server that was already down (this call was its
+/// of its [`Cluster::failover_order`]. Only a server that was already down (this call was its
 /// probe) passes the call on; one that merely failed once keeps its keys.
 fn passes_on(admission: Admission, error: &Error) -> bool {
     matches!(admission, Admission::Probe(_)) && error.is_connection_error()
@@ -633,7 +711,7 @@ impl ClusterBuilder {
     /// ([`Error::ServerDown`], or its probe's failure), and [`Event::FailoverRefused`] says
     /// so. A `per_second` that is not a positive number never refills. Default: unlimited.
     ///
-    /// When a server dies, the next server takes its keys on top of its own: with many
+    /// When a server dies, its keys' next owners take them on top of their own: with many
     /// clients, a survivor can be pushed over and fail in turn. The limit caps that extra
     /// load. **Costs:** past the limit, keys of a down server fail as under
     /// [`Failover::Never`].

@@ -80,10 +80,37 @@ pub enum Failover {
     /// always lives on the server its distribution names. The default.
     #[default]
     Never,
-    /// The call goes to the next server in the list that is up. **This breaks what relies on
-    /// one key living in one place**: a lock taken with `add` can be taken twice (once on each
-    /// server), a reader can miss what a writer just stored on the other server, and when the
-    /// server comes back it serves values older than those written meanwhile. Use it only for
-    /// data that is a pure cache of something else.
+    /// The call goes to the key's next owner that is up: the server its distribution names
+    /// with the down server left out ([`Distribution::server_for_excluding`]). For ketama
+    /// that is the next point of the continuum, for modulo a rehash over the servers left,
+    /// for rendezvous the next highest score, so a dead server's keys spread over the
+    /// survivors instead of doubling one neighbour's load; a batch splits the dead server's
+    /// group the same way. Keys of servers that are up never move. A distribution of your
+    /// own without that method hands them to the next server in the list.
+    ///
+    /// **Any failover breaks what relies on one key living in one place:**
+    /// - a lock taken with `add` can be taken twice, once on the owner before it died (or
+    ///   by a client that still reaches it) and once on the next owner;
+    /// - a reader can miss what a writer just stored, when one of them saw the server down
+    ///   and the other did not;
+    /// - when the server comes back its keys go home, where it serves the values it held
+    ///   before the outage, older than those written meanwhile (nothing deletes them), and
+    ///   the next owner keeps serving its copies to any client that still sees the owner
+    ///   down;
+    /// - a [`CasToken`](crate::CasToken) from one server means nothing on another: a `cas`
+    ///   with a token read before a move answers `NotFound` or `Exists` there.
+    ///
+    /// Use it only for data that is a pure cache of something else.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, Failover};
+    ///
+    /// let cluster = Cluster::builder(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"])
+    ///     .failover(Failover::NextServer)
+    ///     .build()?;
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    ///
+    /// [`Distribution::server_for_excluding`]: crate::distribution::Distribution::server_for_excluding
     NextServer,
 }

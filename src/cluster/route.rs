@@ -7,13 +7,13 @@
 //! same time, so however many of them stall the call waits one connect timeout.
 //!
 //! Groups that meet on one server share the connection the call holds there: under
-//! [`Failover::NextServer`](super::Failover::NextServer) a down server's keys go to the next
-//! server, which may own keys of its own in the same call. A call that asked the pool for a
+//! [`Failover::NextServer`](super::Failover::NextServer) a down server's keys go to their next
+//! owners, which may own keys of their own in the same call. A call that asked the pool for a
 //! second connection would wait on the one it holds itself (with a pool of one, until its
 //! checkout timeout).
 
 use super::health::{Admission, Health};
-use super::{passes_on, Cluster, Lease};
+use super::{passes_on, Cluster, Failover, Lease};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::pool::PooledClient;
@@ -32,11 +32,15 @@ pub(super) struct Refused<I> {
     pub(super) error: Error,
 }
 
-/// One owner's group on its way to a server.
+/// One owner's group, or the part of it bound for one server, on its way to a server.
 struct Part<I> {
     owner: usize,
-    /// How many servers of the owner's failover order the group was offered to.
-    offered: usize,
+    /// The server the group goes to next: the owner, or after failover the next owner of
+    /// every key in the group.
+    target: usize,
+    /// The servers that passed the group on, in order: excluded when its keys' next owners
+    /// are asked for.
+    passed: Vec<usize>,
     place: Place,
     group: Vec<I>,
     /// The first refusal or failure on the way: the group's error if no server takes it.
@@ -47,16 +51,23 @@ struct Part<I> {
 enum Place {
     Unrouted,
     On(usize),
+    /// Its target passed it on: its keys go to their next owners, each its own.
+    PassedOn,
     Refused,
 }
 
 impl<I> Part<I> {
-    /// The server the group was on failed to connect: the group fails too, or goes on to the
-    /// next server.
+    /// The server the group was on failed to connect: the group fails too, or goes on to its
+    /// keys' next owners.
     fn failed(&mut self, error: &Error, passes_on: bool) {
         self.error.get_or_insert_with(|| error.clone());
+        self.pass_on_if(passes_on);
+    }
+
+    fn pass_on_if(&mut self, passes_on: bool) {
         self.place = if passes_on {
-            Place::Unrouted
+            self.passed.push(self.target);
+            Place::PassedOn
         } else {
             Place::Refused
         };
@@ -132,9 +143,14 @@ impl Cluster {
     /// Nothing waits here for one server after another: the idle connections are taken at
     /// once, then the servers still without one are opened together. Only a failed probe,
     /// which passes its groups on, starts another such round.
+    ///
+    /// A group whose owner passes it on (under [`Failover::NextServer`](super::Failover))
+    /// is split by `key`: each item goes to its own key's next owner, as a single key's call
+    /// would, so a dead server's share spreads over the servers its distribution names.
     pub(super) fn lease_all<I: Send>(
         &self,
         groups: Vec<Vec<I>>,
+        key: impl Fn(&I) -> &[u8],
     ) -> (Vec<Share<'_, I>>, Vec<Refused<I>>) {
         let mut slots: Vec<Slot<'_>> = self.shared.nodes.iter().map(|_| Slot::Free).collect();
         let mut parts: Vec<Part<I>> = groups
@@ -143,15 +159,30 @@ impl Cluster {
             .filter(|(_, group)| !group.is_empty())
             .map(|(owner, group)| Part {
                 owner,
-                offered: 0,
+                target: owner,
+                passed: Vec::new(),
                 place: Place::Unrouted,
                 group,
                 error: None,
             })
             .collect();
         loop {
-            for part in parts.iter_mut().filter(|p| p.place == Place::Unrouted) {
-                self.route(part, &mut slots);
+            while parts
+                .iter()
+                .any(|p| matches!(p.place, Place::Unrouted | Place::PassedOn))
+            {
+                let mut next = Vec::with_capacity(parts.len());
+                for part in parts {
+                    if part.place == Place::PassedOn {
+                        self.split(part, &key, &mut next);
+                    } else {
+                        next.push(part);
+                    }
+                }
+                parts = next;
+                for part in parts.iter_mut().filter(|p| p.place == Place::Unrouted) {
+                    self.route(part, &mut slots);
+                }
             }
             let opening: Vec<Admitted<'_>> =
                 slots.iter_mut().filter_map(Slot::take_opening).collect();
@@ -180,16 +211,23 @@ impl Cluster {
         }
 
         let mut merged: Vec<Vec<I>> = slots.iter().map(|_| Vec::new()).collect();
-        let mut refused = Vec::new();
+        // One refusal per owner, however its group was split on the way: a caller reports
+        // one failure per server.
+        let mut refused: Vec<Refused<I>> = Vec::new();
         for part in parts {
             match part.place {
                 Place::On(index) if merged[index].is_empty() => merged[index] = part.group,
                 Place::On(index) => merged[index].extend(part.group),
-                Place::Unrouted | Place::Refused => refused.push(Refused {
-                    owner: part.owner,
-                    group: part.group,
-                    error: part.error.expect("a group is refused only with an error"),
-                }),
+                Place::Unrouted | Place::PassedOn | Place::Refused => {
+                    match refused.iter_mut().find(|r| r.owner == part.owner) {
+                        Some(earlier) => earlier.group.extend(part.group),
+                        None => refused.push(Refused {
+                            owner: part.owner,
+                            group: part.group,
+                            error: part.error.expect("a group is refused only with an error"),
+                        }),
+                    }
+                }
             }
         }
         let shares = slots
@@ -203,58 +241,91 @@ impl Cluster {
         (shares, refused)
     }
 
-    /// Places `part` on the first server of its owner's failover order (from where it got to)
-    /// that this call holds or whose health admits it, taking the server's idle connection if
-    /// it has one; or refuses it.
-    fn route<'c, I>(&'c self, part: &mut Part<I>, slots: &mut [Slot<'c>]) {
-        for index in self.failover_order(part.owner).skip(part.offered) {
-            part.offered += 1;
-            match &slots[index] {
-                Slot::Leased(_) | Slot::Opening(_) => {
-                    if !self.may_fail_over(part.owner, index, Admission::Go) {
-                        break;
-                    }
-                    part.place = Place::On(index);
-                    return;
-                }
-                Slot::Failed { error, passes_on } => {
-                    part.error.get_or_insert_with(|| error.clone());
-                    if *passes_on {
-                        continue;
-                    }
-                    break;
-                }
-                Slot::Free => {}
-            }
-            let node = &self.shared.nodes[index];
-            match node.health.admit(node.pool.addr()) {
-                Ok(admission) => {
-                    if !self.may_fail_over(part.owner, index, admission) {
-                        break;
-                    }
-                    let health = Some(&node.health);
-                    slots[index] = match node.pool.try_idle() {
-                        Some(client) => Slot::Leased(Lease {
-                            index,
-                            admission,
-                            client,
-                            health,
-                        }),
-                        None => Slot::Opening(Admitted {
-                            index,
-                            admission,
-                            health,
-                        }),
-                    };
-                    part.place = Place::On(index);
-                    return;
-                }
-                Err(refusal) => {
-                    part.error.get_or_insert(refusal);
-                }
+    /// Sends the items of a group its target passed on to their keys' next owners, one part
+    /// per server, into `parts`; refuses it whole if the failover policy moves no key, or
+    /// no server is left.
+    fn split<I>(&self, mut part: Part<I>, key: &impl Fn(&I) -> &[u8], parts: &mut Vec<Part<I>>) {
+        if self.shared.failover == Failover::Never || part.passed.len() >= self.shared.nodes.len() {
+            part.place = Place::Refused;
+            parts.push(part);
+            return;
+        }
+        let first = parts.len();
+        let mut stranded = Vec::new();
+        for item in part.group {
+            let Some(next) = self.next_owner(key(&item), &part.passed) else {
+                stranded.push(item);
+                continue;
+            };
+            match parts[first..].iter_mut().find(|p| p.target == next) {
+                Some(bound) => bound.group.push(item),
+                None => parts.push(Part {
+                    owner: part.owner,
+                    target: next,
+                    passed: part.passed.clone(),
+                    place: Place::Unrouted,
+                    group: vec![item],
+                    error: part.error.clone(),
+                }),
             }
         }
-        part.place = Place::Refused;
+        if !stranded.is_empty() {
+            parts.push(Part {
+                place: Place::Refused,
+                group: stranded,
+                ..part
+            });
+        }
+    }
+
+    /// Places `part` on its target if this call holds it or its health admits the call,
+    /// taking the server's idle connection if it has one; or passes it on, or refuses it.
+    fn route<'c, I>(&'c self, part: &mut Part<I>, slots: &mut [Slot<'c>]) {
+        let index = part.target;
+        match &slots[index] {
+            Slot::Leased(_) | Slot::Opening(_) => {
+                part.place = if self.may_fail_over(part.owner, index, Admission::Go) {
+                    Place::On(index)
+                } else {
+                    Place::Refused
+                };
+                return;
+            }
+            Slot::Failed { error, passes_on } => {
+                part.error.get_or_insert_with(|| error.clone());
+                part.pass_on_if(*passes_on);
+                return;
+            }
+            Slot::Free => {}
+        }
+        let node = &self.shared.nodes[index];
+        match node.health.admit(node.pool.addr()) {
+            Ok(admission) => {
+                if !self.may_fail_over(part.owner, index, admission) {
+                    part.place = Place::Refused;
+                    return;
+                }
+                let health = Some(&node.health);
+                slots[index] = match node.pool.try_idle() {
+                    Some(client) => Slot::Leased(Lease {
+                        index,
+                        admission,
+                        client,
+                        health,
+                    }),
+                    None => Slot::Opening(Admitted {
+                        index,
+                        admission,
+                        health,
+                    }),
+                };
+                part.place = Place::On(index);
+            }
+            Err(refusal) => {
+                part.error.get_or_insert(refusal);
+                part.pass_on_if(true);
+            }
+        }
     }
 }
 

@@ -342,6 +342,25 @@ impl Distribution for Ketama {
     fn server_count(&self) -> usize {
         self.servers
     }
+
+    /// The first point at or after the key's hash (wrapping past the last) whose server is
+    /// not excluded. For an unweighted ring this is where libmemcached's auto-eject sends
+    /// the key, since its rebuilt continuum is the old one without the dead servers' points;
+    /// a weighted ring rebuilt by libmemcached also rescales the survivors' point counts, so
+    /// there the two can differ for a few keys.
+    fn server_for_excluding(&self, key: &[u8], excluded: &dyn Fn(usize) -> bool) -> Option<usize> {
+        if self.servers == 1 {
+            return (!excluded(0)).then_some(0);
+        }
+        let hash = self.key_hash.hash(key);
+        let at = self.points.partition_point(|&(value, _)| value < hash);
+        let (after, before) = self.points.split_at(at);
+        before
+            .iter()
+            .chain(after)
+            .map(|&(_, server)| server as usize)
+            .find(|&server| !excluded(server))
+    }
 }
 
 /// How many MD5 digests (groups of four points) a server of `weight` gets on a weighted

@@ -74,4 +74,35 @@ pub trait Distribution: Send + Sync + std::fmt::Debug {
 
     /// How many servers the distribution spreads keys over.
     fn server_count(&self) -> usize;
+
+    /// The server that takes `key` while every server `excluded` names is out of service, or
+    /// `None` if all are: where [`Failover::NextServer`](crate::Failover::NextServer) sends a
+    /// key of a down server. With nothing excluded it must agree with
+    /// [`Distribution::server_for`], and it must never name an excluded server.
+    ///
+    /// Each distribution here spreads a dead server's keys over the survivors rather than
+    /// piling them onto one: [`Ketama`] takes the next point of the continuum, [`Modulo`]
+    /// rehashes over the servers left, [`Rendezvous`] takes the next highest score. The
+    /// default, for other implementations, walks the list from the owner (`owner + 1`,
+    /// `owner + 2`, …), which hands all of a dead server's keys to one neighbour.
+    ///
+    /// ```
+    /// use memcache_sync::distribution::{Distribution, Ketama, Server};
+    ///
+    /// let servers = ["a", "b", "c", "d"].map(|h| Server::new(h, 11211));
+    /// let ring = Ketama::libmemcached_ketama(&servers)?;
+    /// let owner = ring.server_for(b"user:42");
+    /// let next = ring.server_for_excluding(b"user:42", &|i| i == owner).unwrap();
+    /// assert_ne!(next, owner);
+    /// assert_eq!(ring.server_for_excluding(b"user:42", &|_| false), Some(owner));
+    /// assert_eq!(ring.server_for_excluding(b"user:42", &|_| true), None);
+    /// # Ok::<(), memcache_sync::distribution::DistributionError>(())
+    /// ```
+    fn server_for_excluding(&self, key: &[u8], excluded: &dyn Fn(usize) -> bool) -> Option<usize> {
+        let servers = self.server_count();
+        let owner = self.server_for(key);
+        (0..servers)
+            .map(|step| (owner + step) % servers)
+            .find(|&index| !excluded(index))
+    }
 }

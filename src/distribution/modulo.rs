@@ -269,6 +269,41 @@ impl Distribution for Modulo {
     fn server_count(&self) -> usize {
         self.servers
     }
+
+    /// The key's hash taken modulo the buckets of the servers not excluded, in list order:
+    /// a dead server's keys spread evenly over the others, and a live server's keys never
+    /// move while the owner is out (they are not asked about). libmemcached 1.1.4 itself
+    /// does not do this: its auto-eject rebuilds only ketama continuums, and in `MODULA`
+    /// mode a key of an ejected server keeps failing with `SERVER_MARKED_DEAD`.
+    fn server_for_excluding(&self, key: &[u8], excluded: &dyn Fn(usize) -> bool) -> Option<usize> {
+        let owner = self.server_for(key);
+        if !excluded(owner) {
+            return Some(owner);
+        }
+        let hash = u64::from(self.hash.hash(key));
+        match &self.buckets {
+            Buckets::Equal(_) => {
+                let live: Vec<usize> = (0..self.servers).filter(|&i| !excluded(i)).collect();
+                let count = u64::try_from(live.len()).ok().filter(|&n| n > 0)?;
+                usize::try_from(hash % count).ok().map(|at| live[at])
+            }
+            Buckets::Weighted { ends, .. } => {
+                // Each live server keeps its run of buckets, closed up over the dead ones.
+                let mut live_ends = Vec::with_capacity(ends.len());
+                let (mut start, mut total) = (0, 0);
+                for (index, &end) in ends.iter().enumerate() {
+                    if !excluded(index) {
+                        total += end - start;
+                        live_ends.push((total, index));
+                    }
+                    start = end;
+                }
+                let bucket = hash.checked_rem(total)?;
+                let at = live_ends.partition_point(|&(end, _)| end <= bucket);
+                live_ends.get(at).map(|&(_, index)| index)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -99,9 +99,29 @@ impl Rendezvous {
 
 impl Distribution for Rendezvous {
     fn server_for(&self, key: &[u8]) -> usize {
+        self.highest(key, &|_| false).unwrap_or(0)
+    }
+
+    fn server_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    /// The highest score among the servers not excluded: each key's order of servers is
+    /// fixed, so a dead server's keys spread over the others as their scores fall.
+    fn server_for_excluding(&self, key: &[u8], excluded: &dyn Fn(usize) -> bool) -> Option<usize> {
+        self.highest(key, excluded)
+    }
+}
+
+impl Rendezvous {
+    /// The server not `excluded` with the highest score for `key`.
+    fn highest(&self, key: &[u8], excluded: &dyn Fn(usize) -> bool) -> Option<usize> {
         let mut text = Vec::with_capacity(self.longest_prefix() + 4 * key.len() + 3);
         let mut best: Option<(u32, usize)> = None;
         for (index, prefix) in self.prefixes.iter().enumerate() {
+            if excluded(index) {
+                continue;
+            }
             text.clear();
             text.extend_from_slice(prefix);
             match self.keys {
@@ -117,11 +137,7 @@ impl Distribution for Rendezvous {
                 best = Some((score, index));
             }
         }
-        best.map_or(0, |(_, index)| index)
-    }
-
-    fn server_count(&self) -> usize {
-        self.prefixes.len()
+        best.map(|(_, index)| index)
     }
 }
 
