@@ -1,22 +1,7 @@
 //! A lease-style lock in memcached: acquire with a TTL and a bounded wait, extend, release,
 //! each acting only while the caller still owns the lock.
 //!
-//! # Limits
-//! - **An expired TTL means lost ownership.** Nothing tells the owner when its TTL ran out;
-//!   work that may outlast it must [`extend`](Lock::extend) in time and stop when `extend`
-//!   says the lock was lost. A process paused past the TTL (a GC, a `SIGSTOP`, a slow disk)
-//!   may still believe it owns a lock another owner now holds.
-//! - **memcached is a cache, not a consensus store.** An item can be evicted under memory
-//!   pressure (give lock keys their own slab room or run with `-M`), and a restart forgets
-//!   every lock. Use this lock to keep duplicate work rare, not where two owners at once would
-//!   corrupt data; for that, use a consensus store (etcd, ZooKeeper) with fencing tokens.
-//! - **On a [`Cluster`], the key never moves by default.** With a [`Failover`](crate::Failover)
-//!   that moves keys to another server while theirs is down, mutual exclusion is void: a
-//!   second owner can acquire the same key on the fallback server while the first still
-//!   holds it on the original, and a lock taken on the fallback is forgotten when the
-//!   original comes back. Release and extend stay safe (they never act on a lock another
-//!   owner holds: the token and CAS checks hold on every server), but "only one owner"
-//!   does not.
+//! The limits are stated on [`Lock`], where they render.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -152,8 +137,26 @@ impl LockOptions {
 /// CAS, then act by compare-CAS, so a lock that expired and was taken by another owner is
 /// never extended or released by the first. (The token check is what makes this safe after a
 /// server restart, which restarts memcached's CAS counter: a new owner's CAS can equal an old
-/// one's, its token cannot.) See the [module docs](self) for what this lock cannot promise.
+/// one's, its token cannot.)
 ///
+/// # Limits
+/// - **An expired TTL means lost ownership.** Nothing tells the owner when its TTL ran out;
+///   work that may outlast it must [`extend`](Lock::extend) in time and stop when `extend`
+///   says the lock was lost. A process paused past the TTL (a GC, a `SIGSTOP`, a slow disk)
+///   may still believe it owns a lock another owner now holds.
+/// - **memcached is a cache, not a consensus store.** An item can be evicted under memory
+///   pressure (give lock keys their own slab room or run with `-M`), and a restart forgets
+///   every lock. Use this lock to keep duplicate work rare, not where two owners at once would
+///   corrupt data; for that, use a consensus store (etcd, ZooKeeper) with fencing tokens.
+/// - **On a [`Cluster`], the key never moves by default.** With a [`Failover`](crate::Failover)
+///   that moves keys to another server while theirs is down, mutual exclusion is void: a
+///   second owner can acquire the same key on the fallback server while the first still
+///   holds it on the original, and a lock taken on the fallback is forgotten when the
+///   original comes back. Release and extend stay safe (they never act on a lock another
+///   owner holds: the token and CAS checks hold on every server), but "only one owner"
+///   does not.
+///
+/// # Example
 /// ```
 /// use memcache_sync::{Client, Lock, LockOptions};
 /// use std::time::Duration;
