@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::deadline::Bound;
 use crate::error::{Error, Phase};
+use crate::protocol::meta::{parse_meta_reply, MetaReply};
 use crate::protocol::{
     parse_reply, parse_value_header, ProtocolError, ProtocolErrorKind, Reply, Status, Value,
 };
@@ -343,6 +344,24 @@ impl Replies<'_> {
         let conn = &mut *self.connection;
         loop {
             match parse_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+                Status::Complete { frame, len } => {
+                    let result = f(frame);
+                    conn.consume(len);
+                    return result;
+                }
+                Status::Incomplete => conn.fill(&self.bound)?,
+            }
+        }
+    }
+
+    /// [`Replies::next`] for a meta command's reply: the same loop over the meta codec.
+    pub(crate) fn next_meta<R>(
+        &mut self,
+        f: impl FnOnce(MetaReply<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let conn = &mut *self.connection;
+        loop {
+            match parse_meta_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
                 Status::Complete { frame, len } => {
                     let result = f(frame);
                     conn.consume(len);

@@ -207,6 +207,17 @@ pub enum Error {
         /// returns.
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// The server does not support a flag the meta command used: it is older than the flag
+    /// (memcached answered `CLIENT_ERROR invalid flag`, see
+    /// [`unsupported_flag`](crate::protocol::meta::unsupported_flag)). Nothing was carried
+    /// out. The connection is kept: the client checks that the stream is still in step (with
+    /// an `mn`) before it trusts it again. Not transient: the same server refuses it again.
+    Unsupported {
+        /// The version-gated flag the request carried (`E` or `x`), when it carried one.
+        flag: Option<char>,
+        /// The message after `CLIENT_ERROR`.
+        message: String,
+    },
 }
 
 /// What part of TLS failed, in an [`Error::Tls`].
@@ -294,6 +305,19 @@ impl fmt::Display for Error {
                 phase,
                 source,
             } => write!(f, "TLS {failure} during the {phase}: {source}"),
+            Self::Unsupported {
+                flag: Some(flag),
+                message,
+            } => write!(f, "memcached does not support the {flag} flag: {message}"),
+            Self::Unsupported {
+                flag: None,
+                message,
+            } => {
+                write!(
+                    f,
+                    "memcached does not support a flag of the command: {message}"
+                )
+            }
             Self::Batch {
                 index,
                 failed,

@@ -85,6 +85,8 @@ mod error;
 mod expiry;
 mod found;
 mod item;
+mod lock;
+mod meta_types;
 mod pool;
 pub mod protocol;
 mod store_options;
@@ -104,6 +106,11 @@ pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;
 pub use found::{Found, FoundIntoIter, FoundIter};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
+pub use lock::{Lock, LockOptions, LockStore};
+pub use meta_types::{
+    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDeleteOptions, MetaDeleteOutcome,
+    MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions, MetaStoreOutcome,
+};
 pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
 /// The rustls this crate was built with, for [`TlsConfig::from_rustls`] and the certificate

@@ -20,6 +20,8 @@ mod keys;
 mod arithmetic;
 // # Batches
 mod batch;
+// # Meta commands
+mod meta;
 // # Server administration
 mod admin;
 // No public methods, so not on the page.

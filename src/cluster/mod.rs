@@ -5,6 +5,7 @@ mod admin;
 mod batch;
 mod health;
 mod jitter;
+mod meta;
 mod observer;
 mod retry;
 mod route;
