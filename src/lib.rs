@@ -98,7 +98,7 @@ pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, PerServer,
     RetryPolicy, ServerFailure,
 };
-pub use config::{Config, Secret};
+pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result};
 pub use expiry::Expiry;

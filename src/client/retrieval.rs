@@ -146,6 +146,7 @@ impl Client {
     }
 
     fn gat_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
+        self.refuse_unsupported("gat")?;
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve(RetrievalCommand::Gat(exptime), key, item)
     }
@@ -171,6 +172,7 @@ impl Client {
     }
 
     fn gats_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
+        self.refuse_unsupported("gats")?;
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve(RetrievalCommand::Gats(exptime), key, item_with_token)
     }
