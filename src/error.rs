@@ -747,8 +747,14 @@ mod tests {
         for message in ["Connection refused", "Connection timed out"] {
             let error = server_error(message);
             assert!(error.is_backend_unavailable(), "{message}");
-            assert!(error.is_transient() && error.may_have_reached_server(), "{message}");
-            assert!(!error.is_connection_error() && !error.breaks_connection(), "{message}");
+            assert!(
+                error.is_transient() && error.may_have_reached_server(),
+                "{message}"
+            );
+            assert!(
+                !error.is_connection_error() && !error.breaks_connection(),
+                "{message}"
+            );
             assert!(error.is_safe_to_retry(true) && !error.is_safe_to_retry(false));
         }
         assert!(!server_error("out of memory storing object").is_backend_unavailable());
