@@ -432,6 +432,24 @@ fn a_cluster_with_the_twemproxy_kind_is_never_marked_down_by_a_command_the_proxy
             "{error:?}"
         );
     }
+    // The cluster's own admin calls go through the same check, server by server.
+    for result in [
+        cluster.stats().into_results(),
+        cluster.stats_group("items").into_results(),
+    ] {
+        for (_, answer) in result {
+            let error = answer.unwrap_err();
+            assert!(
+                matches!(error, Error::NotSupportedByServer { .. }),
+                "{error:?}"
+            );
+        }
+    }
+    let flushed = cluster.flush_all().into_results();
+    assert!(matches!(
+        flushed[0].1,
+        Err(Error::NotSupportedByServer { .. })
+    ));
     assert!(!cluster.is_down(0));
     assert_eq!(cluster.get("k").unwrap(), None);
 
