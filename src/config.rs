@@ -25,6 +25,7 @@ pub struct Config {
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
+    server_kind: ServerKind,
     nodelay: bool,
     tcp_keepalive: Option<Duration>,
     max_value_size: usize,
@@ -88,6 +89,55 @@ impl From<Vec<u8>> for Secret {
     }
 }
 
+/// What answers on the far end of the connection: memcached itself, or a proxy that speaks
+/// its protocol but lacks some of its commands. Set it with [`Config::with_server_kind`].
+///
+/// ```
+/// use memcache_sync::{Config, ServerKind};
+/// assert_eq!(Config::default().server_kind(), ServerKind::Memcached);
+/// let proxy = Config::default().with_server_kind(ServerKind::Twemproxy);
+/// assert_eq!(proxy.server_kind().to_string(), "twemproxy");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ServerKind {
+    /// memcached, or anything that answers every command it does. The default.
+    #[default]
+    Memcached,
+    /// twemproxy (nutcracker). nutcracker 0.5 answers a command it does not proxy by closing
+    /// the connection, which would read as a lost connection; with this kind the client
+    /// refuses those commands before sending, with
+    /// [`Error::NotSupportedByServer`](crate::Error::NotSupportedByServer): `gat`, `gats`,
+    /// `flush_all` ([`Client::flush_all`](crate::Client::flush_all) and
+    /// [`Client::flush_all_after`](crate::Client::flush_all_after)), every `stats` call and
+    /// `verbosity`. Everything else, `touch` and `version` included, is sent as usual.
+    Twemproxy,
+}
+
+impl ServerKind {
+    /// Whether this kind of server answers `command` (the command's name as
+    /// [`Error::NotSupportedByServer`](crate::Error::NotSupportedByServer) reports it).
+    /// Observed through nutcracker 0.5: it closes the connection on each of these.
+    pub(crate) fn supports(self, command: &str) -> bool {
+        match self {
+            Self::Memcached => true,
+            Self::Twemproxy => !matches!(
+                command,
+                "gat" | "gats" | "flush_all" | "stats" | "verbosity" | "meta"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Memcached => "memcached",
+            Self::Twemproxy => "twemproxy",
+        })
+    }
+}
+
 /// The shortest timeout: a zero timeout would mean "wait forever" to the socket layer.
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 
@@ -97,6 +147,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             write_timeout: Duration::from_secs(1),
+            server_kind: ServerKind::Memcached,
             nodelay: true,
             tcp_keepalive: None,
             max_value_size: 1024 * 1024,
@@ -203,6 +254,27 @@ impl Config {
     pub fn with_max_value_size(mut self, bytes: usize) -> Self {
         self.max_value_size = bytes;
         self
+    }
+
+    /// What the client talks to: memcached (the default) or a proxy such as twemproxy
+    /// ([`ServerKind`]). With [`ServerKind::Twemproxy`], the commands nutcracker lacks are
+    /// refused before anything is sent, with
+    /// [`Error::NotSupportedByServer`](crate::Error::NotSupportedByServer), and the
+    /// connection is kept.
+    ///
+    /// Without it, nutcracker answers such a command by closing the connection: the client
+    /// reports [`Error::ConnectionClosed`](crate::Error::ConnectionClosed), which is
+    /// transient, and a [`Cluster`](crate::Cluster) counts it as a failure of the proxy. The
+    /// client cannot tell that close from a proxy that died, so only this setting keeps a
+    /// `gat` from taking the proxy out of the ring: it is never sent.
+    pub fn with_server_kind(mut self, kind: ServerKind) -> Self {
+        self.server_kind = kind;
+        self
+    }
+
+    /// See [`Config::with_server_kind`].
+    pub fn server_kind(&self) -> ServerKind {
+        self.server_kind
     }
 
     /// See [`Config::with_connect_timeout`].

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::batch::{items, were, BatchError};
+use crate::config::ServerKind;
 use crate::protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};
 
 /// Which wait ran out, or which direction of the connection failed.
@@ -41,6 +42,7 @@ impl std::fmt::Display for Phase {
 /// | bytes that are not a valid reply | [`Error::Protocol`] |
 /// | `SERVER_ERROR …` / `CLIENT_ERROR …` / `ERROR` | [`Error::ServerError`] / [`Error::ClientError`] / [`Error::UnknownCommand`] |
 /// | a key or value refused before sending | [`Error::InvalidKey`], [`Error::ValueTooLarge`], [`Error::InvalidArgument`] |
+/// | a command the configured [`ServerKind`] lacks, refused before sending | [`Error::NotSupportedByServer`] |
 /// | items of a batch not confirmed, after `?` on a [`BatchError`] | [`Error::Batch`] |
 /// | the server requires authentication and the client has no credentials | [`Error::AuthenticationRequired`] |
 /// | the server refused the credentials | [`Error::AuthenticationFailed`] |
@@ -137,6 +139,17 @@ pub enum Error {
         what: &'static str,
         /// Why it was refused.
         reason: String,
+    },
+    /// The configured [`ServerKind`] ([`Config::with_server_kind`](crate::Config::with_server_kind))
+    /// does not answer this command, so it was refused before anything was written; the
+    /// connection is kept. twemproxy would close the connection instead of answering. Not
+    /// transient and not a connection error: asking again gets the same answer, and a
+    /// [`Cluster`](crate::Cluster) does not count it against the server.
+    NotSupportedByServer {
+        /// The command, as memcached spells it: `gat`, `stats`, `flush_all`, …
+        command: &'static str,
+        /// The kind of server it was refused for.
+        server: ServerKind,
     },
     /// The server that owns the key is marked down after repeated connection failures; the
     /// call failed at once, without waiting on the network. Nothing was sent.
@@ -283,6 +296,9 @@ impl fmt::Display for Error {
                 )
             }
             Self::InvalidArgument { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Self::NotSupportedByServer { command, server } => {
+                write!(f, "{server} does not support `{command}`; nothing was sent")
+            }
             Self::ServerDown { addr, retry_in } => {
                 write!(
                     f,
@@ -445,6 +461,34 @@ impl Error {
         self.server_error_kind() == Some(ServerErrorKind::OutOfMemory)
     }
 
+    /// A proxy answered that the backend owning the key is unavailable
+    /// ([`ServerErrorKind::BackendUnavailable`], such as twemproxy's `SERVER_ERROR Connection
+    /// refused`) or did not answer in time ([`ServerErrorKind::BackendTimedOut`], twemproxy's
+    /// `SERVER_ERROR Connection timed out`). Transient: the backend may be back soon.
+    ///
+    /// The proxy itself answered, so a [`Cluster`](crate::Cluster) keeps it up. And the
+    /// error does not mean the command was not applied: after a backend timeout the request
+    /// may sit in the stalled backend's socket and be carried out when it resumes (observed
+    /// with nutcracker 0.5: every `set` answered `Connection timed out` was applied once the
+    /// backend continued), so [`Error::may_have_reached_server`] stays true.
+    ///
+    /// ```
+    /// # use memcache_sync::{Error, ServerErrorKind};
+    /// let message = "Connection timed out";
+    /// let timed_out = Error::ServerError {
+    ///     kind: ServerErrorKind::of_message(message.as_bytes()),
+    ///     message: message.into(),
+    /// };
+    /// assert!(timed_out.is_backend_unavailable() && timed_out.is_transient());
+    /// assert!(timed_out.may_have_reached_server() && !timed_out.is_safe_to_retry(false));
+    /// ```
+    pub fn is_backend_unavailable(&self) -> bool {
+        matches!(
+            self.server_error_kind(),
+            Some(ServerErrorKind::BackendUnavailable | ServerErrorKind::BackendTimedOut)
+        )
+    }
+
     fn server_error_kind(&self) -> Option<ServerErrorKind> {
         match self.first() {
             Self::ServerError { kind, .. } => Some(*kind),
@@ -474,6 +518,7 @@ impl Error {
                     phase: Phase::Connect,
                     ..
                 }
+                | Self::NotSupportedByServer { .. }
         );
         let batch = matches!(self, Self::Batch { .. });
         batch || !(before_sending || self.is_invalid_input() || self.is_authentication_error())
@@ -499,6 +544,7 @@ impl Error {
             || (matches!(error, Self::Protocol(_)) && !too_long)
             || matches!(error, Self::PoolTimeout { .. })
             || error.is_out_of_memory()
+            || error.is_backend_unavailable()
             || connections_full
     }
 
@@ -816,6 +862,39 @@ mod tests {
             message: "out of memory".into(),
         };
         assert!(!declared.is_out_of_memory());
+    }
+
+    #[test]
+    fn a_backend_failure_behind_a_proxy_is_transient_and_may_have_been_applied() {
+        for message in ["Connection refused", "Connection timed out"] {
+            let error = server_error(message);
+            assert!(error.is_backend_unavailable(), "{message}");
+            assert!(
+                error.is_transient() && error.may_have_reached_server(),
+                "{message}"
+            );
+            assert!(
+                !error.is_connection_error() && !error.breaks_connection(),
+                "{message}"
+            );
+            assert!(error.is_safe_to_retry(true) && !error.is_safe_to_retry(false));
+        }
+        assert!(!server_error("out of memory storing object").is_backend_unavailable());
+    }
+
+    #[test]
+    fn a_command_the_server_kind_lacks_was_never_sent_and_keeps_the_connection() {
+        let error = Error::NotSupportedByServer {
+            command: "gat",
+            server: ServerKind::Twemproxy,
+        };
+        assert!(!error.may_have_reached_server() && !error.breaks_connection());
+        assert!(!error.is_transient() && !error.is_connection_error());
+        assert!(!error.is_invalid_input() && !error.is_safe_to_retry(true));
+        assert_eq!(
+            error.to_string(),
+            "twemproxy does not support `gat`; nothing was sent"
+        );
     }
 
     #[test]

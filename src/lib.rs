@@ -100,7 +100,7 @@ pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Observer, PerServer,
     RetryPolicy, ServerFailure,
 };
-pub use config::{Config, Secret};
+pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;

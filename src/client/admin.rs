@@ -127,6 +127,7 @@ impl Client {
     }
 
     fn flush(&mut self, delay: Option<i64>) -> Result<()> {
+        self.refuse_unsupported("flush_all")?;
         self.encode(|buf| {
             encode_flush_all(buf, delay, false);
             Ok(())
@@ -216,6 +217,7 @@ impl Client {
     }
 
     fn encode_stats(&mut self, args: Option<&str>) -> Result<()> {
+        self.refuse_unsupported("stats")?;
         self.request.clear();
         encode_stats(&mut self.request, args.map(str::as_bytes)).map_err(|e| {
             Error::InvalidArgument {
@@ -372,6 +374,7 @@ impl Client {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn verbosity(&mut self, level: u32) -> Result<()> {
+        self.refuse_unsupported("verbosity")?;
         self.encode(|buf| {
             encode_verbosity(buf, level, false);
             Ok(())

@@ -478,6 +478,7 @@ impl Client {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn meta_noop(&mut self) -> Result<()> {
+        self.refuse_unsupported("meta")?;
         self.request.clear();
         MetaNoop.encode(&mut self.request);
         self.round_trip(|replies| {
@@ -505,6 +506,8 @@ impl Client {
         encode: impl FnOnce(&[u8], &mut Vec<u8>) -> Result<(), MetaError>,
         accept: impl FnOnce(&MetaResponse<'_>) -> Option<R>,
     ) -> Result<R> {
+        // twemproxy 0.5 answers every meta command by closing the connection.
+        self.refuse_unsupported("meta")?;
         let mut opaque_buf = OpaqueBuf::default();
         let opaque = next_opaque(&mut opaque_buf);
         self.request.clear();

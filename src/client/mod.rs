@@ -26,6 +26,8 @@ mod meta;
 mod admin;
 // No public methods, so not on the page.
 mod pipeline;
+// No public methods either: the check that refuses what the server kind lacks.
+mod proxy;
 
 pub use admin::{CachedumpItem, PrefixStats};
 pub use builder::ClientBuilder;

@@ -145,6 +145,7 @@ impl Client {
     }
 
     fn gat_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
+        self.refuse_unsupported("gat")?;
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve_item(RetrievalCommand::Gat(exptime), key)
     }
@@ -170,6 +171,7 @@ impl Client {
     }
 
     fn gats_bytes(&mut self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
+        self.refuse_unsupported("gats")?;
         let exptime = expiry.to_wire(SystemTime::now())?;
         self.retrieve_item_with_token(RetrievalCommand::Gats(exptime), key)
     }

@@ -2,12 +2,14 @@
 
 /// The kind of failure a `SERVER_ERROR <message>` reply reports, for the replies a caller may
 /// act on. memcached has no error codes in the text protocol, only messages; this reads the
-/// ones memcached 1.6 sends (see [`ServerErrorKind::of_message`]).
+/// ones memcached 1.6 sends, and twemproxy's for a failed backend (see
+/// [`ServerErrorKind::of_message`]).
 ///
 /// ```
 /// use memcache_sync::protocol::ServerErrorKind;
 /// assert_eq!(ServerErrorKind::of_message(b"out of memory storing object"), ServerErrorKind::OutOfMemory);
 /// assert_eq!(ServerErrorKind::of_message(b"object too large for cache"), ServerErrorKind::TooLarge);
+/// assert_eq!(ServerErrorKind::of_message(b"Connection refused"), ServerErrorKind::BackendUnavailable);
 /// assert_eq!(ServerErrorKind::of_message(b"output line too long"), ServerErrorKind::Other);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,10 +23,29 @@ pub enum ServerErrorKind {
     /// The value is over the server's item size limit (`-I`): `object too large for cache`.
     /// memcached also deletes the key's old value when it refuses an oversized store.
     TooLarge,
-    /// Any other message, such as `output line too long`, or a proxy's own (twemproxy's
-    /// `Connection refused`).
+    /// A proxy could not reach the backend that owns the key: twemproxy (nutcracker 0.5)
+    /// answers with the system's message for the failure, `Connection refused` for a dead
+    /// backend, or `Connection reset by peer`, `No route to host`, `Network is unreachable`,
+    /// `Host is down`, `Broken pipe`. The proxy itself is up.
+    BackendUnavailable,
+    /// A proxy gave up waiting for the backend's reply after its own timeout: twemproxy's
+    /// `Connection timed out`. The backend may still carry the command out (a stalled
+    /// memcached applies it when it resumes), so this does not mean "not applied".
+    BackendTimedOut,
+    /// Any other message, such as `output line too long`.
     Other,
 }
+
+/// The system messages (`strerror`) twemproxy forwards for a backend it cannot reach. memcached
+/// itself sends none of them.
+const BACKEND_UNAVAILABLE: [&[u8]; 6] = [
+    b"connection refused",
+    b"connection reset",
+    b"no route to host",
+    b"network is unreachable",
+    b"host is down",
+    b"broken pipe",
+];
 
 impl ServerErrorKind {
     /// Classifies the message after `SERVER_ERROR `, as [`Reply::ServerError`](super::Reply)
@@ -41,6 +62,10 @@ impl ServerErrorKind {
             Self::OutOfMemory
         } else if holds(b"too large") {
             Self::TooLarge
+        } else if holds(b"connection timed out") {
+            Self::BackendTimedOut
+        } else if BACKEND_UNAVAILABLE.iter().any(|phrase| holds(phrase)) {
+            Self::BackendUnavailable
         } else {
             Self::Other
         }
@@ -49,7 +74,9 @@ impl ServerErrorKind {
 
 #[cfg(test)]
 mod tests {
-    use super::ServerErrorKind::{self, Other, OutOfMemory, TooLarge};
+    use super::ServerErrorKind::{
+        self, BackendTimedOut, BackendUnavailable, Other, OutOfMemory, TooLarge,
+    };
 
     #[test]
     fn every_server_error_memcached_1_6_18_sends_is_classified() {
@@ -71,6 +98,29 @@ mod tests {
             (b"refcount overflow during fetch", Other),
             (b"Unhandled storage type.", Other),
             (b"", Other),
+        ];
+        for (message, kind) in cases {
+            assert_eq!(
+                ServerErrorKind::of_message(message),
+                kind,
+                "{}",
+                message.escape_ascii()
+            );
+        }
+    }
+
+    #[test]
+    fn twemproxys_backend_failures_are_classified() {
+        // The two observed through nutcracker 0.5 (a killed and a SIGSTOPped backend), then
+        // the other socket errors it forwards as `strerror` text.
+        let cases: [(&[u8], ServerErrorKind); 7] = [
+            (b"Connection refused", BackendUnavailable),
+            (b"Connection timed out", BackendTimedOut),
+            (b"Connection reset by peer", BackendUnavailable),
+            (b"No route to host", BackendUnavailable),
+            (b"Network is unreachable", BackendUnavailable),
+            (b"Host is down", BackendUnavailable),
+            (b"Broken pipe", BackendUnavailable),
         ];
         for (message, kind) in cases {
             assert_eq!(

@@ -1,6 +1,7 @@
 //! A real twemproxy (nutcracker) in front of private memcached processes, for the tests of
 //! what a proxy does differently from memcached: it answers a multi-key line whose keys span
-//! backends in its own order, and closes the connection after an error on such a line.
+//! backends in its own order, closes the connection after an error on such a line and on a
+//! command it lacks, and answers for a dead or stalled backend with `SERVER_ERROR`.
 
 use std::fs::{self, File};
 use std::io::ErrorKind;
@@ -24,6 +25,33 @@ const NOT_FOUND: &str = "nutcracker (twemproxy) was not found on PATH or at /usr
 Install it with \"sudo apt-get install -y nutcracker\" (Debian/Ubuntu) or run scripts/test, \
 which installs it.";
 
+/// The pool settings nutcracker runs with, as its YAML config names them.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `timeout`: how long nutcracker waits for a backend's reply before it answers
+    /// `SERVER_ERROR Connection timed out`.
+    pub timeout: Duration,
+    /// `auto_eject_hosts`: whether a failing backend is taken out of the ring, so that its
+    /// keys go to another backend.
+    pub auto_eject_hosts: bool,
+    /// `server_failure_limit`: consecutive failures before a backend is ejected.
+    pub server_failure_limit: u32,
+    /// `server_retry_timeout`: how long an ejected backend stays out of the ring.
+    pub server_retry_timeout: Duration,
+}
+
+impl Settings {
+    /// The settings the README recommends: no ejection, and `timeout` as given.
+    pub fn no_eject(timeout: Duration) -> Settings {
+        Settings {
+            timeout,
+            auto_eject_hosts: false,
+            server_failure_limit: 2,
+            server_retry_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// A nutcracker process in front of its own memcached backends; both are killed when dropped.
 pub struct Nutcracker {
     /// `None` once the process has been killed and reaped.
@@ -39,6 +67,12 @@ impl Nutcracker {
     /// ketama over fnv1a_64, never ejecting a failing backend, and giving up on a backend's
     /// reply after `timeout`.
     pub fn start(backends: usize, timeout: Duration) -> Nutcracker {
+        Nutcracker::start_with(backends, Settings::no_eject(timeout))
+    }
+
+    /// nutcracker in front of `backends` fresh memcached processes, distributing keys with
+    /// ketama over fnv1a_64, with the pool `settings`.
+    pub fn start_with(backends: usize, settings: Settings) -> Nutcracker {
         let backends: Vec<Memcached> = (0..backends).map(|_| Memcached::start()).collect();
         let name = String::from_utf8(unique_key("memcache-sync-nutcracker-")).unwrap();
         let dir = std::env::temp_dir().join(name);
@@ -54,7 +88,7 @@ impl Nutcracker {
         let binary = binary();
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            match proxy.spawn(&binary, timeout) {
+            match proxy.spawn(&binary, &settings) {
                 Ok(()) => return proxy,
                 Err(e) => failures.push(e),
             }
@@ -97,7 +131,7 @@ impl Nutcracker {
     /// waits until it accepts. nutcracker cannot be told to pick a free port itself, so a port
     /// found free can be taken by someone else before nutcracker binds it: then it exits, and
     /// the caller tries again.
-    fn spawn(&mut self, binary: &Path, timeout: Duration) -> Result<(), String> {
+    fn spawn(&mut self, binary: &Path, settings: &Settings) -> Result<(), String> {
         let (port, stats_port) = (free_port()?, free_port()?);
         let servers: String = self
             .backends
@@ -109,10 +143,15 @@ impl Nutcracker {
              \x20 listen: 127.0.0.1:{port}\n\
              \x20 hash: fnv1a_64\n\
              \x20 distribution: ketama\n\
-             \x20 auto_eject_hosts: false\n\
+             \x20 auto_eject_hosts: {}\n\
+             \x20 server_failure_limit: {}\n\
+             \x20 server_retry_timeout: {}\n\
              \x20 timeout: {}\n\
              \x20 servers:\n{servers}",
-            timeout.as_millis().max(1)
+            settings.auto_eject_hosts,
+            settings.server_failure_limit,
+            settings.server_retry_timeout.as_millis().max(1),
+            settings.timeout.as_millis().max(1)
         );
         fs::write(self.config_file(), config)
             .map_err(|e| format!("cannot write {}: {e}", self.config_file().display()))?;

@@ -101,6 +101,28 @@ mod tests {
     }
 
     #[test]
+    fn a_proxy_reporting_its_backend_down_answered_and_a_refused_command_proves_nothing() {
+        use crate::protocol::ServerErrorKind;
+        // twemproxy's words for a dead and for a stalled backend: the proxy itself is up.
+        for (kind, message) in [
+            (ServerErrorKind::BackendUnavailable, "Connection refused"),
+            (ServerErrorKind::BackendTimedOut, "Connection timed out"),
+        ] {
+            let error = Error::ServerError {
+                kind,
+                message: message.into(),
+            };
+            assert_eq!(Verdict::of(Some(&error)), Verdict::Answered, "{message}");
+        }
+        // Refused before sending for want of support: the server was never asked.
+        let refused = Error::NotSupportedByServer {
+            command: "gat",
+            server: crate::config::ServerKind::Twemproxy,
+        };
+        assert_eq!(Verdict::of(Some(&refused)), Verdict::Unknown);
+    }
+
+    #[test]
     fn the_callers_deadline_says_nothing_about_the_server() {
         for phase in [Phase::Connect, Phase::Write, Phase::Read] {
             let error = Error::DeadlineExceeded { phase };
