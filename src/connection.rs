@@ -334,6 +334,31 @@ pub(crate) struct Replies<'c> {
     bound: Bound,
 }
 
+/// A reply codec the reader can decode frames with: the text protocol's or the meta
+/// protocol's, one read loop for both.
+trait Codec {
+    type Frame<'a>;
+    fn parse(buf: &[u8], max_value_len: usize) -> Result<Status<Self::Frame<'_>>, ProtocolError>;
+}
+
+struct Text;
+
+impl Codec for Text {
+    type Frame<'a> = Reply<'a>;
+    fn parse(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>, ProtocolError> {
+        parse_reply(buf, max_value_len)
+    }
+}
+
+struct Meta;
+
+impl Codec for Meta {
+    type Frame<'a> = MetaReply<'a>;
+    fn parse(buf: &[u8], max_value_len: usize) -> Result<Status<MetaReply<'_>>, ProtocolError> {
+        parse_meta_reply(buf, max_value_len)
+    }
+}
+
 impl Replies<'_> {
     /// Decodes the next frame, reading as needed, and passes it to `f`. The frame is consumed
     /// whatever `f` returns, so the stream stays in step.
@@ -341,33 +366,40 @@ impl Replies<'_> {
         &mut self,
         f: impl FnOnce(Reply<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let conn = &mut *self.connection;
-        loop {
-            match parse_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
-                Status::Complete { frame, len } => {
-                    let result = f(frame);
-                    conn.consume(len);
-                    return result;
-                }
-                Status::Incomplete => conn.fill(&self.bound)?,
-            }
-        }
+        self.next_frame::<Text, R>(f)
     }
 
-    /// [`Replies::next`] for a meta command's reply: the same loop over the meta codec.
+    /// [`Replies::next`] for a meta command's reply.
     pub(crate) fn next_meta<R>(
         &mut self,
         f: impl FnOnce(MetaReply<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        self.next_frame::<Meta, R>(f)
+    }
+
+    /// The read loop: try to decode what is buffered, else read more within the bound.
+    fn next_frame<C: Codec, R>(
+        &mut self,
+        f: impl FnOnce(C::Frame<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let conn = &mut *self.connection;
+        let mut f = Some(f);
         loop {
-            match parse_meta_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+            // The frame borrows the buffer: it is handed to `f` and gone before the buffer is
+            // consumed or refilled.
+            let decoded = match C::parse(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
                 Status::Complete { frame, len } => {
-                    let result = f(frame);
+                    let f = f.take().expect("called once, at the one complete frame");
+                    Some((f(frame), len))
+                }
+                Status::Incomplete => None,
+            };
+            match decoded {
+                Some((result, len)) => {
                     conn.consume(len);
                     return result;
                 }
-                Status::Incomplete => conn.fill(&self.bound)?,
+                None => conn.fill(&self.bound)?,
             }
         }
     }
