@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::timed;
+
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind as IoErrorKind;
 use std::net::TcpListener;
@@ -306,12 +308,6 @@ fn transitions(events: &[Seen], server: &str) -> Vec<&'static str> {
             _ => None,
         })
         .collect()
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let result = f();
-    (result, started.elapsed())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::timed;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,12 +30,6 @@ fn patient() -> Config {
         .with_connect_timeout(PATIENT)
         .with_write_timeout(PATIENT)
         .with_read_timeout(PATIENT)
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let result = f();
-    (result, started.elapsed())
 }
 
 fn assert_within(elapsed: Duration, bound: Duration, what: &str) {

@@ -13,9 +13,11 @@
 
 mod support;
 
+use support::timed;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memcache_sync::protocol::ProtocolErrorKind;
 use memcache_sync::{Client, Config, Error, Expiry, Item, Phase, StoreOutcome};
@@ -58,12 +60,6 @@ fn setup_with(fault: Fault, config: Config) -> (FaultServer, Client) {
         .connect()
         .expect("connect to fault server");
     (server, client)
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let result = f();
-    (result, started.elapsed())
 }
 
 /// A timeout error must come no earlier than its timeout and no later than timeout + margin.

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::timed;
+
 use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -27,12 +29,6 @@ fn item(value: &[u8]) -> Option<Item> {
         value: value.to_vec(),
         flags: 0,
     })
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let result = f();
-    (result, started.elapsed())
 }
 
 /// A loopback port nobody listens on (bound, then released).

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::timed;
+
 use std::io::ErrorKind;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,12 +37,6 @@ fn item(value: &[u8]) -> Option<Item> {
         value: value.to_vec(),
         flags: 0,
     })
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let result = f();
-    (result, started.elapsed())
 }
 
 /// What memcached at `addr` holds under `key`, read without the client under test.

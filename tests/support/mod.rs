@@ -25,3 +25,10 @@ pub fn item(value: &[u8], flags: u32) -> Option<memcache_sync::Item> {
         flags,
     })
 }
+
+/// Runs `f` and returns its result with how long it took.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let result = f();
+    (result, started.elapsed())
+}
