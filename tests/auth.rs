@@ -367,3 +367,13 @@ fn no_final_newline_in_the_auth_file_loses_the_last_character_of_the_password() 
         .unwrap();
     assert!(client.version().is_ok());
 }
+
+#[test]
+fn the_meta_commands_and_a_lock_work_after_authentication() {
+    let server = Memcached::start_with_auth_file(AUTH_FILE, &[]);
+    let mut client = Client::builder(&server.addr())
+        .config(authenticated())
+        .connect()
+        .unwrap();
+    support::exercise_meta_commands(&mut client);
+}

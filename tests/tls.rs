@@ -702,3 +702,14 @@ fn authentication_runs_inside_the_tls_session_right_after_the_handshake() {
         wrong.err()
     );
 }
+
+#[test]
+fn the_meta_commands_and_a_lock_work_over_tls() {
+    let pki = Pki::new("meta");
+    let server = start(&pki.server(), None);
+    let mut client = Client::builder(&format!("127.0.0.1:{}", server.port()))
+        .config(config(trusting(&pki)))
+        .connect()
+        .unwrap();
+    support::exercise_meta_commands(&mut client);
+}

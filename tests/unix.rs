@@ -523,3 +523,13 @@ fn the_first_write_after_the_server_dies_fails_at_once_with_a_broken_pipe_not_a_
         child::describe(&output)
     );
 }
+
+#[test]
+fn the_meta_commands_and_a_lock_work_over_a_unix_socket() {
+    let server = Memcached::start_unix();
+    let mut client = Client::builder(&server.addr())
+        .config(config())
+        .connect()
+        .unwrap();
+    support::exercise_meta_commands(&mut client);
+}
