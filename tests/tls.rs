@@ -713,3 +713,39 @@ fn the_meta_commands_and_a_lock_work_over_tls() {
         .unwrap();
     support::exercise_meta_commands(&mut client);
 }
+
+#[test]
+fn batches_and_a_cluster_of_two_tls_servers_work_as_over_tcp() {
+    let pki = Pki::new("cluster");
+    let servers = [start(&pki.server(), None), start(&pki.server(), None)];
+    let addrs: Vec<String> = servers
+        .iter()
+        .map(|server| format!("127.0.0.1:{}", server.port()))
+        .collect();
+    let mut client = Client::builder(&addrs[0])
+        .config(config(trusting(&pki)))
+        .connect()
+        .unwrap();
+    let keys: Vec<Vec<u8>> = (0..2_000)
+        .map(|i| unique_key(&format!("tls:batch:{i}:")))
+        .collect();
+    client
+        .set_many(keys.iter().map(|k| memcache_sync::Entry::new(k, b"batch")))
+        .unwrap();
+    assert_eq!(client.get_many(&keys).unwrap().len(), keys.len());
+    client.delete_many(&keys).unwrap();
+
+    let cluster = memcache_sync::Cluster::builder(&addrs)
+        .config(config(trusting(&pki)))
+        .build()
+        .unwrap();
+    cluster
+        .set_many(keys.iter().map(|k| memcache_sync::Entry::new(k, b"spread")))
+        .unwrap();
+    let report = cluster.get_many(&keys).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed.first());
+    assert_eq!(report.found.len(), keys.len());
+    let owners: std::collections::HashSet<usize> =
+        keys.iter().map(|k| cluster.server_for(k)).collect();
+    assert_eq!(owners.len(), 2, "the keys spread over both TLS servers");
+}
