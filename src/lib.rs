@@ -85,6 +85,7 @@ mod error;
 mod expiry;
 mod found;
 mod item;
+mod lease;
 mod lock;
 mod meta_types;
 mod pool;
@@ -106,6 +107,9 @@ pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;
 pub use found::{Found, FoundIntoIter, FoundIter};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
+pub use lease::{
+    get_or_fill, get_or_lease, Fetched, FillError, FillToken, LeaseOptions, LeaseOutcome,
+};
 pub use lock::{Lock, LockOptions, LockStore};
 pub use meta_types::{
     MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDeleteOptions, MetaDeleteOutcome,
