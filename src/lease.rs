@@ -17,6 +17,7 @@ use crate::expiry::Expiry;
 use crate::item::CasToken;
 use crate::lock::LockStore;
 use crate::meta_types::{MetaDeleteOptions, MetaGetOptions, MetaItem, MetaSetOptions};
+use crate::protocol::{ProtocolError, ProtocolErrorKind};
 
 /// How a lease is taken and waited for: the placeholder's TTL, the waiters' bounded total
 /// wait, and the filled value's expiry.
@@ -250,14 +251,9 @@ fn lease_once<S: LockStore>(
     Ok(LeaseOutcome::Hit(item))
 }
 
+/// A win without the CAS that was asked for: the fill could not be gated, so it is not tried.
 fn missing_cas(key: &[u8]) -> Error {
-    Error::InvalidArgument {
-        what: "lease",
-        reason: format!(
-            "the server won a lease on {:?} without returning its CAS",
-            String::from_utf8_lossy(key)
-        ),
-    }
+    Error::Protocol(ProtocolError::new(ProtocolErrorKind::UnexpectedReply, key))
 }
 
 /// What [`get_or_fill`] returns: the value, and where it came from.

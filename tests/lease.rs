@@ -143,7 +143,7 @@ fn a_waiter_gives_up_busy_within_the_configured_wait() {
     }
     assert!(took >= wait, "it waited: {took:?}");
     assert!(
-        took < wait + Duration::from_millis(100),
+        took < wait + Duration::from_millis(150),
         "bounded: {took:?}"
     );
     eprintln!("busy after {took:?} of a {wait:?} wait");
@@ -166,7 +166,7 @@ fn a_waiter_never_waits_past_the_callers_deadline() {
     let late = Instant::now().saturating_duration_since(deadline.instant());
     assert!(matches!(result, Err(FillError::Busy { .. })), "{result:?}");
     assert!(
-        late < Duration::from_millis(50),
+        late < Duration::from_millis(100),
         "{late:?} past the deadline"
     );
 }
@@ -246,4 +246,29 @@ fn a_lease_on_a_cluster_is_won_once_and_filled() {
     assert!(token.fill(&cluster, b"v", Expiry::after_secs(60)).unwrap());
     let fetched = get_or_fill(&cluster, &key, &options(), || never_load("a hit")).unwrap();
     assert_eq!(fetched, Fetched::Hit(b"v".to_vec()));
+}
+
+#[test]
+fn a_waiter_wins_a_lease_whose_winner_never_filled_once_it_lapses() {
+    let server = shared_server();
+    let (mut winner, mut waiter) = (client(&server.addr()), client(&server.addr()));
+    let key = unique_key("lease:lapse:");
+    let short_lease = LeaseOptions::new(Duration::from_secs(1)).wait(Duration::from_secs(4));
+    let LeaseOutcome::Won(abandoned) = get_or_lease(&mut winner, &key, &short_lease).unwrap()
+    else {
+        panic!("a miss wins the lease");
+    };
+    let begun = Instant::now();
+    let fetched = get_or_fill(&mut waiter, &key, &short_lease, || {
+        Ok::<_, Infallible>(b"after the lapse".to_vec())
+    })
+    .unwrap();
+    assert!(matches!(fetched, Fetched::Loaded { stored: true, .. }));
+    eprintln!("the lapsed lease was won after {:?}", begun.elapsed());
+    let late = abandoned.fill(&mut winner, b"too late", Expiry::after_secs(60));
+    assert!(
+        !late.unwrap(),
+        "a lapsed lease cannot overwrite the new fill"
+    );
+    assert_eq!(winner.get(&key).unwrap().unwrap().value, b"after the lapse");
 }
