@@ -7,6 +7,7 @@ use memcache_sync::{Client, Cluster, PoolConfig};
 use crate::common::floor::Floor;
 use crate::common::keys::VALUE_LEN;
 use crate::common::placement::Placement;
+use crate::fanfloor::FanFloor;
 
 pub enum FanSetup {
     /// One connection to the first server; keys all on it.
@@ -16,6 +17,9 @@ pub enum FanSetup {
     /// `Cluster::get_many`; keys spread over the four servers, or (`spread: false`) all on the
     /// first one.
     Cluster { cluster: Cluster, spread: bool },
+    /// One raw connection per server, keys spread over the four servers as the cluster
+    /// spreads them: the floor `Cluster::get_many` over four servers is held to.
+    FanFloor(Box<FanFloor>),
 }
 
 /// The default ketama cluster, pools of max 4 per server.
@@ -30,8 +34,9 @@ pub fn cluster(addrs: &[String]) -> Cluster {
         .expect("cluster builds")
 }
 
-/// The floor and the `Client` on the first server, and two clusters: the index of the one that
-/// reads keys spread over every server is [`SPREAD`].
+/// The floor and the `Client` on the first server, two clusters, and the fan-out floor over
+/// every server: the index of the cluster that reads keys spread over every server is
+/// [`SPREAD`], the fan-out floor's [`FAN_FLOOR`].
 pub fn lineup(addrs: &[String]) -> Vec<FanSetup> {
     vec![
         FanSetup::Floor(Floor::connect(&addrs[0])),
@@ -46,10 +51,12 @@ pub fn lineup(addrs: &[String]) -> Vec<FanSetup> {
             cluster: cluster(addrs),
             spread: false,
         },
+        FanSetup::FanFloor(Box::new(FanFloor::connect(addrs))),
     ]
 }
 
 pub const SPREAD: usize = 2;
+pub const FAN_FLOOR: usize = 4;
 
 impl FanSetup {
     pub fn name(&self, placement: Placement) -> String {
@@ -67,6 +74,7 @@ impl FanSetup {
             FanSetup::Cluster { spread: false, .. } => {
                 "Cluster::get_many, keys all on 1 server".into()
             }
+            FanSetup::FanFloor(_) => "floor: fan-out, 4 get lines, 4 connections, 4 servers".into(),
         }
     }
 
@@ -77,7 +85,7 @@ impl FanSetup {
 
     /// Reads `one` (keys all on the first server), or for the spread cluster `spread`; checks
     /// every key was found.
-    pub fn get_many(&mut self, one: &[&str], spread: &[&str]) {
+    pub fn get_many(&mut self, one: &[&str], spread: &[&'static str]) {
         let n = one.len();
         match self {
             FanSetup::Floor(floor) => floor.get(one, VALUE_LEN),
@@ -90,6 +98,7 @@ impl FanSetup {
                 assert!(report.failed.is_empty(), "{:?}", report.failed.first());
                 assert_eq!(report.found.len(), n);
             }
+            FanSetup::FanFloor(floor) => floor.get(spread, VALUE_LEN),
         }
     }
 }

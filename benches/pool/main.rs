@@ -28,7 +28,7 @@ use common::report::{print_sections, RunInfo, Section};
 use common::rounds::{sliced_turns, CpuClock, Record};
 use common::throughput::{result_row, OVERHEAD_HEADERS, RESULT_HEADERS};
 use overhead::Micro;
-use setup::{lineup, pool_config, run_threads, PoolSetup, POOL_RUNS};
+use setup::{lineup, pool_config, run_threads, PoolSetup, POOL_RUNS, RAW_THREADS};
 
 const BENCH: &str = "pool";
 /// Keys preloaded for the gets.
@@ -99,19 +99,57 @@ fn main() {
     };
     assert!(matches!(setups[2], PoolSetup::Pool { threads: 1, .. }));
     let overhead = overhead::rows(client, pooled, &micro);
+    let raw = setups
+        .iter()
+        .position(|s| matches!(s, PoolSetup::Raw(_)))
+        .expect("the raw many-thread run in the lineup");
+    let pool_n = setups
+        .iter()
+        .position(|s| {
+            matches!(
+                s,
+                PoolSetup::Pool {
+                    threads: RAW_THREADS,
+                    max: RAW_THREADS,
+                    ..
+                }
+            )
+        })
+        .expect("the pool of as many threads as the raw run in the lineup");
+    let raw_rows: Vec<Vec<String>> = [raw, pool_n]
+        .into_iter()
+        .map(|i| {
+            result_row(
+                "get (hit)",
+                &setups[i].name(placement),
+                &records[i],
+                &records[raw],
+            )
+        })
+        .collect();
 
     settings.print_header(&run, BENCH, &servers, &placed);
-    let connections = 2 + POOL_RUNS.iter().map(|(_, max)| max).sum::<usize>() + 1;
+    let connections = 2 + POOL_RUNS.iter().map(|(_, max)| max).sum::<usize>() + RAW_THREADS + 1;
     let sections = [
         Section {
             title: Some(format!(
                 "pool: get (hit), 32-byte keys, 100-byte values, on server 1; {} gets per thread per round in {} slices; \
                  latency per get includes checkout and return; {connections} connections to server 1: the floor's, \
-                 the bare Client's, and the pools' (opened before timing)",
+                 the bare Client's, the pools' (opened before timing), the raw threads'",
                 settings.pool_ops, settings.slices
             )),
             headers: &RESULT_HEADERS,
             rows: &rows,
+            grouped: true,
+        },
+        Section {
+            title: Some(format!(
+                "the pool against raw connections: the same gets and rounds as above; \"ops/s ÷ floor\" here is ÷ \
+                 {RAW_THREADS} threads each with its own raw connection (the floor's client) in the same round; \
+                 target ≥ 0.90"
+            )),
+            headers: &RESULT_HEADERS,
+            rows: &raw_rows,
             grouped: true,
         },
         Section {

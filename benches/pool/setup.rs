@@ -26,7 +26,13 @@ pub enum PoolSetup {
         threads: usize,
         max: usize,
     },
+    /// [`RAW_THREADS`] threads, each with its own raw connection (a [`Floor`]): what the pool
+    /// of as many connections is held to.
+    Raw(Vec<Floor>),
 }
+
+/// Threads (and connections) of the raw many-thread run, and of the pool compared with it.
+pub const RAW_THREADS: usize = 8;
 
 pub fn pool_config(max: usize) -> PoolConfig {
     PoolConfig::default()
@@ -51,6 +57,9 @@ pub fn lineup(addr: &str, placement: Placement) -> Vec<PoolSetup> {
         drop(held);
         setups.push(PoolSetup::Pool { pool, threads, max });
     }
+    setups.push(PoolSetup::Raw(
+        (0..RAW_THREADS).map(|_| Floor::connect(addr)).collect(),
+    ));
     if placement.single().is_some() {
         setups.push(PoolSetup::Floor {
             floor: Floor::connect(addr),
@@ -77,6 +86,9 @@ impl PoolSetup {
                 let s = if *threads == 1 { "" } else { "s" };
                 format!("Pool: {threads} thread{s}, max {max}{pinned}")
             }
+            PoolSetup::Raw(floors) => {
+                format!("raw: {} threads, 1 connection each", floors.len())
+            }
         }
     }
 
@@ -90,6 +102,7 @@ impl PoolSetup {
     pub fn threads(&self) -> usize {
         match self {
             PoolSetup::Pool { threads, .. } => *threads,
+            PoolSetup::Raw(floors) => floors.len(),
             _ => 1,
         }
     }
@@ -101,6 +114,7 @@ impl PoolSetup {
             PoolSetup::Pool { pool, threads, .. } => {
                 (0..*threads).map(|_| Worker::Pool(&*pool)).collect()
             }
+            PoolSetup::Raw(floors) => floors.iter_mut().map(Worker::Floor).collect(),
         }
     }
 }
