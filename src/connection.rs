@@ -162,45 +162,43 @@ impl Connection {
     /// comes first), and returns when the last byte left: the start of its replies' read
     /// timeout.
     pub(crate) fn write_all(&mut self, request: &[u8]) -> Result<Instant, Error> {
-        self.in_exchange = true;
-        let bound = Bound::from_now(self.write_timeout);
-        let mut written = 0;
-        while written < request.len() {
-            self.arm(Phase::Write, &bound)?;
-            match self.stream.write(&request[written..]) {
-                Ok(0) => {
-                    return Err(Error::ConnectionClosed {
-                        phase: Phase::Write,
-                    })
-                }
-                Ok(n) => written += n,
-                Err(error) => {
-                    if let Some(error) = classify(error, Phase::Write, &bound) {
-                        return Err(error);
-                    }
-                }
-            }
-        }
-        Ok(Instant::now())
+        self.write_parts(&[request])
     }
 
-    /// Sends `parts` one after another, as one request, with vectored writes (so a large
-    /// value goes out from where it lies, not copied after its command line), within the write
-    /// timeout as [`Connection::write_all`]; then hands back the reader of its reply.
+    /// Sends `parts` one after another, as one request (so a large value goes out from where
+    /// it lies, not copied after its command line), within the write timeout as
+    /// [`Connection::write_all`]; then hands back the reader of its reply.
     pub(crate) fn send_parts(&mut self, parts: &[&[u8]]) -> Result<Replies<'_>, Error> {
+        let sent = self.write_parts(parts)?;
+        Ok(self.replies(sent))
+    }
+
+    /// The one write loop: every byte of `parts`, in order, within one write bound. The last
+    /// part left goes out with a plain write, so a one-part request costs one `write` as ever;
+    /// several go out with vectored writes.
+    fn write_parts(&mut self, parts: &[&[u8]]) -> Result<Instant, Error> {
         self.in_exchange = true;
         let bound = Bound::from_now(self.write_timeout);
         let (mut part, mut offset) = (0, 0);
+        // Empty parts write nothing; skipping them keeps `Ok(0)` meaning a closed peer.
+        while part < parts.len() && parts[part].is_empty() {
+            part += 1;
+        }
         while part < parts.len() {
-            let mut slices = [IoSlice::new(&[]); MAX_PARTS];
             let pending = &parts[part..];
-            slices[0] = IoSlice::new(&pending[0][offset..]);
-            for (slice, rest) in slices[1..].iter_mut().zip(&pending[1..]) {
-                *slice = IoSlice::new(rest);
-            }
-            let count = pending.len().min(MAX_PARTS);
             self.arm(Phase::Write, &bound)?;
-            match self.stream.write_vectored(&slices[..count]) {
+            let written = if pending.len() == 1 {
+                self.stream.write(&pending[0][offset..])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_PARTS];
+                slices[0] = IoSlice::new(&pending[0][offset..]);
+                for (slice, rest) in slices[1..].iter_mut().zip(&pending[1..]) {
+                    *slice = IoSlice::new(rest);
+                }
+                self.stream
+                    .write_vectored(&slices[..pending.len().min(MAX_PARTS)])
+            };
+            match written {
                 Ok(0) => {
                     return Err(Error::ConnectionClosed {
                         phase: Phase::Write,
@@ -221,7 +219,7 @@ impl Connection {
                 }
             }
         }
-        Ok(self.replies(Instant::now()))
+        Ok(Instant::now())
     }
 
     /// The reader of the replies to what was written at `sent` (as [`Connection::write_all`]
