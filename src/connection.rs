@@ -165,6 +165,33 @@ impl Connection {
         self.write_parts(&[request])
     }
 
+    /// Writes a request of several commands, the `i`-th of which ends at `ends[i]` (the last
+    /// at `request.len()`), within one write timeout, as [`Connection::write_all`].
+    ///
+    /// Over TLS the commands go out in records that each end where a command ends: runs of
+    /// whole commands up to a record's worth, and a command longer than that in records of
+    /// its own. memcached before 1.6.39 reads a stored value's data straight from its TLS
+    /// session, and when the record that carries the end of the data holds the next command
+    /// too, the server keeps that command in the session's buffer, waits for the socket
+    /// instead, and answers nothing more until the client writes again (fixed upstream in
+    /// memcached commit 96e05b75, "tls: fix potential hang when pipelining sets"). A
+    /// pipelined batch, which waits for those answers, would time out.
+    pub(crate) fn write_commands(
+        &mut self,
+        request: &[u8],
+        ends: impl IntoIterator<Item = usize>,
+    ) -> Result<Instant, Error> {
+        let Some(limit) = self.stream.record_limit() else {
+            return self.write_all(request);
+        };
+        self.in_exchange = true;
+        let bound = Bound::from_now(self.write_timeout);
+        for chunk in record_chunks(ends, limit) {
+            self.write_within(&[&request[chunk]], &bound)?;
+        }
+        Ok(Instant::now())
+    }
+
     /// Sends `parts` one after another, as one request (so a large value goes out from where
     /// it lies, not copied after its command line), within the write timeout as
     /// [`Connection::write_all`]; then hands back the reader of its reply.
@@ -178,7 +205,12 @@ impl Connection {
     /// several go out with vectored writes.
     fn write_parts(&mut self, parts: &[&[u8]]) -> Result<Instant, Error> {
         self.in_exchange = true;
-        let bound = Bound::from_now(self.write_timeout);
+        self.write_within(parts, &Bound::from_now(self.write_timeout))?;
+        Ok(Instant::now())
+    }
+
+    /// Every byte of `parts`, in order, before `bound`.
+    fn write_within(&mut self, parts: &[&[u8]], bound: &Bound) -> Result<(), Error> {
         let (mut part, mut offset) = (0, 0);
         // Empty parts write nothing; skipping them keeps `Ok(0)` meaning a closed peer.
         while part < parts.len() && parts[part].is_empty() {
@@ -186,7 +218,7 @@ impl Connection {
         }
         while part < parts.len() {
             let pending = &parts[part..];
-            self.arm(Phase::Write, &bound)?;
+            self.arm(Phase::Write, bound)?;
             let written = if pending.len() == 1 {
                 self.stream.write(&pending[0][offset..])
             } else {
@@ -213,13 +245,13 @@ impl Connection {
                     offset += n;
                 }
                 Err(error) => {
-                    if let Some(error) = classify(error, Phase::Write, &bound) {
+                    if let Some(error) = classify(error, Phase::Write, bound) {
                         return Err(error);
                     }
                 }
             }
         }
-        Ok(Instant::now())
+        Ok(())
     }
 
     /// The reader of the replies to what was written at `sent` (as [`Connection::write_all`]
@@ -304,6 +336,30 @@ impl Connection {
             self.end = 0;
         }
     }
+}
+
+/// The stretches of a request of commands ending at `ends` that are each written as one
+/// record of at most `limit` bytes: as many whole commands as fit, or one command alone when
+/// it does not fit by itself.
+fn record_chunks(
+    ends: impl IntoIterator<Item = usize>,
+    limit: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut ends = ends.into_iter().peekable();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let mut end = ends.next()?;
+        while let Some(&next) = ends.peek() {
+            if next - start > limit {
+                break;
+            }
+            end = next;
+            ends.next();
+        }
+        let chunk = start..end;
+        start = end;
+        Some(chunk)
+    })
 }
 
 /// The one place an IO error becomes an [`Error`], for every transport. `None` means "try the
@@ -513,5 +569,62 @@ impl Replies<'_> {
         }));
         conn.consume(header_len + 2);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_chunks;
+
+    fn chunks(ends: &[usize], limit: usize) -> Vec<std::ops::Range<usize>> {
+        record_chunks(ends.iter().copied(), limit).collect()
+    }
+
+    #[test]
+    fn every_record_ends_where_a_command_ends_and_holds_at_most_the_limit_unless_one_command_is_longer(
+    ) {
+        // (command ends, limit, the records written as (start, end))
+        type Case = (&'static [usize], usize, &'static [(usize, usize)]);
+        let cases: &[Case] = &[
+            (&[], 10, &[]),
+            (&[4], 10, &[(0, 4)]),
+            (&[4, 8, 10], 10, &[(0, 10)]),
+            (&[4, 8, 11], 10, &[(0, 8), (8, 11)]),
+            (&[25], 10, &[(0, 25)]),
+            (&[3, 25, 27], 10, &[(0, 3), (3, 25), (25, 27)]),
+            (&[10, 20, 30], 10, &[(0, 10), (10, 20), (20, 30)]),
+            (&[2, 14, 15, 16], 10, &[(0, 2), (2, 14), (14, 16)]),
+        ];
+        for (ends, limit, want) in cases {
+            let want: Vec<_> = want.iter().map(|&(start, end)| start..end).collect();
+            assert_eq!(chunks(ends, *limit), want, "ends {ends:?}, limit {limit}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn records_cover_the_request_in_order_and_split_no_command(
+            lengths in proptest::collection::vec(1usize..40, 0..60),
+            limit in 1usize..64,
+        ) {
+            let ends: Vec<usize> = lengths
+                .iter()
+                .scan(0, |end, len| { *end += len; Some(*end) })
+                .collect();
+            let got = chunks(&ends, limit);
+            let mut at = 0;
+            for chunk in &got {
+                proptest::prop_assert_eq!(chunk.start, at);
+                proptest::prop_assert!(ends.contains(&chunk.end));
+                let commands = ends.iter().filter(|&&e| e > chunk.start && e <= chunk.end).count();
+                proptest::prop_assert!(chunk.len() <= limit || commands == 1);
+                // Greedy: the next command would not have fitted in this record too.
+                if let Some(&next) = ends.iter().find(|&&e| e > chunk.end) {
+                    proptest::prop_assert!(next - chunk.start > limit);
+                }
+                at = chunk.end;
+            }
+            proptest::prop_assert_eq!(at, ends.last().copied().unwrap_or(0));
+        }
     }
 }

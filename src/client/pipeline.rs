@@ -40,6 +40,8 @@ const MAX_RESERVED_RESULTS: usize = 1 << 20;
 /// A command that was written, with what its reader needs to know.
 struct Sent<X> {
     index: usize,
+    /// Where the command ends in the window's request bytes.
+    end: usize,
     context: X,
 }
 
@@ -102,7 +104,11 @@ impl Client {
                     match encode(command, &mut self.request) {
                         Ok(context) => {
                             results.push(ItemResult::Unconfirmed);
-                            window.push(Sent { index, context });
+                            window.push(Sent {
+                                index,
+                                end: self.request.len(),
+                                context,
+                            });
                         }
                         Err(error) => {
                             self.request.truncate(mark);
@@ -128,7 +134,7 @@ impl Client {
                     };
                     // A failed write may have sent part of the window: its items stay
                     // unconfirmed.
-                    match connection.write_all(&self.request) {
+                    match connection.write_commands(&self.request, window.iter().map(|s| s.end)) {
                         Ok(sent) => windows.push_back(Window {
                             commands: window,
                             sent,

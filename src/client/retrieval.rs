@@ -491,15 +491,17 @@ impl Client {
         }
         let lines = split_retrieval_lines(RetrievalCommand::Get, keys);
         self.request.clear();
+        let mut ends = Vec::with_capacity(lines.len());
         for line in &lines {
             put_retrieval_line(
                 &mut self.request,
                 RetrievalCommand::Get,
                 &keys[line.clone()],
             );
+            ends.push(self.request.len());
         }
         let written = Self::connection(&mut self.connection, &self.addr, &self.config)
-            .and_then(|connection| connection.write_all(&self.request));
+            .and_then(|connection| connection.write_commands(&self.request, ends));
         match written {
             Ok(sent) => Ok((lines, sent)),
             Err(error) => {

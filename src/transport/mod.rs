@@ -18,6 +18,10 @@
 //!   encrypted a chunk but not sent all of it answers `Interrupted` until it has, then `Ok`
 //!   for the chunk.)
 //! - **Timeouts are the socket's.** A layer over a socket sets them on the socket beneath it.
+//! - **[`Stream::record_limit`] says how a layer that frames what it sends must be written
+//!   to.** memcached before 1.6.39 can stall on a TLS connection whose records end inside a
+//!   command (see [`Connection::write_commands`](crate::connection::Connection::write_commands)),
+//!   so a framing layer sends each write of at most its limit, taken whole, as one frame.
 //! - **[`Stream::is_quiet`] answers for the layer that knows.** For a plain socket a peek is
 //!   enough; a TLS layer must also look at the plaintext it has decrypted and not handed out,
 //!   and must consume, not report, the records it receives that are not data (a TLS 1.3
@@ -131,6 +135,19 @@ impl Stream {
                 Some(buf) => stream.write(buf),
                 None => Ok(0),
             },
+        }
+    }
+
+    /// The most bytes one write may carry so that they go out as one frame of the layer's
+    /// (a TLS record), for a caller that must choose where frames end; `None` for a stream
+    /// that sends bytes as they come.
+    pub(crate) fn record_limit(&self) -> Option<usize> {
+        match self {
+            Self::Tcp(_) => None,
+            #[cfg(unix)]
+            Self::Unix(_) => None,
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => Some(stream.record_limit()),
         }
     }
 

@@ -20,6 +20,13 @@ use crate::error::{Error, Phase, TlsFailure};
 /// peer that keeps sending records that carry no data is not a stream to trust.
 const MAX_QUIET_RECORDS: usize = 8;
 
+/// The most plaintext a TLS record carries (RFC 8446, section 5.1), and what rustls puts in
+/// one unless `ClientConfig::max_fragment_size` says less.
+const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;
+
+/// The bytes of a record's header, which rustls counts in `max_fragment_size`.
+const RECORD_HEADER: usize = 5;
+
 /// TLS settings for [`Config::with_tls`](crate::Config::with_tls).
 ///
 /// [`TlsConfig::new`] trusts the Mozilla root set bundled in this crate (from
@@ -258,6 +265,8 @@ pub(crate) struct TlsStream {
     /// The length of the caller's chunk that is encrypted and not yet all sent: the next
     /// writes send its ciphertext, and the last of them answers `Ok` with this length.
     pending: Option<usize>,
+    /// The most plaintext this session puts in one record.
+    record_limit: usize,
 }
 
 impl fmt::Debug for TlsStream {
@@ -298,16 +307,22 @@ pub(crate) fn connect(
     bound: &Bound,
 ) -> Result<Stream, Error> {
     let name = tls.name_for(host)?;
-    let session =
-        ClientConnection::new(tls.client_config()?, name).map_err(|error| Error::Tls {
-            failure: TlsFailure::Config,
-            phase: Phase::Connect,
-            source: Arc::new(error),
-        })?;
+    let client_config = tls.client_config()?;
+    let record_limit = client_config
+        .max_fragment_size
+        .map_or(MAX_RECORD_PLAINTEXT, |size| {
+            size.saturating_sub(RECORD_HEADER)
+        });
+    let session = ClientConnection::new(client_config, name).map_err(|error| Error::Tls {
+        failure: TlsFailure::Config,
+        phase: Phase::Connect,
+        source: Arc::new(error),
+    })?;
     let mut stream = TlsStream {
         session,
         inner,
         pending: None,
+        record_limit,
     };
     let lost = |source: io::Error| Error::Connect {
         addr: addr.to_owned(),
@@ -410,6 +425,13 @@ impl TlsStream {
             return Err(io::ErrorKind::Interrupted.into());
         }
         Ok(chunk)
+    }
+
+    /// The most plaintext one record carries: a write of at most this much, taken whole
+    /// (as a write is whenever nothing of the last is still on its way), goes out as one
+    /// record.
+    pub(super) fn record_limit(&self) -> usize {
+        self.record_limit
     }
 
     pub(super) fn inner(&mut self) -> &mut Stream {
