@@ -155,14 +155,16 @@ fn a_server_that_flaps_under_many_threads_then_dies_is_marked_down_and_its_keys_
         let _stop = StopOnDrop(&stop);
 
         // Frozen a little longer than the read timeout: calls sent early time out and mark
-        // the server down, calls sent late are answered at the thaw, while it is down.
-        // Killed and restarted: a probe finds it up again.
+        // the server down, calls sent late are answered at the thaw, while it is down (and
+        // end nothing: only a probe can). Killed once a probe found it up, and restarted: a
+        // probe finds it up again.
         for _ in 0..3 {
             thread::sleep(Duration::from_millis(150));
             server.freeze();
             thread::sleep(READ_TIMEOUT + Duration::from_millis(100));
             server.thaw();
-            thread::sleep(Duration::from_millis(150));
+            wait_for("a probe after the thaw", PATIENCE, || !cluster.is_down(0));
+            thread::sleep(Duration::from_millis(50));
             server.kill();
             thread::sleep(Duration::from_millis(100));
             server.restart();

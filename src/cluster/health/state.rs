@@ -131,7 +131,9 @@ impl Health {
             // Skipping the lock cannot strand a probe: its holder's own admission stored DOWN,
             // so it reads UP only once that outage is over and its probe is stale.
             (Verdict::Answered, _) if self.hint.load(Ordering::Acquire) == UP => Change::NONE,
-            (Verdict::Answered, _) => self.change(|state| state.answered(&self.fleet)),
+            (Verdict::Answered, admission) => {
+                self.change(|state| state.answered(admission, &self.fleet))
+            }
             // The call never reached the server (say, no pooled connection came free): it
             // proves nothing, and a probe that did not happen lets the next caller probe.
             (Verdict::Unknown, Admission::Probe(probe)) => {
@@ -197,6 +199,17 @@ impl Health {
                 }
             }
         }
+    }
+
+    /// Lets the next caller probe now, as if the outage's backoff had passed: for tests that
+    /// end an outage the one way it ends, by its probe's answer, without waiting.
+    #[cfg(test)]
+    pub(crate) fn end_backoff(&self) {
+        self.change(|state| {
+            if let Some(outage) = &mut state.outage {
+                outage.until = Instant::now();
+            }
+        });
     }
 
     /// The probe the state waits for, if any.
@@ -275,8 +288,17 @@ impl State {
         Ok(Admission::Probe(probe))
     }
 
-    /// The server answered: whatever it had, it is up with a clean slate.
-    fn answered(&mut self, fleet: &Fleet) -> Change {
+    /// The server answered: whatever it had, it is up with a clean slate. During an outage
+    /// only its probe counts: every other call was let through before the outage began, and
+    /// its answer may have left the server before the failures that began it (a reply read
+    /// just before a kill, recorded just after the marking), so it must not end the outage,
+    /// as such a call's failure does not extend it.
+    fn answered(&mut self, admission: Admission, fleet: &Fleet) -> Change {
+        if let Some(outage) = &self.outage {
+            if !matches!(admission, Admission::Probe(probe) if outage.probe == Some(probe)) {
+                return Change::NONE;
+            }
+        }
         self.hard_failures = 0;
         self.soft_failures = 0;
         let mut change = Change::NONE;
