@@ -93,6 +93,14 @@ impl Client {
         Ok(slot.as_mut().expect("a connection was opened above"))
     }
 
+    /// What the client's connection has written so far: it differs before and after a piece
+    /// of code exactly when that code wrote a request (on the connection there, or on a new
+    /// one), or dropped the connection after a failure. The cluster asks, so that a closure
+    /// that never used the server tells its health nothing.
+    pub(crate) fn activity(&self) -> Option<(u64, u64)> {
+        self.connection.as_ref().map(Connection::activity)
+    }
+
     /// The one place that decides whether the connection survives an exchange: it is dropped
     /// after any error that may have left the stream out of step, and when the server sent
     /// more than was asked.

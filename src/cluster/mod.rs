@@ -229,7 +229,9 @@ impl Cluster {
 
     /// Runs `op` on a connection to the server that owns `key`, under the cluster's health,
     /// retry and failover rules, as every single-key method here does. `idempotent` says
-    /// whether `op` may be repeated after it may have reached the server.
+    /// whether `op` may be repeated after it may have reached the server. An `op` that
+    /// returns `Ok` without writing a request tells the server's health nothing (it cannot
+    /// end an outage as its probe).
     ///
     /// ```
     /// # use memcache_sync::{Cluster, Expiry};
@@ -281,8 +283,16 @@ impl Cluster {
         let (index, result) = loop {
             let (index, result) = match self.lease(owner, key) {
                 Ok(mut lease) => {
+                    let before = lease.client.activity();
                     let result = op(&mut lease.client);
-                    self.record(lease.index, lease.admission, result.as_ref().err());
+                    // A closure that returned without asking the server anything (a value it
+                    // had already, say) proves nothing about it, and must not end an outage
+                    // when it was the probe.
+                    let verdict = match &result {
+                        Ok(_) if lease.client.activity() == before => Verdict::Unknown,
+                        result => Verdict::of(result.as_ref().err()),
+                    };
+                    self.record_verdict(lease.index, lease.admission, verdict);
                     (lease.recorded(), result)
                 }
                 Err(error) => (owner, Err(error)),
