@@ -605,3 +605,53 @@ fn a_pooled_client_has_the_meta_commands_through_deref() {
         .is_stored());
     assert_eq!(value(&mut pooled, &key).as_deref(), Some(&b"v"[..]));
 }
+
+#[test]
+fn a_cluster_takes_the_same_base64_keys_as_a_client_in_every_meta_command() {
+    let (one, two) = (Memcached::start(), Memcached::start());
+    let cluster = Cluster::builder([one.addr(), two.addr()]).build().unwrap();
+    let mut key = unique_key("meta:cluster-b64:");
+    key.extend_from_slice(b" with spaces\r\n\x00\x7f\xff");
+    let get = MetaGetOptions::new().base64_key();
+    assert!(cluster
+        .meta_set(&key, "v", &MetaSetOptions::new().base64_key())
+        .unwrap()
+        .is_stored());
+    let item = cluster.meta_get(&key, &get).unwrap().unwrap();
+    assert_eq!(item.value.as_deref(), Some(&b"v"[..]));
+    // The key lives on the server the cluster routes its raw bytes to, as a client sees it.
+    let owner = [&one, &two][cluster.server_for(&key)];
+    let mut direct = client(&owner.addr());
+    assert_eq!(
+        direct.meta_get(&key, &get).unwrap().and_then(|i| i.value),
+        Some(b"v".to_vec())
+    );
+    assert!(cluster
+        .meta_delete(&key, &MetaDeleteOptions::new().base64_key())
+        .unwrap()
+        .is_deleted());
+    let count = MetaArithOptions::incr()
+        .base64_key()
+        .create_on_miss(Expiry::after_secs(30), 40);
+    assert_eq!(
+        counted(cluster.meta_arithmetic(&key, &count).unwrap()).value,
+        40
+    );
+
+    // Without base64 mode the classic rules still apply, as on a client.
+    assert!(matches!(
+        cluster.meta_get(&key, &MetaGetOptions::new()),
+        Err(Error::InvalidKey(_))
+    ));
+    // A raw key that fits the classic limit but not base64's is refused like a client does.
+    let long = [b'k'; 187];
+    let on_client = direct.meta_get(long, &get).unwrap_err();
+    let on_cluster = cluster.meta_get(long, &get).unwrap_err();
+    assert!(
+        matches!(on_cluster, Error::InvalidArgument { .. }),
+        "{on_cluster:?}"
+    );
+    assert_eq!(on_cluster.to_string(), on_client.to_string());
+    // The longest base64 key goes through.
+    assert_eq!(cluster.meta_get([0u8; 186], &get).unwrap(), None);
+}

@@ -63,6 +63,15 @@ fn request_error(error: MetaError) -> Error {
     }
 }
 
+/// A meta request the codec refused, as the caller's error: a bad key stays
+/// [`Error::InvalidKey`], whichever key mode judged it. The cluster's meta commands check
+/// keys with it too, so a key is refused (or taken) alike everywhere.
+impl From<MetaError> for Error {
+    fn from(error: MetaError) -> Self {
+        request_error(error)
+    }
+}
+
 fn unanswered(response: &MetaResponse<'_>) -> Error {
     ProtocolError::new(ProtocolErrorKind::UnexpectedReply, response.code.as_bytes()).into()
 }

@@ -56,6 +56,7 @@ pub mod base64;
 mod request;
 mod response;
 
+pub(crate) use request::check_key;
 pub use request::{
     ArithmeticMode, MetaArithmetic, MetaDebug, MetaDelete, MetaError, MetaGet, MetaNoop, MetaSet,
     SetMode, TokenProblem, MAX_BASE64_KEY_LEN, MAX_HINT_LEN, MAX_OPAQUE_LEN,
