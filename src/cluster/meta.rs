@@ -9,8 +9,8 @@ use super::Cluster;
 use crate::client::Client;
 use crate::error::Result;
 use crate::meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions,
-    MetaItem, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaDebugInfo, MetaDebugOptions, MetaDeleteOptions,
+    MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetOptions, MetaStoreOutcome,
 };
 use crate::protocol::meta::check_key;
 
@@ -103,6 +103,29 @@ impl Cluster {
         let key = key.as_ref();
         self.with_meta_key(key, options.base64_key, "ma", false, &mut |client| {
             client.meta_arithmetic(key, options)
+        })
+    }
+
+    /// [`Client::meta_debug`](crate::Client::meta_debug) on the key's server. Retried under
+    /// the [`RetryPolicy`](crate::RetryPolicy) after any transient error: `me` changes nothing.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, MetaDebugOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// let cas = cluster.meta_set("doc:cluster-me", "v", &MetaSetOptions::new())?.cas();
+    /// let info = cluster.meta_debug("doc:cluster-me", &MetaDebugOptions::new())?.expect("stored");
+    /// assert_eq!(info.cas, cas);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_debug(
+        &self,
+        key: impl AsRef<[u8]>,
+        options: &MetaDebugOptions,
+    ) -> Result<Option<MetaDebugInfo>> {
+        let key = key.as_ref();
+        self.with_meta_key(key, options.base64_key, "me", true, &mut |client| {
+            client.meta_debug(key, options)
         })
     }
 

@@ -53,9 +53,11 @@
 //! ```
 
 pub mod base64;
+mod debug;
 mod request;
 mod response;
 
+pub use debug::DebugInfo;
 pub(crate) use request::check_key;
 pub use request::{
     ArithmeticMode, MetaArithmetic, MetaDebug, MetaDelete, MetaError, MetaGet, MetaNoop, MetaSet,
