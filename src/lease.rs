@@ -312,6 +312,19 @@ impl FillToken {
 /// value being refreshed early is [`LeaseOutcome::Busy`] too, never a hit that might be the
 /// placeholder.
 ///
+/// # Observed on memcached 1.6.18
+/// By raw socket, before this relied on any of it:
+/// - `mg k v c R30` on an item with 20 s left: the first reader gets `VA … W`, every later
+///   one (the winner too, and reads without `R`) `VA … Z` with the same value and CAS, no
+///   `X`, until a store replaces the item. An item with more left, or none (`t-1`), is a
+///   plain hit.
+/// - After `md k I T30`: the CAS changes, the first read gets `X W` (whatever its flags: a
+///   plain `mg k v` wins too), every later one `Z X`, with the old value.
+/// - The winner's `ms … C<cas>` is `HD` and clears `W`/`Z`/`X`; after a delete it is `NF`,
+///   after an invalidate `EX` (the CAS moved).
+/// - `md k C<cas> I` without `T` on a won stale item keeps its TTL and gives `W` to the next
+///   reader: how a failed refresh is handed back.
+///
 /// ```
 /// use memcache_sync::{get_or_lease, Client, Expiry, LeaseOptions, LeaseOutcome};
 /// use std::time::Duration;
