@@ -52,6 +52,7 @@ pub struct LeaseOptions {
     fill_expiry: Expiry,
     recache_below: Option<Duration>,
     serve_stale: bool,
+    base64_key: bool,
     first_backoff: Duration,
     max_backoff: Duration,
 }
@@ -67,6 +68,7 @@ impl LeaseOptions {
             fill_expiry: Expiry::Never,
             recache_below: None,
             serve_stale: false,
+            base64_key: false,
             first_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(100),
         }
@@ -138,6 +140,27 @@ impl LeaseOptions {
         self
     }
 
+    /// Sends the key in base64 key mode (see [`MetaGetOptions::base64_key`]) in the read, the
+    /// fill and the hand-back alike, so any bytes can be a leased key, on a
+    /// [`Cluster`](crate::Cluster) too.
+    ///
+    /// ```
+    /// use memcache_sync::{get_or_fill, Client, Fetched, LeaseOptions};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// let key = format!("doc:lease b64 \r\n{}", std::process::id());
+    /// let options = LeaseOptions::new(Duration::from_secs(10)).base64_key();
+    /// let load = || Ok::<_, std::io::Error>(b"v".to_vec());
+    /// let fetched = get_or_fill(&mut client, &key, &options, load).unwrap();
+    /// assert_eq!(fetched, Fetched::Loaded { value: b"v".to_vec(), stored: true });
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub const fn base64_key(mut self) -> Self {
+        self.base64_key = true;
+        self
+    }
+
     fn get_options(&self) -> MetaGetOptions {
         let options = MetaGetOptions::new()
             .return_cas()
@@ -146,9 +169,14 @@ impl LeaseOptions {
             } else {
                 self.lease_ttl
             }));
-        match self.recache_below {
+        let options = match self.recache_below {
             Some(threshold) => options.recache_below(threshold),
             None => options,
+        };
+        if self.base64_key {
+            options.base64_key()
+        } else {
+            options
         }
     }
 }
@@ -205,6 +233,7 @@ pub enum LeaseOutcome {
 #[must_use = "a won lease must be filled, or others wait until it lapses"]
 pub struct FillToken {
     key: Vec<u8>,
+    base64_key: bool,
     cas: CasToken,
     current: Option<MetaItem>,
 }
@@ -231,6 +260,11 @@ impl FillToken {
 
     fn fill_in<S: LockStore>(&self, store: &mut S, value: &[u8], expiry: Expiry) -> Result<bool> {
         let set = MetaSetOptions::new().compare_cas(self.cas).expiry(expiry);
+        let set = if self.base64_key {
+            set.base64_key()
+        } else {
+            set
+        };
         Ok(store.lock_set(&self.key, value, &set)?.is_stored())
     }
 
@@ -361,6 +395,7 @@ fn lease_once<S: LockStore>(
         let cas = item.cas.ok_or_else(|| missing_cas(key))?;
         return Ok(LeaseOutcome::Won(FillToken {
             key: key.to_vec(),
+            base64_key: options.base64_key,
             cas,
             current: (!placeholder).then_some(item),
         }));
@@ -494,6 +529,11 @@ fn give_back<S: LockStore>(store: &mut S, token: &FillToken) {
         return;
     }
     let by_cas = MetaDeleteOptions::new().compare_cas(token.cas);
+    let by_cas = if token.base64_key {
+        by_cas.base64_key()
+    } else {
+        by_cas
+    };
     let give_back = if token.stale().is_some() {
         by_cas.invalidate_keeping_expiry()
     } else {
