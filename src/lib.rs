@@ -112,8 +112,9 @@ pub use lease::{
 };
 pub use lock::{Lock, LockOptions, LockStore};
 pub use meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDeleteOptions, MetaDeleteOutcome,
-    MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDebugInfo, MetaDebugOptions,
+    MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions,
+    MetaStoreOutcome,
 };
 pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};

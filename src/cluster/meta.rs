@@ -1,15 +1,18 @@
 //! The meta commands on a [`Cluster`]: each goes to the key's server through
 //! [`Cluster::with_key`], so health, retry and failover apply as to the classic commands.
 //!
-//! A key is routed by its raw bytes, and must be a valid classic key to be routed at all
-//! (base64 key mode on a cluster covers keys with bytes the classic rules allow).
+//! A key is routed by its raw bytes and checked by the rules of its key mode, as
+//! [`Client`](crate::Client)'s meta commands check it: in base64 key mode any bytes, up to
+//! [`MAX_BASE64_KEY_LEN`](crate::protocol::meta::MAX_BASE64_KEY_LEN) of them.
 
 use super::Cluster;
+use crate::client::Client;
 use crate::error::Result;
 use crate::meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions,
-    MetaItem, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaDebugInfo, MetaDebugOptions, MetaDeleteOptions,
+    MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetOptions, MetaStoreOutcome,
 };
+use crate::protocol::meta::check_key;
 
 impl Cluster {
     /// [`Client::meta_get`](crate::Client::meta_get) on the key's server. Retried under the
@@ -32,7 +35,7 @@ impl Cluster {
     ) -> Result<Option<MetaItem>> {
         let key = key.as_ref();
         let idempotent = options.is_idempotent() && options.new_cas.is_none();
-        self.with_key(key, "mg", idempotent, |client| {
+        self.with_meta_key(key, options.base64_key, "mg", idempotent, &mut |client| {
             client.meta_get(key, options)
         })
     }
@@ -54,7 +57,7 @@ impl Cluster {
         options: &MetaSetOptions,
     ) -> Result<MetaStoreOutcome> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.with_key(key, "ms", false, |client| {
+        self.with_meta_key(key, options.base64_key, "ms", false, &mut |client| {
             client.meta_set(key, value, options)
         })
     }
@@ -76,7 +79,9 @@ impl Cluster {
         options: &MetaDeleteOptions,
     ) -> Result<MetaDeleteOutcome> {
         let key = key.as_ref();
-        self.with_key(key, "md", false, |client| client.meta_delete(key, options))
+        self.with_meta_key(key, options.base64_key, "md", false, &mut |client| {
+            client.meta_delete(key, options)
+        })
     }
 
     /// [`Client::meta_arithmetic`](crate::Client::meta_arithmetic) on the key's server;
@@ -96,8 +101,46 @@ impl Cluster {
         options: &MetaArithOptions,
     ) -> Result<MetaArithOutcome> {
         let key = key.as_ref();
-        self.with_key(key, "ma", false, |client| {
+        self.with_meta_key(key, options.base64_key, "ma", false, &mut |client| {
             client.meta_arithmetic(key, options)
         })
+    }
+
+    /// [`Client::meta_debug`](crate::Client::meta_debug) on the key's server. Retried under
+    /// the [`RetryPolicy`](crate::RetryPolicy) after any transient error: `me` changes nothing.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, MetaDebugOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// let cas = cluster.meta_set("doc:cluster-me", "v", &MetaSetOptions::new())?.cas();
+    /// let info = cluster.meta_debug("doc:cluster-me", &MetaDebugOptions::new())?.expect("stored");
+    /// assert_eq!(info.cas, cas);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_debug(
+        &self,
+        key: impl AsRef<[u8]>,
+        options: &MetaDebugOptions,
+    ) -> Result<Option<MetaDebugInfo>> {
+        let key = key.as_ref();
+        self.with_meta_key(key, options.base64_key, "me", true, &mut |client| {
+            client.meta_debug(key, options)
+        })
+    }
+
+    /// [`Cluster::with_key`] for a meta command: the key is checked by the rules of its key
+    /// mode, not the classic ones `with_key` applies, so a base64-mode key a client takes is
+    /// taken here too (and one it refuses is refused alike, before anything is sent).
+    fn with_meta_key<R>(
+        &self,
+        key: &[u8],
+        base64: bool,
+        command: &'static str,
+        idempotent: bool,
+        op: &mut dyn FnMut(&mut Client) -> Result<R>,
+    ) -> Result<R> {
+        check_key(key, base64)?;
+        self.run_on(self.server_for(key), Some(key), command, idempotent, op)
     }
 }
