@@ -105,15 +105,16 @@ impl Cluster {
         idempotent: bool,
         op: impl Fn(&mut Client) -> Result<T> + Sync,
     ) -> PerServer<T> {
-        let indices: Vec<usize> = (0..self.shared.nodes.len()).collect();
+        let ring = self.ring();
+        let indices: Vec<usize> = (0..ring.nodes.len()).collect();
         let results = all_at_once(indices, |index| {
-            self.run_on(index, None, command, idempotent, &mut |client| op(client))
+            self.run_on(&ring, index, None, command, idempotent, &mut |client| {
+                op(client)
+            })
         });
         PerServer {
-            results: self
-                .servers()
-                .into_iter()
-                .map(str::to_owned)
+            results: (0..ring.nodes.len())
+                .map(|index| ring.addr(index).to_owned())
                 .zip(results)
                 .collect(),
         }
