@@ -460,3 +460,100 @@ fn invalid(reason: String) -> Error {
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::super::health::assert_fleet_consistent;
+    use super::*;
+    use crate::HealthConfig;
+
+    /// Addresses nothing listens on: every connect is refused at once, so servers go down
+    /// and (after the short backoff) are probed, all the time.
+    fn refused(ports: std::ops::Range<u16>) -> Vec<String> {
+        ports.map(|port| format!("127.0.0.1:{port}")).collect()
+    }
+
+    #[test]
+    fn the_fleet_counts_exactly_the_current_lists_servers_while_lists_change_under_load() {
+        let all = refused(1..9);
+        let cluster = Cluster::builder(&all[..4])
+            .config(Config::default().with_connect_timeout(Duration::from_millis(50)))
+            .health(
+                HealthConfig::default()
+                    .with_failure_threshold(1)
+                    .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
+                    .with_max_down_share(0.5),
+            )
+            .build()
+            .unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let (cluster, stop) = (&cluster, &stop);
+                scope.spawn(move || {
+                    let mut n = thread;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let _ = cluster.get(format!("key:{n}"));
+                    }
+                });
+            }
+            // Lists of four of the eight, so the cap stays two: added, removed, replaced.
+            for round in 0..60 {
+                let start = round % 5;
+                cluster.set_servers(&all[start..start + 4]).unwrap();
+                let ring = cluster.ring();
+                let (down, kept_up) = cluster.shared.fleet.counts();
+                assert!(
+                    down <= 2 && kept_up <= 4,
+                    "({down}, {kept_up}) in {}",
+                    ring.generation
+                );
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let ring = cluster.ring();
+        let healths: Vec<&Health> = ring.nodes.iter().map(|node| &node.health).collect();
+        assert_fleet_consistent(&cluster.shared.fleet, &healths);
+        for health in healths {
+            health.assert_consistent();
+        }
+    }
+
+    #[test]
+    fn concurrent_changes_are_applied_one_after_another_and_none_is_lost() {
+        let all = refused(1..9);
+        let cluster = Cluster::builder(&all[..1]).build().unwrap();
+        let swapped: usize = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..8)
+                .map(|thread| {
+                    let (cluster, all) = (&cluster, &all);
+                    scope.spawn(move || {
+                        let mut swapped = 0;
+                        for round in 0..10 {
+                            let len = 1 + (thread + round) % 8;
+                            swapped +=
+                                usize::from(cluster.set_servers(&all[..len]).unwrap().swapped);
+                            let members = cluster.membership();
+                            assert_eq!(members.servers(), all[..members.servers().len()]);
+                        }
+                        swapped
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        // Two changes built on one old list would share a generation: none did.
+        assert_eq!(cluster.membership().generation(), 1 + swapped as u64);
+        // Each server has one node, whichever changes kept it.
+        let ring = cluster.ring();
+        for (i, a) in ring.nodes.iter().enumerate() {
+            for b in &ring.nodes[i + 1..] {
+                assert!(!Arc::ptr_eq(a, b));
+            }
+        }
+    }
+}

@@ -49,6 +49,10 @@ pub use retry::{Failover, RetryPolicy};
 /// [`Failover::NextServer`] is chosen, and operations are retried only under a
 /// [`RetryPolicy`].
 ///
+/// The server list can be replaced while threads use the cluster ([`Cluster::set_servers`]):
+/// each call routes by the list current when it started, and servers kept keep their pools
+/// and health.
+///
 /// ```
 /// use memcache_sync::{Cluster, Expiry};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
