@@ -335,7 +335,7 @@ impl Cluster {
         }
         let (addrs, servers): (Vec<String>, Vec<Server>) = parsed.into_iter().unzip();
         let members = &self.shared.members;
-        let _changing = members.changing.lock().unwrap_or_else(|p| p.into_inner());
+        let changing = members.changing.lock().unwrap_or_else(|p| p.into_inner());
         let old = members.current();
         let old_addrs: Vec<&str> = (0..old.nodes.len()).map(|i| old.addr(i)).collect();
         if distribution.is_none() && old.servers == servers && old_addrs == addrs {
@@ -415,8 +415,15 @@ impl Cluster {
         members
             .fleet
             .resize(count, members.settings.health.max_down(count));
-        for node in &removed_nodes {
-            self.announce_change(node.health.retire());
+        let retired: Vec<Change> = removed_nodes
+            .iter()
+            .map(|node| node.health.retire())
+            .collect();
+        // The observer runs without the lock: one that changes the list itself must not wait
+        // for its own change.
+        drop(changing);
+        for change in retired {
+            self.announce_change(change);
         }
         log::info!(
             "memcached server list changed (generation {generation}): {count} servers; \
