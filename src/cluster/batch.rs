@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
-use super::{Cluster, Event};
+use super::{Cluster, Event, Ring};
 use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
@@ -114,26 +114,35 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
+        let ring = self.ring();
         // Grouped as the keys' bytes: every path below needs them, none the positions.
-        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
+        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
+            ring.server_for(key)
+        });
+        let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
         let mut report = GetManyReport::default();
         for refused in refused {
-            self.finished("get_many", refused.owner, started, Some(&refused.error));
-            report.fail(self.addr(refused.owner), &refused.group, refused.error);
+            self.finished(
+                &ring,
+                "get_many",
+                refused.owner,
+                started,
+                Some(&refused.error),
+            );
+            report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
         if shares.iter().all(|share| fits_one_window(&share.group)) {
-            self.get_many_from_one_thread(shares, started, &mut report);
+            self.get_many_from_one_thread(&ring, shares, started, &mut report);
             return Ok(report);
         }
         let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
         let answered = |_: &_| Verdict::Answered;
         for (server, group, result) in
-            self.run_shares("get_many", shares, started, read, |_| None, answered)
+            self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
         {
             match result {
                 Ok(found) => report.found.extend(found),
-                Err(error) => report.fail(self.addr(server), &group, error),
+                Err(error) => report.fail(ring.addr(server), &group, error),
             }
         }
         Ok(report)
@@ -162,21 +171,36 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
-        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
+        let ring = self.ring();
+        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
+            ring.server_for(key)
+        });
+        let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
         let mut report = GetManyReport::default();
         for refused in refused {
-            self.finished("gets_many", refused.owner, started, Some(&refused.error));
-            report.fail(self.addr(refused.owner), &refused.group, refused.error);
+            self.finished(
+                &ring,
+                "gets_many",
+                refused.owner,
+                started,
+                Some(&refused.error),
+            );
+            report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
         let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
         let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares("gets_many", shares, started, read, |_| None, answered)
-        {
+        for (server, group, result) in self.run_shares(
+            &ring,
+            "gets_many",
+            shares,
+            started,
+            read,
+            |_| None,
+            answered,
+        ) {
             match result {
                 Ok(found) => report.found.extend(found.into_inner()),
-                Err(error) => report.fail(self.addr(server), &group, error),
+                Err(error) => report.fail(ring.addr(server), &group, error),
             }
         }
         Ok(report)
@@ -215,9 +239,10 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
+        let ring = self.ring();
         let numbered = keys.iter().map(AsRef::as_ref).enumerate();
-        let groups = self.group(numbered, |&(_, key)| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |&(_, key)| key);
+        let groups = self.group(&ring, numbered, |&(_, key)| ring.server_for(key));
+        let (shares, refused) = self.lease_all(&ring, groups, |&(_, key)| key);
         let mut failed = Vec::new();
         let failure = |server: &str, group: &[(usize, &[u8])], error: Error| ServerFailure {
             server: server.to_owned(),
@@ -226,13 +251,14 @@ impl Cluster {
         };
         for refused in refused {
             self.finished(
+                &ring,
                 "get_many_with",
                 refused.owner,
                 started,
                 Some(&refused.error),
             );
             failed.push(failure(
-                self.addr(refused.owner),
+                ring.addr(refused.owner),
                 &refused.group,
                 refused.error,
             ));
@@ -251,10 +277,10 @@ impl Cluster {
                 match lease.client.send_get_many(&group_keys) {
                     Ok(lines) => sent.push((lease, group, group_keys, lines)),
                     Err(error) => {
-                        self.record(lease.index, lease.admission, Some(&error));
+                        self.record(&ring, lease.index, lease.admission, Some(&error));
                         let server = lease.recorded();
-                        self.finished("get_many_with", server, started, Some(&error));
-                        failed.push(failure(self.addr(server), &group, error));
+                        self.finished(&ring, "get_many_with", server, started, Some(&error));
+                        failed.push(failure(ring.addr(server), &group, error));
                     }
                 }
             }
@@ -265,11 +291,17 @@ impl Cluster {
                         found(group[at].0, value.data, value.flags);
                         Some(())
                     });
-                self.record(lease.index, lease.admission, result.as_ref().err());
+                self.record(&ring, lease.index, lease.admission, result.as_ref().err());
                 let server = lease.recorded();
-                self.finished("get_many_with", server, started, result.as_ref().err());
+                self.finished(
+                    &ring,
+                    "get_many_with",
+                    server,
+                    started,
+                    result.as_ref().err(),
+                );
                 if let Err(error) = result {
-                    failed.push(failure(self.addr(server), &group, error));
+                    failed.push(failure(ring.addr(server), &group, error));
                 }
             }
             return Ok(failed);
@@ -283,11 +315,17 @@ impl Cluster {
             })
         };
         let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares("get_many_with", shares, started, read, |_| None, answered)
-        {
+        for (server, group, result) in self.run_shares(
+            &ring,
+            "get_many_with",
+            shares,
+            started,
+            read,
+            |_| None,
+            answered,
+        ) {
             if let Err(error) = result {
-                failed.push(failure(self.addr(server), &group, error));
+                failed.push(failure(ring.addr(server), &group, error));
             }
         }
         Ok(failed)
@@ -300,6 +338,7 @@ impl Cluster {
     /// connection, by [`Cluster::lease_all`]).
     fn get_many_from_one_thread(
         &self,
+        ring: &Ring,
         shares: Vec<Share<'_, &[u8]>>,
         started: Instant,
         report: &mut GetManyReport,
@@ -313,10 +352,10 @@ impl Cluster {
             match lease.client.send_get_many(&keys) {
                 Ok(lines) => sent.push((lease, keys, lines)),
                 Err(error) => {
-                    self.record(lease.index, lease.admission, Some(&error));
+                    self.record(ring, lease.index, lease.admission, Some(&error));
                     let server = lease.recorded();
-                    self.finished("get_many", server, started, Some(&error));
-                    report.fail(self.addr(server), &keys, error);
+                    self.finished(ring, "get_many", server, started, Some(&error));
+                    report.fail(ring.addr(server), &keys, error);
                 }
             }
         }
@@ -330,11 +369,11 @@ impl Cluster {
                 found.insert(keys[index].to_vec(), item);
                 Some(())
             });
-            self.record(lease.index, lease.admission, result.as_ref().err());
+            self.record(ring, lease.index, lease.admission, result.as_ref().err());
             let server = lease.recorded();
-            self.finished("get_many", server, started, result.as_ref().err());
+            self.finished(ring, "get_many", server, started, result.as_ref().err());
             if let Err(error) = result {
-                report.fail(self.addr(server), &keys, error);
+                report.fail(ring.addr(server), &keys, error);
             }
         }
     }
@@ -342,22 +381,18 @@ impl Cluster {
     /// Tells the observer that one server's share of a batch finished.
     fn finished(
         &self,
+        ring: &Ring,
         command: &'static str,
         server: usize,
         started: Instant,
         error: Option<&Error>,
     ) {
         self.emit(&Event::Operation {
-            server: self.addr(server),
+            server: ring.addr(server),
             command,
             latency: started.elapsed(),
             error,
         });
-    }
-
-    /// The address of server `index`.
-    fn addr(&self, index: usize) -> &str {
-        self.shared.nodes[index].pool.addr()
     }
 
     /// [`Client::set_many`] across the servers: each server's entries go through its own
@@ -507,10 +542,11 @@ impl Cluster {
     /// Splits items by the server that owns each one, keeping their order.
     fn group<I>(
         &self,
+        ring: &Ring,
         items: impl IntoIterator<Item = I>,
         server: impl Fn(&I) -> usize,
     ) -> Vec<Vec<I>> {
-        let mut groups: Vec<Vec<I>> = (0..self.shared.nodes.len()).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<I>> = (0..ring.nodes.len()).map(|_| Vec::new()).collect();
         for item in items {
             groups[server(&item)].push(item);
         }
@@ -525,8 +561,10 @@ impl Cluster {
     /// that fails over to its keys' next owners. Returns each group with its server (the
     /// one it ran on, or its owner if no server took it) and its result; groups that failed
     /// over onto a server the call also holds for its own come back merged, as one group.
+    #[allow(clippy::too_many_arguments)] // each is one of the call's own parts, none optional
     fn fan_out<I: Send, R: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         groups: Vec<Vec<I>>,
         key: impl Fn(&I) -> &[u8],
@@ -535,20 +573,22 @@ impl Cluster {
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
-        let (shares, refused) = self.lease_all(groups, key);
+        let (shares, refused) = self.lease_all(ring, groups, key);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
-            self.finished(command, refused.owner, started, Some(&refused.error));
+            self.finished(ring, command, refused.owner, started, Some(&refused.error));
             results.push((refused.owner, refused.group, Err(refused.error)));
         }
-        results.extend(self.run_shares(command, shares, started, work, failure, verdict));
+        results.extend(self.run_shares(ring, command, shares, started, work, failure, verdict));
         results
     }
 
     /// Runs `work` on every share at once (see [`all_at_once`]), as [`Cluster::fan_out`]
     /// describes, for a call that started at `started`.
+    #[allow(clippy::too_many_arguments)] // each is one of the call's own parts, none optional
     fn run_shares<I: Send, R: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         shares: Vec<Share<'_, I>>,
         started: Instant,
@@ -562,9 +602,9 @@ impl Cluster {
             let learnt = result
                 .as_ref()
                 .map_or_else(|error| Verdict::of(Some(error)), &verdict);
-            self.record_verdict(lease.index, lease.admission, learnt);
+            self.record_verdict(ring, lease.index, lease.admission, learnt);
             let server = lease.recorded();
-            self.finished(command, server, started, error);
+            self.finished(ring, command, server, started, error);
             (server, group, result)
         })
     }
@@ -578,9 +618,10 @@ impl Cluster {
         key: impl Fn(&I) -> &[u8],
         run: impl Fn(&mut Client, &[(usize, I)]) -> Result<BatchReport<T>, BatchError<T>> + Sync,
     ) -> Result<BatchReport<T>, BatchError<T>> {
+        let ring = self.ring();
         let mut count = 0;
         let numbered = items.into_iter().enumerate().inspect(|_| count += 1);
-        let groups = self.group(numbered, |(_, item)| self.server_for(key(item)));
+        let groups = self.group(&ring, numbered, |(_, item)| ring.server_for(key(item)));
         let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
         // The stop error of the server whose stopped item comes first in the input, with that
         // item's position: the first failure of the merged report must carry its own
@@ -591,6 +632,7 @@ impl Cluster {
         };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
         for (_, group, outcome) in self.fan_out(
+            &ring,
             command,
             groups,
             |(_, item)| key(item),

@@ -141,6 +141,14 @@ impl Cluster {
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
         check_key(key, base64)?;
-        self.run_on(self.server_for(key), Some(key), command, idempotent, op)
+        let ring = self.ring();
+        self.run_on(
+            &ring,
+            ring.server_for(key),
+            Some(key),
+            command,
+            idempotent,
+            op,
+        )
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod batch;
 mod health;
 mod jitter;
+mod membership;
 mod meta;
 mod observer;
 mod retry;
@@ -29,6 +30,8 @@ pub use admin::PerServer;
 pub use batch::{GetManyReport, ServerFailure};
 pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
+use membership::{Members, NodeSettings, Ring};
+pub use membership::{Membership, ServersChange};
 pub use observer::{Event, Observer};
 pub use retry::{Failover, RetryPolicy};
 
@@ -46,6 +49,10 @@ pub use retry::{Failover, RetryPolicy};
 /// [`Failover::NextServer`] is chosen, and operations are retried only under a
 /// [`RetryPolicy`].
 ///
+/// The server list can be replaced while threads use the cluster ([`Cluster::set_servers`]):
+/// each call routes by the list current when it started, and servers kept keep their pools
+/// and health.
+///
 /// ```
 /// use memcache_sync::{Cluster, Expiry};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
@@ -60,17 +67,11 @@ pub struct Cluster {
 }
 
 struct Shared {
-    nodes: Vec<Node>,
-    distribution: Box<dyn Distribution>,
+    members: Members,
     retry: RetryPolicy,
     failover: Failover,
     observer: Option<Box<dyn Observer>>,
     fleet: Arc<Fleet>,
-}
-
-struct Node {
-    pool: Pool,
-    health: Health,
 }
 
 /// A connection to one server, and how the server's health admitted it.
@@ -100,10 +101,11 @@ impl Drop for Lease<'_> {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let servers: Vec<&str> = self.shared.nodes.iter().map(|n| n.pool.addr()).collect();
+        let ring = self.ring();
+        let servers: Vec<&str> = ring.nodes.iter().map(|n| n.pool.addr()).collect();
         f.debug_struct("Cluster")
             .field("servers", &servers)
-            .field("distribution", &self.shared.distribution)
+            .field("distribution", &ring.distribution)
             .field("retry", &self.shared.retry)
             .field("failover", &self.shared.failover)
             .finish_non_exhaustive()
@@ -185,46 +187,37 @@ impl Cluster {
         )
     }
 
-    /// The servers' addresses, in order.
-    pub fn servers(&self) -> Vec<&str> {
-        self.shared
-            .nodes
+    /// The servers' addresses, in order, as the list is now (see [`Cluster::set_servers`]).
+    pub fn servers(&self) -> Vec<String> {
+        let ring = self.ring();
+        ring.nodes
             .iter()
-            .map(|node| node.pool.addr())
+            .map(|node| node.pool.addr().to_owned())
             .collect()
     }
 
-    /// The index (into [`Cluster::servers`]) of the server that owns `key`.
+    /// The index (into [`Cluster::servers`]) of the server that owns `key`, in the list as
+    /// it is now: after [`Cluster::set_servers`] an index may name another server. For an
+    /// index that stays consistent with [`Membership::is_down`] and [`Membership::pool`], or
+    /// the owner's address, use [`Cluster::membership`].
     ///
     /// # Panics
     /// If the distribution names a server past the end of the list: a broken
     /// [`Distribution`] implementation.
     #[inline]
     pub fn server_for(&self, key: impl AsRef<[u8]>) -> usize {
-        self.server_for_bytes(key.as_ref())
+        self.ring().server_for(key.as_ref())
     }
 
-    fn server_for_bytes(&self, key: &[u8]) -> usize {
-        let index = self.shared.distribution.server_for(key);
-        let servers = self.shared.nodes.len();
-        assert!(
-            index < servers,
-            "the distribution chose server {index} of {servers}"
-        );
-        index
-    }
-
-    /// Whether the server at `index` is marked down now.
+    /// Whether the server at `index` (in the list as it is now) is marked down now.
     pub fn is_down(&self, index: usize) -> bool {
-        self.shared
-            .nodes
-            .get(index)
-            .is_some_and(|node| node.health.is_down())
+        self.membership().is_down(index)
     }
 
-    /// The pool of the server at `index`, for work this type has no method for.
-    pub fn pool(&self, index: usize) -> Option<&Pool> {
-        self.shared.nodes.get(index).map(|node| &node.pool)
+    /// The pool of the server at `index` (in the list as it is now), for work this type has
+    /// no method for.
+    pub fn pool(&self, index: usize) -> Option<Pool> {
+        self.membership().pool(index).cloned()
     }
 
     /// Runs `op` on a connection to the server that owns `key`, under the cluster's health,
@@ -264,7 +257,15 @@ impl Cluster {
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
         validate_key(key)?;
-        self.run_on(self.server_for(key), Some(key), command, idempotent, op)
+        let ring = self.ring();
+        self.run_on(
+            &ring,
+            ring.server_for(key),
+            Some(key),
+            command,
+            idempotent,
+            op,
+        )
     }
 
     /// Runs `op` on server `owner` under its health and the retry policy. With `key`, the
@@ -272,6 +273,7 @@ impl Cluster {
     /// it never leaves `owner`.
     fn run_on<R>(
         &self,
+        ring: &Ring,
         owner: usize,
         key: Option<&[u8]>,
         command: &'static str,
@@ -281,7 +283,7 @@ impl Cluster {
         let started = Instant::now();
         let mut attempt = 1;
         let (index, result) = loop {
-            let (index, result) = match self.lease(owner, key) {
+            let (index, result) = match self.lease(ring, owner, key) {
                 Ok(mut lease) => {
                     let before = lease.client.activity();
                     let result = op(&mut lease.client);
@@ -292,7 +294,7 @@ impl Cluster {
                         Ok(_) if lease.client.activity() == before => Verdict::Unknown,
                         result => Verdict::of(result.as_ref().err()),
                     };
-                    self.record_verdict(lease.index, lease.admission, verdict);
+                    self.record_verdict(ring, lease.index, lease.admission, verdict);
                     (lease.recorded(), result)
                 }
                 Err(error) => (owner, Err(error)),
@@ -306,7 +308,7 @@ impl Cluster {
                 {
                     let backoff = self.shared.retry.backoff(attempt);
                     self.emit(&Event::Retry {
-                        server: self.shared.nodes[index].pool.addr(),
+                        server: ring.addr(index),
                         command,
                         attempt,
                         error: &error,
@@ -319,7 +321,7 @@ impl Cluster {
             }
         };
         self.emit(&Event::Operation {
-            server: self.shared.nodes[index].pool.addr(),
+            server: ring.addr(index),
             command,
             latency: started.elapsed(),
             error: result.as_ref().err(),
@@ -332,10 +334,10 @@ impl Cluster {
     /// [`Failover::NextServer`], a server marked down (or whose probe finds it still dead)
     /// passes the call to the key's next owner (see [`Cluster::failover_order`]). Without a
     /// key the call stays on `owner`.
-    fn lease(&self, owner: usize, key: Option<&[u8]>) -> Result<Lease<'_>> {
-        let nodes = &self.shared.nodes;
+    fn lease<'c>(&self, ring: &'c Ring, owner: usize, key: Option<&[u8]>) -> Result<Lease<'c>> {
+        let nodes = &ring.nodes;
         let mut owner_error = None;
-        for index in self.failover_order(owner, key) {
+        for index in self.failover_order(ring, owner, key) {
             let node = &nodes[index];
             let admission = match node.health.admit(node.pool.addr()) {
                 Ok(admission) => admission,
@@ -344,7 +346,7 @@ impl Cluster {
                     continue;
                 }
             };
-            if !self.may_fail_over(owner, index, admission) {
+            if !self.may_fail_over(ring, owner, index, admission) {
                 break;
             }
             match node.pool.get() {
@@ -357,7 +359,7 @@ impl Cluster {
                     })
                 }
                 Err(error) => {
-                    self.record(index, admission, Some(&error));
+                    self.record(ring, index, admission, Some(&error));
                     let still_down = passes_on(admission, &error);
                     owner_error.get_or_insert(error);
                     if !still_down {
@@ -376,11 +378,12 @@ impl Cluster {
     /// without a key (for the owner itself) goes nowhere else.
     fn failover_order<'k>(
         &'k self,
+        ring: &'k Ring,
         owner: usize,
         key: Option<&'k [u8]>,
     ) -> impl Iterator<Item = usize> + 'k {
         let candidates = match (self.shared.failover, key) {
-            (Failover::NextServer, Some(_)) => self.shared.nodes.len(),
+            (Failover::NextServer, Some(_)) => ring.nodes.len(),
             _ => 1,
         };
         // Filled only once the call fails over: a call its owner takes allocates nothing.
@@ -393,7 +396,7 @@ impl Cluster {
             if passed.is_empty() {
                 passed.push(owner);
             }
-            let next = self.next_owner(key?, &passed)?;
+            let next = self.next_owner(ring, key?, &passed)?;
             passed.push(next);
             Some(next)
         })
@@ -406,27 +409,26 @@ impl Cluster {
     /// # Panics
     /// If the distribution names a server past the end of the list, or one of `out`: a
     /// broken [`Distribution`] implementation.
-    fn next_owner(&self, key: &[u8], out: &[usize]) -> Option<usize> {
-        let next = self
-            .shared
+    fn next_owner(&self, ring: &Ring, key: &[u8], out: &[usize]) -> Option<usize> {
+        let next = ring
             .distribution
             .server_for_excluding(key, &|index| out.contains(&index))?;
         assert!(
-            next < self.shared.nodes.len() && !out.contains(&next),
+            next < ring.nodes.len() && !out.contains(&next),
             "the distribution chose server {next}, excluded or past the end"
         );
         Some(next)
     }
 
     /// Feeds the outcome of a call, `error` or success, to the server's health.
-    fn record(&self, index: usize, admission: Admission, error: Option<&Error>) {
-        self.record_verdict(index, admission, Verdict::of(error));
+    fn record(&self, ring: &Ring, index: usize, admission: Admission, error: Option<&Error>) {
+        self.record_verdict(ring, index, admission, Verdict::of(error));
     }
 
     /// Feeds what a call learnt to the server's health, and announces a change of state.
-    fn record_verdict(&self, index: usize, admission: Admission, verdict: Verdict) {
-        let change = self.shared.nodes[index].health.record(admission, verdict);
-        self.announce(index, change);
+    fn record_verdict(&self, ring: &Ring, index: usize, admission: Admission, verdict: Verdict) {
+        let change = ring.nodes[index].health.record(admission, verdict);
+        self.announce(ring, index, change);
     }
 
     fn emit(&self, event: &Event<'_>) {
@@ -764,7 +766,7 @@ impl ClusterBuilder {
     /// path nor `host:port[:weight]` (the reason says which and why, as
     /// [`ServerParseError`](crate::distribution::ServerParseError) does), or a distribution
     /// built for another number of servers.
-    pub fn build(self) -> Result<Cluster> {
+    pub fn build(mut self) -> Result<Cluster> {
         let invalid = |reason: String| Error::InvalidArgument {
             what: "cluster",
             reason,
@@ -779,7 +781,8 @@ impl ClusterBuilder {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let (addrs, servers): (Vec<String>, Vec<Server>) = servers.into_iter().unzip();
-        let distribution = match self.distribution {
+        let default_distribution = self.distribution.is_none();
+        let distribution = match self.distribution.take() {
             Some(distribution) => distribution,
             None => {
                 Box::new(Ketama::libmemcached_ketama(&servers).map_err(|e| invalid(e.to_string()))?)
@@ -797,20 +800,16 @@ impl ClusterBuilder {
             .failover_rate
             .map(|(per_second, burst)| FailoverBudget::new(per_second, burst));
         let fleet = Arc::new(Fleet::new(count, self.health.max_down(count), failover));
-        let nodes = addrs
-            .iter()
-            .map(|addr| Node {
-                pool: Pool::builder(addr)
-                    .config(self.config.clone())
-                    .pool(self.pool.clone())
-                    .build(),
-                health: Health::new(self.health.clone(), Arc::clone(&fleet)),
-            })
-            .collect();
+        let settings = NodeSettings {
+            config: self.config,
+            pool: self.pool,
+            health: self.health,
+            default_distribution,
+        };
+        let members = Members::new(settings, Arc::clone(&fleet), &addrs, servers, distribution);
         Ok(Cluster {
             shared: Arc::new(Shared {
-                nodes,
-                distribution,
+                members,
                 retry: self.retry,
                 failover: self.failover,
                 observer: self.observer,

@@ -85,6 +85,18 @@ pub enum Event<'a> {
         /// The address of the server the call would have gone to.
         to: &'a str,
     },
+    /// The server list was replaced ([`Cluster::set_servers`](crate::Cluster::set_servers)):
+    /// calls that start from now on route by the new list.
+    ServersChanged {
+        /// Servers new to the list, by address.
+        added: &'a [String],
+        /// Servers no longer in it, by address.
+        removed: &'a [String],
+        /// How many servers are in both, keeping their pools and health.
+        kept: usize,
+        /// How many servers the new list has.
+        servers: usize,
+    },
 }
 
 /// Receives a [`Cluster`](crate::Cluster)'s [`Event`]s, to feed metrics. Called on the thread

@@ -65,6 +65,9 @@ struct State {
     recent_outages: u32,
     /// When the last outage ended: the quiet since then forgets remembered outages.
     last_up: Option<Instant>,
+    /// Removed from the cluster's list: its places in the fleet given back, nothing it
+    /// learns counts any more.
+    retired: bool,
 }
 
 #[derive(Debug)]
@@ -151,6 +154,14 @@ impl Health {
     /// for changes nothing.
     pub(crate) fn abandon_probe(&self, probe: ProbeId) {
         self.change(|state| state.release(probe));
+    }
+
+    /// Takes the server out of its fleet's counts for good, as it leaves the cluster's list:
+    /// gives back its place among the down or kept-up servers, in the same step, under the
+    /// lock, so the fleet never counts it twice or after. Calls still in flight on it record
+    /// nothing afterwards. Returns fail-open's end if it was the last server kept up.
+    pub(crate) fn retire(&self) -> Change {
+        self.change(|state| state.retire(&self.fleet))
     }
 
     /// Whether the server is marked down now.
@@ -313,6 +324,22 @@ impl State {
         change
     }
 
+    fn retire(&mut self, fleet: &Fleet) -> Change {
+        if std::mem::replace(&mut self.retired, true) {
+            return Change::NONE;
+        }
+        self.hard_failures = 0;
+        self.soft_failures = 0;
+        let mut change = Change::NONE;
+        if std::mem::take(&mut self.kept_up) {
+            change.fail_open = fleet.answered_while_kept_up();
+        }
+        if self.outage.take().is_some() {
+            fleet.up();
+        }
+        change
+    }
+
     /// Frees the probe slot if `probe` holds it.
     fn release(&mut self, probe: ProbeId) {
         if let Some(outage) = &mut self.outage {
@@ -329,6 +356,9 @@ impl State {
         config: &HealthConfig,
         fleet: &Fleet,
     ) -> Change {
+        if self.retired {
+            return Change::NONE;
+        }
         match (&mut self.outage, admission) {
             (Some(outage), Admission::Probe(probe)) if outage.probe == Some(probe) => {
                 outage.probe = None;
