@@ -105,7 +105,7 @@ pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;
-pub use found::{Found, FoundIntoIter, FoundIter};
+pub use found::{Found, FoundIntoIter, FoundItem, FoundIter, ItemRef};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
 pub use lease::{
     get_or_fill, get_or_lease, Fetched, FillError, FillToken, LeaseOptions, LeaseOutcome,

@@ -806,7 +806,7 @@ fn assert_pipelined_sets_are_answered(addr: &str, config: impl Fn() -> Config + 
                     }
                     let found = client.get_many(&keys).unwrap();
                     for (i, key) in keys.iter().enumerate() {
-                        assert_eq!(found[key].value, value(i), "round {round}, key {i}");
+                        assert_eq!(found[key], value(i), "round {round}, key {i}");
                     }
                 }
             });

@@ -135,7 +135,20 @@ impl Cluster {
             self.get_many_from_one_thread(&ring, shares, started, &mut report);
             return Ok(report);
         }
-        let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
+        // Owned items straight from the read buffer: a `Found` would hold them in its one
+        // buffer, only for each to be copied out again into the report's map.
+        let read = |client: &mut Client, group: &[&[u8]]| {
+            let mut items = Vec::with_capacity(group.len());
+            client
+                .get_many_with(group, |at, value, flags| {
+                    let item = Item {
+                        value: value.to_vec(),
+                        flags,
+                    };
+                    items.push((group[at].to_vec(), item));
+                })
+                .map(|()| items)
+        };
         let answered = |_: &_| Verdict::Answered;
         for (server, group, result) in
             self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
