@@ -47,6 +47,10 @@ impl Client {
     /// no more entries from the iterator, and [`BatchReport::not_taken`] says how many it
     /// left there when the iterator knew its length.
     ///
+    /// With [`Config::with_quiet_batches`](crate::Config::with_quiet_batches), this and the
+    /// other batches below go out as quiet meta commands, answered only where an item did not
+    /// simply succeed: the same outcomes, without a reply per item.
+    ///
     /// ```
     /// # use memcache_sync::{Client, Entry, Expiry, ItemResult};
     /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());

@@ -6,7 +6,9 @@
 //! been processed. Each command carries its position in the window as its opaque (`O`), so
 //! every reply names its item, and the items no reply named are known to have succeeded (or,
 //! for a touch, missed) only when `MN` arrives. The engine, windows and bounds are the
-//! classic pipeline's; only the reply reader differs.
+//! classic pipeline's; only the reply reader differs. Their bound holds as it is: a failure
+//! reply (`NS O1a`) is no longer than the classic reply to the same command (`NOT_STORED`),
+//! and a success has none, so the replies to a window in flight stay short.
 //!
 //! memcached writes its error lines without the opaque (observed on 1.6.18: a quiet `ms` of a
 //! value over the item size limit answers `SERVER_ERROR object too large for cache`, and
