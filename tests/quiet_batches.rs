@@ -324,6 +324,53 @@ fn a_server_killed_mid_batch_leaves_items_unconfirmed_never_done() {
 }
 
 #[test]
+fn a_frozen_server_times_a_quiet_batch_out_with_its_window_unconfirmed_not_done() {
+    const COUNT: usize = 300_000;
+    let server = Memcached::start_with(&["-m", "256"]);
+    let addr = server.addr();
+    let config = Config::default()
+        .with_quiet_batches(true)
+        .with_read_timeout(Duration::from_millis(200));
+    let mut client = Client::builder(&addr).config(config).connect().unwrap();
+    let freezer = thread::spawn(move || {
+        let mut server = server;
+        wait_for_sets(&server.addr(), 1000);
+        server.freeze();
+        server
+    });
+    let entries = (0..COUNT).map(|i| Entry::new(format!("frozen:{i:08}"), "value"));
+    let report = batch_report(client.set_many(entries));
+    let mut server = freezer.join().unwrap();
+    let error = report.stop_error().expect("the server was frozen");
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    let results = report.results();
+    let done = results.iter().take_while(|r| r.is_done()).count();
+    let unconfirmed = results[done..]
+        .iter()
+        .take_while(|r| r.is_unconfirmed())
+        .count();
+    assert!(unconfirmed > 0);
+    assert!(results[done + unconfirmed..]
+        .iter()
+        .all(ItemResult::is_not_sent));
+    assert!(
+        !client.is_connected(),
+        "a timed-out connection is never reused"
+    );
+
+    // Thawed, the server applies what it had read; the client starts afresh and every item
+    // the report called done is there.
+    server.thaw();
+    client.set_many([Entry::new("frozen:after", "v")]).unwrap();
+    for i in (0..done).step_by(499) {
+        assert!(
+            client.get(format!("frozen:{i:08}")).unwrap().is_some(),
+            "item {i}"
+        );
+    }
+}
+
+#[test]
 fn twemproxy_refuses_a_quiet_batch_before_sending_or_taking_anything() {
     let server = Memcached::start();
     let addr = server.addr();
