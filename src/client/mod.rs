@@ -26,6 +26,8 @@ mod meta;
 mod admin;
 // No public methods, so not on the page.
 mod pipeline;
+// No public methods either: the quiet meta reader the pipeline runs batches with when asked.
+mod quiet;
 // No public methods either: the check that refuses what the server kind lacks.
 mod proxy;
 
