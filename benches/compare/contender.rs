@@ -33,6 +33,46 @@ pub trait Contender {
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize;
 }
 
+/// A contender that runs the bulk load only (see [`BulkOnly`]).
+pub trait BulkLoader {
+    fn name(&self) -> &'static str;
+    /// Stores every key with `value`; returns how many the server confirmed.
+    fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize;
+}
+
+/// A [`BulkLoader`] in the lineup: it joins the bulk workload's rounds and no other.
+pub struct BulkOnly<T>(pub T);
+
+impl<T: BulkLoader> Contender for BulkOnly<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn supports(&self, workload: Workload) -> bool {
+        workload == Workload::Bulk
+    }
+
+    fn get_hit(&mut self, _: &str, _: usize) -> usize {
+        unreachable!("bulk only")
+    }
+
+    fn get_miss(&mut self, _: &str) -> bool {
+        unreachable!("bulk only")
+    }
+
+    fn set(&mut self, _: &str, _: &[u8]) {
+        unreachable!("bulk only")
+    }
+
+    fn get_many(&mut self, _: &[&str]) -> usize {
+        unreachable!("bulk only")
+    }
+
+    fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize {
+        self.0.bulk(keys, value)
+    }
+}
+
 /// The floor, or one variant of it that joins the same rounds for one purpose.
 pub enum FloorRole {
     Floor,

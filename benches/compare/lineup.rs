@@ -1,7 +1,7 @@
 //! Which implementations run: the floor first (every ratio's denominator), then the rest, as
 //! `COMPARE_IMPLS` and the exploration variables ask.
 
-use crate::contender::{Contender, FloorContender, FloorRole, MemcacheSync};
+use crate::contender::{BulkOnly, Contender, FloorContender, FloorRole, MemcacheSync};
 use crate::peers::{Classic, Meta};
 use crate::quiet::{NoreplyFloor, QuietSync};
 use crate::settings::Settings;
@@ -18,8 +18,8 @@ pub fn lineup(settings: &Settings, addr: &str) -> Vec<Box<dyn Contender>> {
         Box::new(Classic::connect(addr, false, classic_keys)),
         Box::new(Classic::connect(addr, true, classic_keys)),
         Box::new(Meta::connect(addr, settings.meta_chunk, None)),
-        Box::new(NoreplyFloor::connect(addr, settings.floor_window)),
-        Box::new(QuietSync::connect(addr)),
+        Box::new(BulkOnly(NoreplyFloor::connect(addr, settings.floor_window))),
+        Box::new(BulkOnly(QuietSync::connect(addr))),
     ];
     for &window in &settings.floor_windows {
         let name = format!("floor ({} KiB windows)", window / 1024);

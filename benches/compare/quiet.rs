@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use memcache_sync::{Client, Config, Entry};
 
 use crate::common::rounds::{Record, Spread};
-use crate::contender::Contender;
+use crate::contender::BulkLoader;
 use crate::results::Records;
 use crate::workload::Workload;
 
@@ -44,29 +44,9 @@ impl NoreplyFloor {
     }
 }
 
-impl Contender for NoreplyFloor {
+impl BulkLoader for NoreplyFloor {
     fn name(&self) -> &'static str {
         NOREPLY_FLOOR
-    }
-
-    fn supports(&self, workload: Workload) -> bool {
-        workload == Workload::Bulk
-    }
-
-    fn get_hit(&mut self, _: &str, _: usize) -> usize {
-        unreachable!("bulk only")
-    }
-
-    fn get_miss(&mut self, _: &str) -> bool {
-        unreachable!("bulk only")
-    }
-
-    fn set(&mut self, _: &str, _: &[u8]) {
-        unreachable!("bulk only")
-    }
-
-    fn get_many(&mut self, _: &[&str]) -> usize {
-        unreachable!("bulk only")
     }
 
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize {
@@ -119,29 +99,9 @@ impl QuietSync {
     }
 }
 
-impl Contender for QuietSync {
+impl BulkLoader for QuietSync {
     fn name(&self) -> &'static str {
         QUIET
-    }
-
-    fn supports(&self, workload: Workload) -> bool {
-        workload == Workload::Bulk
-    }
-
-    fn get_hit(&mut self, _: &str, _: usize) -> usize {
-        unreachable!("bulk only")
-    }
-
-    fn get_miss(&mut self, _: &str) -> bool {
-        unreachable!("bulk only")
-    }
-
-    fn set(&mut self, _: &str, _: &[u8]) {
-        unreachable!("bulk only")
-    }
-
-    fn get_many(&mut self, _: &[&str]) -> usize {
-        unreachable!("bulk only")
     }
 
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize {

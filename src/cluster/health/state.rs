@@ -310,14 +310,8 @@ impl State {
                 return Change::NONE;
             }
         }
-        self.hard_failures = 0;
-        self.soft_failures = 0;
-        let mut change = Change::NONE;
-        if std::mem::take(&mut self.kept_up) {
-            change.fail_open = fleet.answered_while_kept_up();
-        }
-        if self.outage.take().is_some() {
-            fleet.up();
+        let (mut change, was_down) = self.clear(fleet);
+        if was_down {
             self.last_up = Some(Instant::now());
             change.server = Some(Transition::Up);
         }
@@ -328,16 +322,23 @@ impl State {
         if std::mem::replace(&mut self.retired, true) {
             return Change::NONE;
         }
+        self.clear(fleet).0
+    }
+
+    /// A clean slate: no failures counted, and the server's place among the fleet's down or
+    /// kept-up servers given back. Also whether it was down.
+    fn clear(&mut self, fleet: &Fleet) -> (Change, bool) {
         self.hard_failures = 0;
         self.soft_failures = 0;
         let mut change = Change::NONE;
         if std::mem::take(&mut self.kept_up) {
             change.fail_open = fleet.answered_while_kept_up();
         }
-        if self.outage.take().is_some() {
+        let was_down = self.outage.take().is_some();
+        if was_down {
             fleet.up();
         }
-        change
+        (change, was_down)
     }
 
     /// Frees the probe slot if `probe` holds it.
