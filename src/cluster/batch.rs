@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use std::time::Instant;
 
+use super::gutter::Ttl;
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
 use super::{Cluster, Event};
@@ -117,11 +118,15 @@ impl Cluster {
         // Grouped as the keys' bytes: every path below needs them, none the positions.
         let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
         let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(refused);
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished("get_many", refused.owner, started, Some(&refused.error));
             report.fail(self.addr(refused.owner), &refused.group, refused.error);
         }
+        self.gutter_get_many("get_many", gutter, &mut report, |gutter, keys| {
+            gutter.get_many(keys)
+        });
         if shares.iter().all(|share| fits_one_window(&share.group)) {
             self.get_many_from_one_thread(shares, started, &mut report);
             return Ok(report);
@@ -164,11 +169,15 @@ impl Cluster {
         let started = Instant::now();
         let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
         let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(refused);
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished("gets_many", refused.owner, started, Some(&refused.error));
             report.fail(self.addr(refused.owner), &refused.group, refused.error);
         }
+        self.gutter_get_many("gets_many", gutter, &mut report, |gutter, keys| {
+            gutter.gets_many(keys)
+        });
         let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
         let answered = |_: &_| Verdict::Answered;
         for (server, group, result) in
@@ -218,7 +227,8 @@ impl Cluster {
         let numbered = keys.iter().map(AsRef::as_ref).enumerate();
         let groups = self.group(numbered, |&(_, key)| self.server_for(key));
         let (shares, refused) = self.lease_all(groups, |&(_, key)| key);
-        let mut failed = Vec::new();
+        let (refused, gutter) = self.gutter_takes(refused);
+        let mut failed = self.gutter_get_many_with(gutter, &mut found);
         let failure = |server: &str, group: &[(usize, &[u8])], error: Error| ServerFailure {
             server: server.to_owned(),
             error,
@@ -390,7 +400,9 @@ impl Cluster {
             "set_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.set_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.set_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -417,7 +429,9 @@ impl Cluster {
             "add_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.add_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.add_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -448,7 +462,9 @@ impl Cluster {
             "replace_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.replace_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.replace_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -472,7 +488,7 @@ impl Cluster {
             "delete_many",
             keys,
             |key| key.as_ref(),
-            |client, group| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
+            |client, group, _| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
         )
     }
 
@@ -494,18 +510,18 @@ impl Cluster {
             "touch_many",
             keys,
             |(key, _)| key.as_ref(),
-            |client, group| {
+            |client, group, ttl| {
                 client.touch_many(
                     group
                         .iter()
-                        .map(|(_, (key, expiry))| (key.as_ref(), *expiry)),
+                        .map(|(_, (key, expiry))| (key.as_ref(), ttl.expiry(*expiry))),
                 )
             },
         )
     }
 
     /// Splits items by the server that owns each one, keeping their order.
-    fn group<I>(
+    pub(super) fn group<I>(
         &self,
         items: impl IntoIterator<Item = I>,
         server: impl Fn(&I) -> usize,
@@ -525,23 +541,26 @@ impl Cluster {
     /// that fails over to its keys' next owners. Returns each group with its server (the
     /// one it ran on, or its owner if no server took it) and its result; groups that failed
     /// over onto a server the call also holds for its own come back merged, as one group.
-    fn fan_out<I: Send, R: Send>(
+    pub(super) fn fan_out<I: Send, R: Send>(
         &self,
         command: &'static str,
         groups: Vec<Vec<I>>,
         key: impl Fn(&I) -> &[u8],
-        work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
+        work: impl Fn(&mut Client, &[I], Ttl) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
-        let (shares, refused) = self.lease_all(groups, key);
+        let (shares, refused) = self.lease_all(groups, &key);
+        let (refused, gutter) = self.gutter_takes(refused);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
             self.finished(command, refused.owner, started, Some(&refused.error));
             results.push((refused.owner, refused.group, Err(refused.error)));
         }
-        results.extend(self.run_shares(command, shares, started, work, failure, verdict));
+        results.extend(self.gutter_fan_out(command, gutter, &key, &work, &failure, &verdict));
+        let owners_work = |client: &mut Client, group: &[I]| work(client, group, Ttl::AS_GIVEN);
+        results.extend(self.run_shares(command, shares, started, owners_work, failure, verdict));
         results
     }
 
@@ -576,7 +595,7 @@ impl Cluster {
         command: &'static str,
         items: impl IntoIterator<Item = I>,
         key: impl Fn(&I) -> &[u8],
-        run: impl Fn(&mut Client, &[(usize, I)]) -> Result<BatchReport<T>, BatchError<T>> + Sync,
+        run: impl Fn(&mut Client, &[(usize, I)], Ttl) -> Result<BatchReport<T>, BatchError<T>> + Sync,
     ) -> Result<BatchReport<T>, BatchError<T>> {
         let mut count = 0;
         let numbered = items.into_iter().enumerate().inspect(|_| count += 1);
@@ -586,8 +605,8 @@ impl Cluster {
         // item's position: the first failure of the merged report must carry its own
         // server's error.
         let mut stop: Option<(usize, Error)> = None;
-        let work = |client: &mut Client, group: &[(usize, I)]| {
-            Ok(run(client, group).unwrap_or_else(BatchError::into_report))
+        let work = |client: &mut Client, group: &[(usize, I)], ttl: Ttl| {
+            Ok(run(client, group, ttl).unwrap_or_else(BatchError::into_report))
         };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
         for (_, group, outcome) in self.fan_out(

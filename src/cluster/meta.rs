@@ -1,5 +1,6 @@
 //! The meta commands on a [`Cluster`]: each goes to the key's server through
-//! [`Cluster::with_key`], so health, retry and failover apply as to the classic commands.
+//! the path [`Cluster::with_key`] takes, so health, retry and failover apply as to the classic
+//! commands (and under [`Failover::Gutter`](crate::Failover::Gutter) their TTLs are capped).
 //!
 //! A key is routed by its raw bytes, and must be a valid classic key to be routed at all
 //! (base64 key mode on a cluster covers keys with bytes the classic rules allow).
@@ -32,8 +33,8 @@ impl Cluster {
     ) -> Result<Option<MetaItem>> {
         let key = key.as_ref();
         let idempotent = options.is_idempotent() && options.new_cas.is_none();
-        self.with_key(key, "mg", idempotent, |client| {
-            client.meta_get(key, options)
+        self.with_key_ttl(key, "mg", idempotent, &mut |client, ttl| {
+            client.meta_get(key, &ttl.meta_get(options))
         })
     }
 
@@ -54,8 +55,8 @@ impl Cluster {
         options: &MetaSetOptions,
     ) -> Result<MetaStoreOutcome> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.with_key(key, "ms", false, |client| {
-            client.meta_set(key, value, options)
+        self.with_key_ttl(key, "ms", false, &mut |client, ttl| {
+            client.meta_set(key, value, &ttl.meta_set(options))
         })
     }
 
@@ -76,7 +77,9 @@ impl Cluster {
         options: &MetaDeleteOptions,
     ) -> Result<MetaDeleteOutcome> {
         let key = key.as_ref();
-        self.with_key(key, "md", false, |client| client.meta_delete(key, options))
+        self.with_key_ttl(key, "md", false, &mut |client, _| {
+            client.meta_delete(key, options)
+        })
     }
 
     /// [`Client::meta_arithmetic`](crate::Client::meta_arithmetic) on the key's server;
@@ -96,8 +99,8 @@ impl Cluster {
         options: &MetaArithOptions,
     ) -> Result<MetaArithOutcome> {
         let key = key.as_ref();
-        self.with_key(key, "ma", false, |client| {
-            client.meta_arithmetic(key, options)
+        self.with_key_ttl(key, "ma", false, &mut |client, ttl| {
+            client.meta_arithmetic(key, &ttl.meta_arithmetic(options))
         })
     }
 }

@@ -85,6 +85,19 @@ pub enum Event<'a> {
         /// The address of the server the call would have gone to.
         to: &'a str,
     },
+    /// Under [`Failover::Gutter`](crate::Failover::Gutter), a call for `keys` keys of
+    /// `server`, which is down, went to the gutter server `gutter` (a single-key call: one
+    /// key; a batch: one event per gutter server its keys reached).
+    Gutter {
+        /// The address of the keys' own server.
+        server: &'a str,
+        /// The address of the gutter server the call went to.
+        gutter: &'a str,
+        /// The command's name.
+        command: &'static str,
+        /// How many keys went there.
+        keys: usize,
+    },
 }
 
 /// Receives a [`Cluster`](crate::Cluster)'s [`Event`]s, to feed metrics. Called on the thread

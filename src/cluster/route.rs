@@ -245,7 +245,9 @@ impl Cluster {
     /// per server, into `parts`; refuses it whole if the failover policy moves no key, or
     /// no server is left.
     fn split<I>(&self, mut part: Part<I>, key: &impl Fn(&I) -> &[u8], parts: &mut Vec<Part<I>>) {
-        if self.shared.failover == Failover::Never || part.passed.len() >= self.shared.nodes.len() {
+        if self.shared.failover != Failover::NextServer
+            || part.passed.len() >= self.shared.nodes.len()
+        {
             part.place = Place::Refused;
             parts.push(part);
             return;
