@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use std::time::Instant;
 
-use super::gutter::Ttl;
+use super::gutter::{beside, Ttl};
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
 use super::{Cluster, Event};
@@ -124,23 +124,25 @@ impl Cluster {
             self.finished("get_many", refused.owner, started, Some(&refused.error));
             report.fail(self.addr(refused.owner), &refused.group, refused.error);
         }
-        self.gutter_get_many("get_many", gutter, &mut report, |gutter, keys| {
-            gutter.get_many(keys)
-        });
-        if shares.iter().all(|share| fits_one_window(&share.group)) {
-            self.get_many_from_one_thread(shares, started, &mut report);
-            return Ok(report);
-        }
-        let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
-        let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares("get_many", shares, started, read, |_| None, answered)
-        {
-            match result {
-                Ok(found) => report.found.extend(found),
-                Err(error) => report.fail(self.addr(server), &group, error),
+        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.get_many(keys);
+        let from_gutter = self.beside_gutter("get_many", gutter, read_gutter, || {
+            if shares.iter().all(|share| fits_one_window(&share.group)) {
+                self.get_many_from_one_thread(shares, started, &mut report);
+                return;
             }
-        }
+            let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
+            let answered = |_: &_| Verdict::Answered;
+            for (server, group, result) in
+                self.run_shares("get_many", shares, started, read, |_| None, answered)
+            {
+                match result {
+                    Ok(found) => report.found.extend(found),
+                    Err(error) => report.fail(self.addr(server), &group, error),
+                }
+            }
+        });
+        report.found.extend(from_gutter.found);
+        report.failed.extend(from_gutter.failed);
         Ok(report)
     }
 
@@ -175,19 +177,21 @@ impl Cluster {
             self.finished("gets_many", refused.owner, started, Some(&refused.error));
             report.fail(self.addr(refused.owner), &refused.group, refused.error);
         }
-        self.gutter_get_many("gets_many", gutter, &mut report, |gutter, keys| {
-            gutter.gets_many(keys)
-        });
-        let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
-        let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares("gets_many", shares, started, read, |_| None, answered)
-        {
-            match result {
-                Ok(found) => report.found.extend(found.into_inner()),
-                Err(error) => report.fail(self.addr(server), &group, error),
+        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.gets_many(keys);
+        let from_gutter = self.beside_gutter("gets_many", gutter, read_gutter, || {
+            let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
+            let answered = |_: &_| Verdict::Answered;
+            for (server, group, result) in
+                self.run_shares("gets_many", shares, started, read, |_| None, answered)
+            {
+                match result {
+                    Ok(found) => report.found.extend(found.into_inner()),
+                    Err(error) => report.fail(self.addr(server), &group, error),
+                }
             }
-        }
+        });
+        report.found.extend(from_gutter.found);
+        report.failed.extend(from_gutter.failed);
         Ok(report)
     }
 
@@ -545,7 +549,7 @@ impl Cluster {
         &self,
         command: &'static str,
         groups: Vec<Vec<I>>,
-        key: impl Fn(&I) -> &[u8],
+        key: impl Fn(&I) -> &[u8] + Sync,
         work: impl Fn(&mut Client, &[I], Ttl) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
@@ -558,9 +562,14 @@ impl Cluster {
             self.finished(command, refused.owner, started, Some(&refused.error));
             results.push((refused.owner, refused.group, Err(refused.error)));
         }
-        results.extend(self.gutter_fan_out(command, gutter, &key, &work, &failure, &verdict));
         let owners_work = |client: &mut Client, group: &[I]| work(client, group, Ttl::AS_GIVEN);
-        results.extend(self.run_shares(command, shares, started, owners_work, failure, verdict));
+        let (from_gutter, from_owners) = beside(
+            !gutter.is_empty(),
+            || self.gutter_fan_out(command, gutter, &key, &work, &failure, &verdict),
+            || self.run_shares(command, shares, started, owners_work, &failure, &verdict),
+        );
+        results.extend(from_gutter);
+        results.extend(from_owners);
         results
     }
 
@@ -594,7 +603,7 @@ impl Cluster {
         &self,
         command: &'static str,
         items: impl IntoIterator<Item = I>,
-        key: impl Fn(&I) -> &[u8],
+        key: impl Fn(&I) -> &[u8] + Sync,
         run: impl Fn(&mut Client, &[(usize, I)], Ttl) -> Result<BatchReport<T>, BatchError<T>> + Sync,
     ) -> Result<BatchReport<T>, BatchError<T>> {
         let mut count = 0;

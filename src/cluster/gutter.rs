@@ -64,9 +64,12 @@ const MAX_CAP: Duration = Duration::from_secs(60 * 60 * 24 * 30);
 /// warning, and the first call its server answers again an info line.
 ///
 /// # Costs
-/// The gutter's servers, idle until an outage. A batch with keys on the gutter reads or
-/// writes the gutter after the main servers' shares, so without a
-/// [`Deadline`](crate::Deadline) it can wait a main server's timeout and then the gutter's.
+/// The gutter's servers, idle until an outage. A call for a down server's key makes two
+/// [`Event::Operation`]s: the owner's refusal, then the gutter's call. A batch with keys on
+/// the gutter runs the gutter's share on a thread of its own beside the main servers'
+/// shares (none is started when no key goes there); [`Cluster::get_many_with`], whose
+/// callback is one `FnMut`, reads the gutter first and then the main servers, so without a
+/// [`Deadline`](crate::Deadline) it can wait the gutter's timeout and then a main server's.
 ///
 /// # Breaks
 /// - A value written during the outage lives at most the cap: the caller's TTL is not kept.
@@ -480,9 +483,28 @@ impl Cluster {
     }
 
     /// Reads the groups the gutter takes of a [`Cluster::get_many`] (or, with `read` for
+    /// `gets_many`, of that) while `owners` reads the main servers' shares, both at once;
+    /// returns what the gutter found and failed.
+    pub(super) fn beside_gutter<'k, T: Send>(
+        &self,
+        command: &'static str,
+        groups: Vec<Refused<&'k [u8]>>,
+        read: impl Fn(&Cluster, &[&'k [u8]]) -> Result<GetManyReport<T>> + Send,
+        owners: impl FnOnce(),
+    ) -> GetManyReport<T> {
+        let busy = !groups.is_empty();
+        let from_gutter = || {
+            let mut report = GetManyReport::default();
+            self.gutter_get_many(command, groups, &mut report, read);
+            report
+        };
+        beside(busy, from_gutter, owners).0
+    }
+
+    /// Reads the groups the gutter takes of a [`Cluster::get_many`] (or, with `read` for
     /// `gets_many`, of that) into `report`; a gutter server that cannot be reached fails its
     /// keys with their owner's error, under the owner's address.
-    pub(super) fn gutter_get_many<'k, T>(
+    fn gutter_get_many<'k, T>(
         &self,
         command: &'static str,
         groups: Vec<Refused<&'k [u8]>>,
@@ -549,7 +571,7 @@ impl Cluster {
         &self,
         command: &'static str,
         groups: Vec<Refused<I>>,
-        key: &dyn Fn(&I) -> &[u8],
+        key: &(dyn Fn(&I) -> &[u8] + Sync),
         work: &GroupWork<'_, I, R>,
         failure: &(dyn Fn(&R) -> Option<&Error> + Sync),
         verdict: &(dyn Fn(&R) -> super::health::Verdict + Sync),
@@ -584,6 +606,29 @@ impl Cluster {
         }
         results
     }
+}
+
+/// Runs `gutter` on a scoped thread (under the caller's [`Deadline`](crate::Deadline)) while
+/// `owners` runs here, when `busy` says the gutter has work: a batch waits for the gutter and
+/// the main servers together, not one after the other. Without work for the gutter, no
+/// thread is started.
+pub(super) fn beside<G: Send, O>(
+    busy: bool,
+    gutter: impl FnOnce() -> G + Send,
+    owners: impl FnOnce() -> O,
+) -> (G, O) {
+    if !busy {
+        return (gutter(), owners());
+    }
+    let deadline = crate::deadline::Deadline::current();
+    std::thread::scope(|scope| {
+        let gutter = scope.spawn(move || crate::deadline::Deadline::run_under(deadline, gutter));
+        let owners = owners();
+        let gutter = gutter
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (gutter, owners)
+    })
 }
 
 /// One server's part of a batch, told how to treat the expiries it sends.
