@@ -555,3 +555,45 @@ fn a_gutter_is_refused_at_build_when_it_cannot_work() {
     );
     assert!(Cluster::builder(main).build().unwrap().gutter().is_none());
 }
+
+#[test]
+fn a_batch_waits_for_the_gutter_and_the_main_servers_together_not_one_after_the_other() {
+    let (mut main, addrs) = start(2);
+    let (mut gutter, gutter_addrs) = start(1);
+    let timeout = Duration::from_secs(1);
+    logs();
+    let cluster = Cluster::builder(&addrs)
+        .config(timeouts(timeout))
+        .health(HealthConfig::default().with_failure_threshold(1))
+        .gutter(GutterConfig::new(&gutter_addrs))
+        .build()
+        .unwrap();
+    let (dead, slow) = (keys_of(&cluster, 0, 3), keys_of(&cluster, 1, 3));
+    // Connections opened while both are up: a frozen server then stalls the reads.
+    cluster.get_many(&[&dead[0], &slow[0]]).unwrap();
+    cluster.gutter().unwrap().get(&dead[0]).unwrap();
+    main[0].kill();
+    until_down(&cluster, 0);
+    main[1].freeze();
+    gutter[0].freeze();
+
+    let started = Instant::now();
+    let report = cluster.get_many(&[&dead[1], &slow[1]]).unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited < timeout * 17 / 10,
+        "waited {waited:?}: the gutter's read timeout and then the main server's"
+    );
+    // Both stalled after the request went out: each fails with its own server's timeout.
+    let mut servers: Vec<&str> = report.failed.iter().map(|f| f.server.as_str()).collect();
+    servers.sort_unstable();
+    let mut expected = [addrs[1].as_str(), gutter_addrs[0].as_str()];
+    expected.sort_unstable();
+    assert_eq!(servers, expected);
+    assert!(report
+        .failed
+        .iter()
+        .all(|failure| matches!(failure.error, Error::Timeout { .. })));
+    main[1].thaw();
+    gutter[0].thaw();
+}

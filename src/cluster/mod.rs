@@ -111,6 +111,7 @@ impl std::fmt::Debug for Cluster {
             .field("distribution", &self.shared.distribution)
             .field("retry", &self.shared.retry)
             .field("failover", &self.shared.failover)
+            .field("gutter", &self.gutter_servers())
             .finish_non_exhaustive()
     }
 }
