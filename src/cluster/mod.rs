@@ -278,6 +278,11 @@ impl Cluster {
         idempotent: bool,
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
+        if self.shared.gutter.is_none() {
+            // The common case takes the direct path: no closure around `op`.
+            validate_key(key)?;
+            return self.run_on(self.server_for(key), Some(key), command, idempotent, op);
+        }
         self.with_key_ttl(key, command, idempotent, &mut |client, _| op(client))
     }
 
