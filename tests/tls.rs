@@ -783,11 +783,7 @@ fn pipelined_sets_over_tls_are_all_answered_in_records_of_a_callers_size() {
 
 fn assert_pipelined_sets_are_answered(addr: &str, config: impl Fn() -> Config + Sync) {
     let value = |i: usize| -> Vec<u8> {
-        let len = if i.is_multiple_of(50) {
-            20_000
-        } else {
-            5 + i % 200
-        };
+        let len = if i.is_multiple_of(50) { 20_000 } else { 5 + i % 200 };
         (0..len).map(|at| b'a' + ((i + at) % 26) as u8).collect()
     };
     thread::scope(|scope| {
