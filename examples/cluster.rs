@@ -143,7 +143,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nsingle keys:");
     for i in 0..6 {
         let key = format!("example:cluster:{i}");
-        let server = cluster.servers()[cluster.server_for(key.as_bytes())];
+        let members = cluster.membership();
+        let server = members.addr_for(key.as_bytes());
         let value = format!("value {i}");
         match cluster.set(key.as_bytes(), value.as_bytes(), Expiry::after_secs(300)) {
             Ok(()) => {}

@@ -29,6 +29,7 @@ pub struct Config {
     nodelay: bool,
     tcp_keepalive: Option<Duration>,
     max_value_size: usize,
+    quiet_batches: bool,
     credentials: Option<Credentials>,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
@@ -151,6 +152,7 @@ impl Default for Config {
             nodelay: true,
             tcp_keepalive: None,
             max_value_size: 1024 * 1024,
+            quiet_batches: false,
             credentials: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -254,6 +256,51 @@ impl Config {
     pub fn with_max_value_size(mut self, bytes: usize) -> Self {
         self.max_value_size = bytes;
         self
+    }
+
+    /// Whether store, delete and touch batches ([`Client::set_many`](crate::Client::set_many)
+    /// and its siblings) go out as quiet meta commands (`ms`/`md`/`mg … q`), each window
+    /// closed by `mn`. Default: off, the classic commands, one reply per item.
+    ///
+    /// Quiet, the server answers only the items that did not simply succeed, each naming its
+    /// item by an opaque token, and `MN` once it has processed the window: every item still
+    /// gets its exact outcome, the same as the classic batch's, but a successful item costs no
+    /// reply to write, send or parse. An item is reported done only once its window's `MN`
+    /// has arrived; a connection lost before that leaves it
+    /// [`Unconfirmed`](crate::ItemResult::Unconfirmed). Values of 8 KiB or more are sent
+    /// without `q`, so that the one failure memcached reports without an opaque (`SERVER_ERROR
+    /// object too large for cache`) is still matched to its item; if memcached ever reports
+    /// such a failure where it cannot be matched (out of memory among many quiet items), the
+    /// items it may belong to are left `Unconfirmed` and the batch stops.
+    ///
+    /// Needs the meta protocol (memcached 1.6 or later). With
+    /// [`ServerKind::Twemproxy`], which has none, a batch is refused before anything is sent
+    /// or taken from its input: its [`stop_error`](crate::BatchReport::stop_error) is
+    /// [`Error::NotSupportedByServer`](crate::Error::NotSupportedByServer).
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Config, Entry};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let config = Config::default().with_quiet_batches(true);
+    /// assert!(config.quiet_batches());
+    /// let mut client = Client::builder(&addr).config(config).connect()?;
+    /// let report = client.set_many((0..1000).map(|i| Entry::new(format!("doc:quiet:{i}"), "v")))?;
+    /// assert_eq!(report.done_count(), 1000);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn with_quiet_batches(mut self, quiet: bool) -> Self {
+        self.quiet_batches = quiet;
+        self
+    }
+
+    /// See [`Config::with_quiet_batches`].
+    ///
+    /// ```
+    /// use memcache_sync::Config;
+    /// assert!(!Config::default().quiet_batches());
+    /// ```
+    pub fn quiet_batches(&self) -> bool {
+        self.quiet_batches
     }
 
     /// What the client talks to: memcached (the default) or a proxy such as twemproxy

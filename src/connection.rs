@@ -78,7 +78,15 @@ pub(crate) struct Connection {
     in_exchange: bool,
     /// The most buffered bytes this exchange needed at once.
     peak: usize,
+    /// Which connection this is, among every one this process opened, and how many requests
+    /// it has begun to write: together, whether a caller's code used the server (see
+    /// [`Connection::activity`]).
+    serial: u64,
+    requests: u64,
 }
+
+/// The serial of the last connection opened.
+static LAST_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Connection {
     pub(crate) fn open(addr: &str, config: &Config) -> Result<Self, Error> {
@@ -95,6 +103,8 @@ impl Connection {
             max_value_len: config.max_value_size(),
             peak: 0,
             in_exchange: false,
+            serial: LAST_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            requests: 0,
         };
         // Armed with the full timeouts, so that an operation's first read and write, which
         // start with almost all of their time left, need no further system call.
@@ -145,6 +155,12 @@ impl Connection {
         self.peak = 0;
     }
 
+    /// This connection and how many requests it has begun to write: a value that changes
+    /// whenever a request is written, on this connection or a new one.
+    pub(crate) fn activity(&self) -> (u64, u64) {
+        (self.serial, self.requests)
+    }
+
     /// Whether bytes beyond the last reply are buffered: the server said more than it was
     /// asked, and the stream cannot be trusted.
     pub(crate) fn has_unread(&self) -> bool {
@@ -185,6 +201,7 @@ impl Connection {
             return self.write_all(request);
         };
         self.in_exchange = true;
+        self.requests += 1;
         let bound = Bound::from_now(self.write_timeout);
         for chunk in record_chunks(ends, limit) {
             self.write_within(&[&request[chunk]], &bound)?;
@@ -205,6 +222,7 @@ impl Connection {
     /// several go out with vectored writes.
     fn write_parts(&mut self, parts: &[&[u8]]) -> Result<Instant, Error> {
         self.in_exchange = true;
+        self.requests += 1;
         self.write_within(parts, &Bound::from_now(self.write_timeout))?;
         Ok(Instant::now())
     }

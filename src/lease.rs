@@ -5,12 +5,25 @@
 //! caller and `Z` (already won) to every other until the placeholder is filled or expires.
 //! The winner fills by compare-CAS against the placeholder, so a delete or an invalidate
 //! that happened during the fill changes or removes it, and the now stale fill is refused.
+//!
+//! The same win decides who refreshes an item that is still there (stale-while-revalidate):
+//! an item invalidated with `md … I` (flagged `X`) is won by its first reader and served,
+//! flagged stale, to the others; with [`LeaseOptions::recache_below`] (`mg … R<secs>`) the
+//! first reader to find the remaining TTL below the threshold wins an early refresh while
+//! the others go on getting the value, fresh, without waiting. memcached 1.6.18 keeps the
+//! `Z` (already won) on the item for every reader, the winner too, until a store replaces it.
+//! Any read of an invalidated item takes the win, a plain [`Client::meta_get`] too, which
+//! then leaves the refresh to a caller that will never make it: read keys that may be
+//! invalidated through [`get_or_lease`] or [`get_or_fill`] only, and inspect them with
+//! [`Client::meta_debug`], which takes nothing.
 //! The semantics are stated on [`get_or_lease`] and [`get_or_fill`], where they render.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use crate::client::Client;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
@@ -37,6 +50,9 @@ pub struct LeaseOptions {
     lease_ttl: Duration,
     wait: Duration,
     fill_expiry: Expiry,
+    recache_below: Option<Duration>,
+    serve_stale: bool,
+    base64_key: bool,
     first_backoff: Duration,
     max_backoff: Duration,
 }
@@ -50,6 +66,9 @@ impl LeaseOptions {
             lease_ttl,
             wait: Duration::ZERO,
             fill_expiry: Expiry::Never,
+            recache_below: None,
+            serve_stale: false,
+            base64_key: false,
             first_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(100),
         }
@@ -69,14 +88,96 @@ impl LeaseOptions {
         self
     }
 
+    /// Early recache: once a hit's remaining TTL is below `threshold` (whole seconds, rounded
+    /// up), its first reader wins the refresh ([`LeaseOutcome::Won`], and [`get_or_fill`]
+    /// runs `load`) while every other reader keeps getting the value as a plain hit, with no
+    /// wait, until the refresh is stored. So a hot key is refreshed before it expires,
+    /// once, instead of missing for everyone at once. Default: none.
+    ///
+    /// An item that never expires never wins this way. Keep
+    /// [`fill_expiry`](Self::fill_expiry) above the threshold, or every fill is at once
+    /// inside the window and the next reader refreshes again.
+    ///
+    /// ```
+    /// use memcache_sync::{get_or_lease, Client, Expiry, LeaseOptions, LeaseOutcome, MetaSetOptions};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let (mut a, mut b) = (Client::connect(&addr)?, Client::connect(&addr)?);
+    /// let key = format!("doc:recache-below:{}", std::process::id());
+    /// a.meta_set(&key, "v1", &MetaSetOptions::new().expiry(Expiry::after_secs(20)))?;
+    /// let options = LeaseOptions::new(Duration::from_secs(10))
+    ///     .recache_below(Duration::from_secs(30))
+    ///     .fill_expiry(Expiry::after_secs(300));
+    /// // 20 s left, under the 30 s threshold: the first reader refreshes...
+    /// let LeaseOutcome::Won(token) = get_or_lease(&mut a, &key, &options)? else { panic!() };
+    /// assert_eq!(token.current().and_then(|i| i.value.as_deref()), Some(&b"v1"[..]));
+    /// // ...while the others are served the value, fresh, at once.
+    /// let LeaseOutcome::Hit(item) = get_or_lease(&mut b, &key, &options)? else { panic!() };
+    /// assert_eq!((item.value.as_deref(), item.stale), (Some(&b"v1"[..]), false));
+    /// assert!(token.fill(&mut a, b"v2", Expiry::after_secs(300))?);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub const fn recache_below(mut self, threshold: Duration) -> Self {
+        self.recache_below = Some(threshold);
+        self
+    }
+
+    /// Makes [`get_or_fill`] return a stale value ([`Fetched::Stale`]) at once when another
+    /// caller is refreshing it, instead of waiting up to [`wait`](Self::wait) for the fresh
+    /// one first. A key being filled from a miss has nothing stale, and is still waited for.
+    /// Default: off.
+    ///
+    /// ```
+    /// use memcache_sync::LeaseOptions;
+    /// use std::time::Duration;
+    /// let options = LeaseOptions::new(Duration::from_secs(10))
+    ///     .wait(Duration::from_secs(1)) // for a miss being filled
+    ///     .serve_stale(); // never for a value being refreshed
+    /// # let _ = options;
+    /// ```
+    pub const fn serve_stale(mut self) -> Self {
+        self.serve_stale = true;
+        self
+    }
+
+    /// Sends the key in base64 key mode (see [`MetaGetOptions::base64_key`]) in the read, the
+    /// fill and the hand-back alike, so any bytes can be a leased key, on a
+    /// [`Cluster`](crate::Cluster) too.
+    ///
+    /// ```
+    /// use memcache_sync::{get_or_fill, Client, Fetched, LeaseOptions};
+    /// use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// let key = format!("doc:lease b64 \r\n{}", std::process::id());
+    /// let options = LeaseOptions::new(Duration::from_secs(10)).base64_key();
+    /// let load = || Ok::<_, std::io::Error>(b"v".to_vec());
+    /// let fetched = get_or_fill(&mut client, &key, &options, load).unwrap();
+    /// assert_eq!(fetched, Fetched::Loaded { value: b"v".to_vec(), stored: true });
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub const fn base64_key(mut self) -> Self {
+        self.base64_key = true;
+        self
+    }
+
     fn get_options(&self) -> MetaGetOptions {
-        MetaGetOptions::new()
+        let options = MetaGetOptions::new()
             .return_cas()
             .vivify_on_miss(Expiry::After(if self.lease_ttl.is_zero() {
                 Duration::from_secs(1)
             } else {
                 self.lease_ttl
-            }))
+            }));
+        let options = match self.recache_below {
+            Some(threshold) => options.recache_below(threshold),
+            None => options,
+        };
+        if self.base64_key {
+            options.base64_key()
+        } else {
+            options
+        }
     }
 }
 
@@ -98,9 +199,12 @@ impl LeaseOptions {
 #[derive(Debug)]
 #[must_use = "a won lease must be filled, or others wait until it lapses"]
 pub enum LeaseOutcome {
-    /// A fresh value: use it.
+    /// A fresh value: use it. Never [`MetaItem::stale`]; [`MetaItem::already_won`] is set when
+    /// another caller is refreshing it early ([`LeaseOptions::recache_below`]).
     Hit(MetaItem),
-    /// This caller won the lease: compute the value and [`FillToken::fill`] it.
+    /// This caller won the lease: compute the value and [`FillToken::fill`] it. Meanwhile
+    /// [`FillToken::current`] is the value the key still holds, if any: stale, or fresh but
+    /// inside the early-recache window.
     Won(FillToken),
     /// Another caller holds the lease and is filling. `stale` is the invalidated value, if
     /// the key had one, to serve meanwhile.
@@ -129,8 +233,9 @@ pub enum LeaseOutcome {
 #[must_use = "a won lease must be filled, or others wait until it lapses"]
 pub struct FillToken {
     key: Vec<u8>,
+    base64_key: bool,
     cas: CasToken,
-    stale: Option<MetaItem>,
+    current: Option<MetaItem>,
 }
 
 impl FillToken {
@@ -155,6 +260,11 @@ impl FillToken {
 
     fn fill_in<S: LockStore>(&self, store: &mut S, value: &[u8], expiry: Expiry) -> Result<bool> {
         let set = MetaSetOptions::new().compare_cas(self.cas).expiry(expiry);
+        let set = if self.base64_key {
+            set.base64_key()
+        } else {
+            set
+        };
         Ok(store.lock_set(&self.key, value, &set)?.is_stored())
     }
 
@@ -189,19 +299,65 @@ impl FillToken {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn stale(&self) -> Option<&MetaItem> {
-        self.stale.as_ref()
+        self.current.as_ref().filter(|item| item.stale)
+    }
+
+    /// The value the key held when this lease was won, to serve while refreshing: the stale
+    /// value of an invalidated key ([`MetaItem::stale`] set), or a fresh one whose TTL fell
+    /// below [`LeaseOptions::recache_below`]. `None` for a miss.
+    ///
+    /// ```
+    /// # use memcache_sync::{get_or_lease, Client, LeaseOptions, LeaseOutcome};
+    /// # use std::time::Duration;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// # let mut client = Client::connect(&addr)?;
+    /// let key = format!("doc:fill-current:{}", std::process::id());
+    /// if let LeaseOutcome::Won(token) = get_or_lease(&mut client, &key, &LeaseOptions::new(Duration::from_secs(1)))? {
+    ///     assert!(token.current().is_none()); // a miss: nothing to serve meanwhile
+    /// }
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn current(&self) -> Option<&MetaItem> {
+        self.current.as_ref()
+    }
+
+    /// Whether this lease refreshes a value that is still fresh (an early recache), which a
+    /// failed load must leave in place.
+    fn refreshes_fresh_value(&self) -> bool {
+        self.current.as_ref().is_some_and(|item| !item.stale)
     }
 }
 
 /// Reads `key`, and on a miss (or an invalidated value) takes the lease to fill it: one
 /// round trip, `mg <key> v c N<lease_ttl>`.
 ///
+/// With [`LeaseOptions::recache_below`] the request also carries `R<secs>`.
+///
 /// # Returns
-/// - [`LeaseOutcome::Hit`]: a fresh value (no `W`, `Z` or `X` flag).
+/// - [`LeaseOutcome::Hit`]: a fresh value: no `W`, `Z` or `X` flag, or `Z` on a value that
+///   another caller is refreshing early.
 /// - [`LeaseOutcome::Won`]: `W`; memcached gives it to exactly one caller per miss, and
-///   again once the lease lapses or the key is invalidated.
+///   again once the lease lapses, the key is invalidated or its TTL falls below the
+///   recache threshold.
 /// - [`LeaseOutcome::Busy`]: `Z`; another caller won. `stale` holds the value when the
 ///   item is also `X` (invalidated), `None` when it is the empty placeholder.
+///
+/// An empty value cannot be told from the placeholder of a miss being filled, so an empty
+/// value being refreshed early is [`LeaseOutcome::Busy`] too, never a hit that might be the
+/// placeholder.
+///
+/// # Observed on memcached 1.6.18
+/// By raw socket, before this relied on any of it:
+/// - `mg k v c R30` on an item with 20 s left: the first reader gets `VA … W`, every later
+///   one (the winner too, and reads without `R`) `VA … Z` with the same value and CAS, no
+///   `X`, until a store replaces the item. An item with more left, or none (`t-1`), is a
+///   plain hit.
+/// - After `md k I T30`: the CAS changes, the first read gets `X W` (whatever its flags: a
+///   plain `mg k v` wins too), every later one `Z X`, with the old value.
+/// - The winner's `ms … C<cas>` is `HD` and clears `W`/`Z`/`X`; after a delete it is `NF`,
+///   after an invalidate `EX` (the CAS moved).
+/// - `md k C<cas> I` without `T` on a won stale item keeps its TTL and gives `W` to the next
+///   reader: how a failed refresh is handed back.
 ///
 /// ```
 /// use memcache_sync::{get_or_lease, Client, Expiry, LeaseOptions, LeaseOutcome};
@@ -234,16 +390,19 @@ fn lease_once<S: LockStore>(
     let Some(item) = store.lock_get(key, &options.get_options())? else {
         return Ok(LeaseOutcome::Busy { stale: None });
     };
+    let placeholder = !item.stale && item.value.as_deref().is_none_or(<[u8]>::is_empty);
     if item.win {
         let cas = item.cas.ok_or_else(|| missing_cas(key))?;
-        let stale = item.stale.then_some(item);
         return Ok(LeaseOutcome::Won(FillToken {
             key: key.to_vec(),
+            base64_key: options.base64_key,
             cas,
-            stale,
+            current: (!placeholder).then_some(item),
         }));
     }
-    if item.already_won {
+    if item.stale || (item.already_won && placeholder) {
+        // A stale item always comes with `W` or `Z` from memcached; one without is still
+        // never served as fresh.
         return Ok(LeaseOutcome::Busy {
             stale: item.stale.then_some(item),
         });
@@ -276,12 +435,25 @@ pub enum Fetched {
         /// Whether it was cached.
         stored: bool,
     },
-    /// Another caller was still filling when the wait ran out, and the key held this
-    /// invalidated value: possibly out of date, served rather than nothing.
+    /// Another caller was refreshing the key, which held this invalidated value: possibly
+    /// out of date, served rather than nothing, once the wait ran out (or at once with
+    /// [`LeaseOptions::serve_stale`]).
     Stale(Vec<u8>),
 }
 
 impl Fetched {
+    /// Whether the value is [`Fetched::Stale`]: invalidated, and being refreshed by another
+    /// caller.
+    ///
+    /// ```
+    /// # use memcache_sync::Fetched;
+    /// assert!(Fetched::Stale(b"old".to_vec()).is_stale());
+    /// assert!(!Fetched::Hit(b"new".to_vec()).is_stale());
+    /// ```
+    pub const fn is_stale(&self) -> bool {
+        matches!(self, Self::Stale(_))
+    }
+
     /// The value, wherever it came from.
     ///
     /// ```
@@ -347,6 +519,29 @@ impl<E> FillError<E> {
     }
 }
 
+/// Gives a lease whose `load` failed back, by CAS so that it never touches a newer value.
+/// The outcome is not reported: if this fails too, the lease lapses after its TTL instead,
+/// and the caller hears of the load's failure either way.
+fn give_back<S: LockStore>(store: &mut S, token: &FillToken) {
+    if token.refreshes_fresh_value() {
+        // Deleting or invalidating a fresh value would turn one failed refresh into a miss
+        // (or a stale read) for every reader.
+        return;
+    }
+    let by_cas = MetaDeleteOptions::new().compare_cas(token.cas);
+    let by_cas = if token.base64_key {
+        by_cas.base64_key()
+    } else {
+        by_cas
+    };
+    let give_back = if token.stale().is_some() {
+        by_cas.invalidate_keeping_expiry()
+    } else {
+        by_cas
+    };
+    let _ = store.lock_delete(&token.key, &give_back);
+}
+
 /// The end of a wait that found no fresh value: the stale one if there was one, else busy.
 fn gave_up<E>(
     start: Instant,
@@ -381,8 +576,16 @@ fn jittered(base: Duration) -> Duration {
 ///   CAS-gated fill was accepted.
 /// - `Ok(`[`Fetched::Stale`]`)`: the wait ran out while the key held an invalidated value.
 /// - `Err(`[`FillError::Busy`]`)`: the wait ran out with nothing to serve.
-/// - `Err(`[`FillError::Load`]`)`: `load` failed; the placeholder is deleted (by CAS) so
-///   the next caller need not wait for the lease to lapse.
+/// - `Err(`[`FillError::Load`]`)`: `load` failed, and the lease is given back by CAS: a
+///   placeholder is deleted, so the next caller need not wait for the lease to lapse; a
+///   stale value is invalidated again (keeping its expiry), so the next reader wins the
+///   refresh and the others are still served the stale value. A value refreshed early is
+///   left as it is: still fresh, it is served until it expires (no other reader wins the
+///   refresh before then: memcached keeps the win taken).
+///
+/// With [`LeaseOptions::recache_below`], a hit inside the recache window runs `load` for
+/// exactly one caller (it returns [`Fetched::Loaded`]); the others get [`Fetched::Hit`] at
+/// once.
 ///
 /// `load` itself is not bounded by the wait: the caller chose it.
 ///
@@ -423,10 +626,7 @@ pub fn get_or_fill<S: LockStore, E>(
                 let value = match load() {
                     Ok(value) => value,
                     Err(error) => {
-                        // Give the lease back so a waiter can load now; if this fails, the
-                        // lease lapses after its TTL instead.
-                        let delete = MetaDeleteOptions::new().compare_cas(token.cas);
-                        let _ = store.lock_delete(key, &delete);
+                        give_back(&mut store, &token);
                         return Err(FillError::Load(error));
                     }
                 };
@@ -437,6 +637,9 @@ pub fn get_or_fill<S: LockStore, E>(
             }
             LeaseOutcome::Busy { stale } => {
                 if let Some(item) = stale {
+                    if options.serve_stale {
+                        return Ok(Fetched::Stale(item.value.unwrap_or_default()));
+                    }
                     stale_seen = item.value;
                 }
             }

@@ -98,22 +98,23 @@ mod transport;
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
 pub use cluster::{
-    Cluster, ClusterBuilder, Event, Failover, GetManyReport, GutterConfig, HealthConfig, Observer,
-    PerServer, RetryPolicy, ServerFailure,
+    Cluster, ClusterBuilder, Event, Failover, GetManyReport, GutterConfig, HealthConfig,
+    Membership, Observer, PerServer, RetryPolicy, ServerFailure, ServersChange,
 };
 pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;
 pub use error::{Error, Phase, Result, TlsFailure};
 pub use expiry::Expiry;
-pub use found::{Found, FoundIntoIter, FoundIter};
+pub use found::{Found, FoundIntoIter, FoundItem, FoundIter, ItemRef};
 pub use item::{CasOutcome, CasToken, Item, StoreOutcome};
 pub use lease::{
     get_or_fill, get_or_lease, Fetched, FillError, FillToken, LeaseOptions, LeaseOutcome,
 };
 pub use lock::{Lock, LockOptions, LockStore};
 pub use meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDeleteOptions, MetaDeleteOutcome,
-    MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDebugInfo, MetaDebugOptions,
+    MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions,
+    MetaStoreOutcome,
 };
 pub use pool::{Pool, PoolBuilder, PoolConfig, PooledClient};
 pub use protocol::{KeyError, ProtocolError, ProtocolErrorKind, ServerErrorKind};

@@ -379,6 +379,7 @@ impl MetaStoreOutcome {
 pub struct MetaDeleteOptions {
     pub(crate) compare_cas: Option<CasToken>,
     pub(crate) invalidate: Option<Duration>,
+    pub(crate) invalidate_keeping_expiry: bool,
     pub(crate) remove_value: bool,
     pub(crate) new_cas: Option<CasToken>,
     pub(crate) base64_key: bool,
@@ -390,6 +391,7 @@ impl MetaDeleteOptions {
         Self {
             compare_cas: None,
             invalidate: None,
+            invalidate_keeping_expiry: false,
             remove_value: false,
             new_cas: None,
             base64_key: false,
@@ -408,6 +410,30 @@ impl MetaDeleteOptions {
     /// recache ([`MetaItem::win`]).
     pub const fn invalidate(mut self, ttl: Duration) -> Self {
         self.invalidate = Some(ttl);
+        self.invalidate_keeping_expiry = false;
+        self
+    }
+
+    /// Like [`invalidate`](Self::invalidate), but the item keeps the expiry it has (`md … I`
+    /// without `T`). With [`compare_cas`](Self::compare_cas), this hands a won recache back:
+    /// the next reader wins it, and the others go on being served the stale value.
+    ///
+    /// ```
+    /// use memcache_sync::{Client, Expiry, MetaDeleteOptions, MetaGetOptions, MetaSetOptions};
+    /// use memcache_sync::protocol::meta::Ttl;
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// let key = format!("doc:invalidate-keeping:{}", std::process::id());
+    /// client.meta_set(&key, "v", &MetaSetOptions::new().expiry(Expiry::after_secs(600)))?;
+    /// client.meta_delete(&key, &MetaDeleteOptions::new().invalidate_keeping_expiry())?;
+    /// let item = client.meta_get(&key, &MetaGetOptions::new().return_ttl())?.expect("kept");
+    /// assert!(item.stale && item.win);
+    /// assert!(matches!(item.ttl, Some(Ttl::Seconds(590..=600))));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub const fn invalidate_keeping_expiry(mut self) -> Self {
+        self.invalidate = None;
+        self.invalidate_keeping_expiry = true;
         self
     }
 
@@ -593,4 +619,72 @@ impl MetaArithOutcome {
             _ => None,
         }
     }
+}
+
+/// How [`Client::meta_debug`](crate::Client::meta_debug) names the key: as is, or in base64
+/// key mode.
+///
+/// ```
+/// use memcache_sync::MetaDebugOptions;
+/// let binary = MetaDebugOptions::new().base64_key();
+/// # let _ = binary;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use]
+pub struct MetaDebugOptions {
+    pub(crate) base64_key: bool,
+}
+
+impl MetaDebugOptions {
+    /// The key as is, under the classic key rules.
+    pub const fn new() -> Self {
+        Self { base64_key: false }
+    }
+
+    /// Sends the key base64-encoded; see [`MetaGetOptions::base64_key`]. It finds an item
+    /// stored under the same raw bytes in either mode.
+    pub const fn base64_key(mut self) -> Self {
+        self.base64_key = true;
+        self
+    }
+}
+
+/// What [`Client::meta_debug`](crate::Client::meta_debug) tells of an item: its metadata as
+/// memcached keeps it, without reading, bumping or winning it. A field the server did not
+/// send is `None`; one this crate does not know is in [`other`](Self::other).
+///
+/// ```
+/// use memcache_sync::{Client, Expiry, MetaDebugOptions};
+/// use memcache_sync::protocol::meta::Ttl;
+/// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+/// let mut client = Client::connect(&addr)?;
+/// let key = format!("doc:meta-debug-info:{}", std::process::id());
+/// client.set(&key, "v", Expiry::after_secs(60))?;
+/// let info = client.meta_debug(&key, &MetaDebugOptions::new())?.expect("just stored");
+/// assert!(matches!(info.ttl, Some(Ttl::Seconds(55..=60))));
+/// assert_eq!(info.fetched, Some(false));
+/// assert!(info.size.is_some_and(|size| size > 1)); // the item's footprint, not the value's
+/// # Ok::<(), memcache_sync::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MetaDebugInfo {
+    /// The remaining TTL. memcached 1.6.18 prints an item with one second left like one
+    /// that never expires ([`Ttl::Unlimited`]).
+    pub ttl: Option<Ttl>,
+    /// Seconds since the item was last accessed.
+    pub last_access: Option<u64>,
+    /// The item's CAS token.
+    pub cas: Option<CasToken>,
+    /// Whether the item was read since it was stored.
+    pub fetched: Option<bool>,
+    /// The slab class the item lives in.
+    pub slab_class: Option<u32>,
+    /// The item's footprint in memory, header and key included: more than the value's
+    /// length.
+    pub size: Option<u64>,
+    /// Whether the item was stored in base64 key mode (memcached printed its key in base64).
+    pub stored_in_base64: bool,
+    /// The fields this crate does not know, as `(name, value)`, in reply order.
+    pub other: Vec<(Vec<u8>, Vec<u8>)>,
 }

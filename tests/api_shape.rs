@@ -145,10 +145,10 @@ fn what_get_many_found_is_looked_up_by_str_or_bytes_and_a_miss_is_absent() {
     client.set(&b, "2", StoreOptions::new().flags(2)).unwrap();
 
     let found = client.get_many(&[&a, &b, &missing]).unwrap();
-    assert_eq!(found[a.as_str()].value, b"1");
-    assert_eq!(found[a.as_bytes()].value, b"1");
-    assert_eq!(found[&b].flags, 2);
-    assert_eq!(found.get(&b).map(|item| &item.value[..]), Some(&b"2"[..]));
+    assert_eq!(&found[a.as_str()], b"1");
+    assert_eq!(&found[a.as_bytes()], b"1");
+    assert_eq!(found.get(&b).map(|item| item.flags), Some(2));
+    assert_eq!(found.get(&b).map(|item| item.value), Some(&b"2"[..]));
     assert_eq!(found.get(&missing), None);
     assert!(found.contains_key(&a) && !found.contains_key(&missing));
     assert_eq!((found.len(), found.is_empty()), (2, false));
@@ -164,10 +164,11 @@ fn what_get_many_found_is_looked_up_by_str_or_bytes_and_a_miss_is_absent() {
     assert_eq!(map[a.as_bytes()].value, b"1");
 
     let with_tokens = client.gets_many(&[&a, &missing]).unwrap();
-    let (read, token) = &with_tokens[a.as_str()];
+    let (read, token) = with_tokens.get(a.as_str()).expect("stored");
     assert_eq!(read.value, b"1");
+    assert_eq!(&with_tokens[a.as_str()], b"1");
     assert_eq!(
-        client.cas(&a, "swapped", *token, Expiry::Never).unwrap(),
+        client.cas(&a, "swapped", token, Expiry::Never).unwrap(),
         CasOutcome::Stored
     );
 }

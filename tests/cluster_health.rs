@@ -1,6 +1,7 @@
 //! `Cluster` health under load, against real memcached processes: a server that flaps while
 //! many threads use it is still marked down once it dies for good, and then its keys fail
-//! fast; a batch probe that sends nothing does not mark a server up.
+//! fast; a batch probe that sends nothing, or a `with_key` probe whose closure asks the server
+//! nothing, does not mark a server up.
 
 mod support;
 
@@ -155,14 +156,16 @@ fn a_server_that_flaps_under_many_threads_then_dies_is_marked_down_and_its_keys_
         let _stop = StopOnDrop(&stop);
 
         // Frozen a little longer than the read timeout: calls sent early time out and mark
-        // the server down, calls sent late are answered at the thaw, while it is down.
-        // Killed and restarted: a probe finds it up again.
+        // the server down, calls sent late are answered at the thaw, while it is down (and
+        // end nothing: only a probe can). Killed once a probe found it up, and restarted: a
+        // probe finds it up again.
         for _ in 0..3 {
             thread::sleep(Duration::from_millis(150));
             server.freeze();
             thread::sleep(READ_TIMEOUT + Duration::from_millis(100));
             server.thaw();
-            thread::sleep(Duration::from_millis(150));
+            wait_for("a probe after the thaw", PATIENCE, || !cluster.is_down(0));
+            thread::sleep(Duration::from_millis(50));
             server.kill();
             thread::sleep(Duration::from_millis(100));
             server.restart();
@@ -265,6 +268,42 @@ fn a_batch_probe_that_sends_nothing_does_not_mark_a_frozen_server_up() {
     assert!(
         matches!(error, Error::Timeout { .. }),
         "expected the probe to time out, got {error:?} after {took:?}"
+    );
+    server.thaw();
+}
+
+#[test]
+fn a_with_key_probe_that_never_asks_the_server_does_not_mark_it_up() {
+    let mut server = Memcached::start();
+    let transitions = Transitions::default();
+    let cluster = cluster(&server, transitions.observer());
+    let began = Instant::now();
+    let key = unique_key("untouched:");
+
+    // Frozen, the kernel still accepts connections but nothing is answered.
+    server.freeze();
+    for _ in 0..THRESHOLD {
+        let error = cluster.get(&key).expect_err("a frozen server answered");
+        assert!(error.is_connection_error(), "{error:?}");
+    }
+    assert!(cluster.is_down(0));
+
+    // Once the backoff has passed, this call is the probe: it gets a connection (the kernel
+    // accepts it), and its closure answers from what it already had.
+    thread::sleep(MAX_BACKOFF);
+    let cached = cluster.with_key(&key, "cached", true, |_client| Ok(7));
+    assert_eq!(cached.unwrap(), 7);
+    assert!(
+        cluster.is_down(0),
+        "marked up without a word from the server"
+    );
+    assert_eq!(transitions.count("up", began), 0);
+
+    // The slot was given back: the next caller probes, and times out on the frozen server.
+    let error = cluster.get(&key).expect_err("a frozen server answered");
+    assert!(
+        matches!(error, Error::Timeout { .. }),
+        "expected the probe to time out, got {error:?}"
     );
     server.thaw();
 }

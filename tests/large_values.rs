@@ -260,7 +260,7 @@ fn large_stores_and_reads_round_trip_through_memcached() {
                 == memcache_sync::CasOutcome::Stored
         );
         assert!(
-            client.get_many(&[&key]).unwrap()[&key].value == value,
+            client.get_many(&[&key]).unwrap()[&key] == value[..],
             "{len}: get_many"
         );
     }

@@ -272,3 +272,44 @@ fn a_waiter_wins_a_lease_whose_winner_never_filled_once_it_lapses() {
     );
     assert_eq!(winner.get(&key).unwrap().unwrap().value, b"after the lapse");
 }
+
+#[test]
+fn a_binary_key_is_leased_filled_and_handed_back_in_base64_mode_on_a_client_and_a_cluster() {
+    let (one, two) = (support::Memcached::start(), support::Memcached::start());
+    let cluster = Cluster::builder([one.addr(), two.addr()]).build().unwrap();
+    let mut direct = client(&one.addr());
+    let b64 = options().base64_key();
+    let mut key = unique_key("lease:b64:");
+    key.extend_from_slice(b" \r\n\x00\xff");
+
+    // A failed load hands the placeholder back (by CAS, in base64 mode): the next caller
+    // loads at once.
+    let failed = get_or_fill(&cluster, &key, &b64, || Err::<Vec<u8>, _>("db down"));
+    assert!(matches!(failed, Err(FillError::Load("db down"))));
+    let fetched = get_or_fill(&cluster, &key, &b64, || {
+        Ok::<_, Infallible>(b"binary".to_vec())
+    })
+    .unwrap();
+    assert!(matches!(fetched, Fetched::Loaded { stored: true, .. }));
+    let hit = get_or_fill(&cluster, &key, &b64, || never_load("filled")).unwrap();
+    assert_eq!(hit, Fetched::Hit(b"binary".to_vec()));
+
+    // The same on a client, through get_or_lease and fill.
+    let mut other = unique_key("lease:b64:client:");
+    other.push(b' ');
+    let LeaseOutcome::Won(token) = get_or_lease(&mut direct, &other, &b64).unwrap() else {
+        panic!("a miss wins the lease");
+    };
+    assert!(token
+        .fill(&mut direct, b"v", Expiry::after_secs(60))
+        .unwrap());
+    assert!(matches!(
+        get_or_lease(&mut direct, &other, &b64).unwrap(),
+        LeaseOutcome::Hit(item) if item.value.as_deref() == Some(b"v")
+    ));
+    // Without base64 mode such a key is refused before anything is sent.
+    assert!(matches!(
+        get_or_lease(&mut direct, &other, &options()),
+        Err(memcache_sync::Error::InvalidKey(_))
+    ));
+}

@@ -9,9 +9,9 @@ use memcache_sync::protocol::meta::Ttl;
 use memcache_sync::protocol::ProtocolErrorKind;
 use memcache_sync::Pool;
 use memcache_sync::{
-    CasToken, Client, Cluster, Config, Error, Expiry, MetaArithOptions, MetaArithOutcome,
-    MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions, MetaSetMode, MetaSetOptions,
-    MetaStoreOutcome,
+    get_or_lease, CasToken, Client, Cluster, Config, Error, Expiry, LeaseOptions, LeaseOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaDebugOptions, MetaDeleteOptions, MetaDeleteOutcome,
+    MetaGetOptions, MetaSetMode, MetaSetOptions, MetaStoreOutcome,
 };
 use support::fault_server::{Fault, FaultServer};
 use support::{shared_server, unique_key, Memcached};
@@ -604,4 +604,209 @@ fn a_pooled_client_has_the_meta_commands_through_deref() {
         .unwrap()
         .is_stored());
     assert_eq!(value(&mut pooled, &key).as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn a_cluster_takes_the_same_base64_keys_as_a_client_in_every_meta_command() {
+    let (one, two) = (Memcached::start(), Memcached::start());
+    let cluster = Cluster::builder([one.addr(), two.addr()]).build().unwrap();
+    let mut key = unique_key("meta:cluster-b64:");
+    key.extend_from_slice(b" with spaces\r\n\x00\x7f\xff");
+    let get = MetaGetOptions::new().base64_key();
+    assert!(cluster
+        .meta_set(&key, "v", &MetaSetOptions::new().base64_key())
+        .unwrap()
+        .is_stored());
+    let item = cluster.meta_get(&key, &get).unwrap().unwrap();
+    assert_eq!(item.value.as_deref(), Some(&b"v"[..]));
+    // The key lives on the server the cluster routes its raw bytes to, as a client sees it.
+    let owner = [&one, &two][cluster.server_for(&key)];
+    let mut direct = client(&owner.addr());
+    assert_eq!(
+        direct.meta_get(&key, &get).unwrap().and_then(|i| i.value),
+        Some(b"v".to_vec())
+    );
+    assert!(cluster
+        .meta_delete(&key, &MetaDeleteOptions::new().base64_key())
+        .unwrap()
+        .is_deleted());
+    let count = MetaArithOptions::incr()
+        .base64_key()
+        .create_on_miss(Expiry::after_secs(30), 40);
+    assert_eq!(
+        counted(cluster.meta_arithmetic(&key, &count).unwrap()).value,
+        40
+    );
+
+    // Without base64 mode the classic rules still apply, as on a client.
+    assert!(matches!(
+        cluster.meta_get(&key, &MetaGetOptions::new()),
+        Err(Error::InvalidKey(_))
+    ));
+    // A raw key that fits the classic limit but not base64's is refused like a client does.
+    let long = [b'k'; 187];
+    let on_client = direct.meta_get(long, &get).unwrap_err();
+    let on_cluster = cluster.meta_get(long, &get).unwrap_err();
+    assert!(
+        matches!(on_cluster, Error::InvalidArgument { .. }),
+        "{on_cluster:?}"
+    );
+    assert_eq!(on_cluster.to_string(), on_client.to_string());
+    // The longest base64 key goes through.
+    assert_eq!(cluster.meta_get([0u8; 186], &get).unwrap(), None);
+}
+
+#[test]
+fn meta_debug_reports_an_items_metadata_without_reading_it() {
+    let server = shared_server();
+    let mut c = client(&server.addr());
+    let key = unique_key("meta:me:");
+    let plain = MetaDebugOptions::new();
+    assert_eq!(c.meta_debug(&key, &plain).unwrap(), None);
+    let set = MetaSetOptions::new().expiry(Expiry::after_secs(600));
+    let cas = set_and_cas(&mut c, &key, &set);
+    let info = c.meta_debug(&key, &plain).unwrap().unwrap();
+    assert_eq!(info.cas, Some(cas));
+    assert!(
+        matches!(info.ttl, Some(Ttl::Seconds(590..=600))),
+        "{info:?}"
+    );
+    assert_eq!(info.fetched, Some(false));
+    assert!(info.last_access.is_some() && info.slab_class.is_some());
+    assert!(
+        info.size.unwrap() > 1,
+        "the footprint, not the value's length"
+    );
+    assert!(!info.stored_in_base64 && info.other.is_empty(), "{info:?}");
+    // `me` itself does not mark the item fetched; a read does.
+    assert_eq!(
+        c.meta_debug(&key, &plain).unwrap().unwrap().fetched,
+        Some(false)
+    );
+    assert!(value(&mut c, &key).is_some());
+    assert_eq!(
+        c.meta_debug(&key, &plain).unwrap().unwrap().fetched,
+        Some(true)
+    );
+    let forever = unique_key("meta:me:forever:");
+    set_and_cas(&mut c, &forever, &MetaSetOptions::new());
+    let info = c.meta_debug(&forever, &plain).unwrap().unwrap();
+    assert_eq!(info.ttl, Some(Ttl::Unlimited));
+}
+
+fn set_and_cas(c: &mut Client, key: &[u8], options: &MetaSetOptions) -> CasToken {
+    set(c, key, b"v", options)
+}
+
+#[test]
+fn meta_debug_finds_a_base64_key_in_either_mode_and_says_how_it_was_stored() {
+    let server = shared_server();
+    let mut c = client(&server.addr());
+    let b64 = MetaDebugOptions::new().base64_key();
+    let mut binary = unique_key("meta:me:b64:");
+    binary.extend_from_slice(b" \x00\r\n\xff");
+    assert_eq!(c.meta_debug(&binary, &b64).unwrap(), None);
+    assert!(matches!(
+        c.meta_debug(&binary, &MetaDebugOptions::new()),
+        Err(Error::InvalidKey(_))
+    ));
+    set(&mut c, &binary, b"v", &MetaSetOptions::new().base64_key());
+    let info = c.meta_debug(&binary, &b64).unwrap().unwrap();
+    assert!(info.stored_in_base64, "{info:?}");
+
+    // A classic key stored in base64 mode is the same item in either mode, printed in base64.
+    let classic = unique_key("meta:me:classic:");
+    set(&mut c, &classic, b"v", &MetaSetOptions::new().base64_key());
+    let plain = c
+        .meta_debug(&classic, &MetaDebugOptions::new())
+        .unwrap()
+        .unwrap();
+    assert!(plain.stored_in_base64);
+    // And one stored plainly is printed raw, even to a base64-mode `me`.
+    let stored_plainly = unique_key("meta:me:plain:");
+    let cas = set(&mut c, &stored_plainly, b"v", &MetaSetOptions::new());
+    let info = c.meta_debug(&stored_plainly, &b64).unwrap().unwrap();
+    assert!(!info.stored_in_base64);
+    assert_eq!(info.cas, Some(cas));
+    // The base64 limit applies before anything is sent.
+    assert!(matches!(
+        c.meta_debug([0u8; 187], &b64),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(c.is_connected());
+}
+
+#[test]
+fn meta_debug_inspects_an_invalidated_key_without_taking_its_refresh() {
+    let server = shared_server();
+    let mut c = client(&server.addr());
+    let key = unique_key("meta:me:stale:");
+    set(
+        &mut c,
+        &key,
+        b"v",
+        &MetaSetOptions::new().expiry(Expiry::after_secs(60)),
+    );
+    let invalidate = MetaDeleteOptions::new().invalidate(Duration::from_secs(30));
+    assert!(c.meta_delete(&key, &invalidate).unwrap().is_deleted());
+    let info = c
+        .meta_debug(&key, &MetaDebugOptions::new())
+        .unwrap()
+        .unwrap();
+    assert!(matches!(info.ttl, Some(Ttl::Seconds(25..=30))), "{info:?}");
+    let lease = LeaseOptions::new(Duration::from_secs(10));
+    assert!(
+        matches!(get_or_lease(&mut c, &key, &lease).unwrap(), LeaseOutcome::Won(t) if t.stale().is_some()),
+        "the refresh was still there to win"
+    );
+}
+
+#[test]
+fn meta_debug_on_a_pool_and_a_cluster() {
+    let server = shared_server();
+    let pool = Pool::new(&server.addr());
+    let key = unique_key("meta:me:pool:");
+    let cas = set(&mut pool.get().unwrap(), &key, b"v", &MetaSetOptions::new());
+    let info = pool
+        .get()
+        .unwrap()
+        .meta_debug(&key, &MetaDebugOptions::new())
+        .unwrap();
+    assert_eq!(info.and_then(|i| i.cas), Some(cas));
+
+    let (one, two) = (Memcached::start(), Memcached::start());
+    let cluster = Cluster::builder([one.addr(), two.addr()]).build().unwrap();
+    let mut binary = unique_key("meta:me:cluster:");
+    binary.push(b' ');
+    let b64 = MetaDebugOptions::new().base64_key();
+    assert_eq!(cluster.meta_debug(&binary, &b64).unwrap(), None);
+    let stored = cluster
+        .meta_set(&binary, "v", &MetaSetOptions::new().base64_key())
+        .unwrap();
+    let info = cluster.meta_debug(&binary, &b64).unwrap().unwrap();
+    assert_eq!(info.cas, stored.cas());
+    assert!(info.stored_in_base64);
+}
+
+#[test]
+fn a_debug_reply_naming_another_key_is_a_protocol_error_and_drops_the_connection() {
+    let server = FaultServer::start(vec![Fault::Reply(
+        b"ME other exp=-1 la=0 cas=1 fetch=no cls=1 size=60\r\n".to_vec(),
+    )]);
+    let mut c = client(&server.addr());
+    let result = c.meta_debug(b"fault:k1", &MetaDebugOptions::new());
+    assert!(
+        matches!(&result, Err(Error::Protocol(e)) if e.kind == ProtocolErrorKind::UnsolicitedData),
+        "{result:?}"
+    );
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn a_debug_miss_echoing_an_opaque_answers_another_request() {
+    let server = FaultServer::start(vec![Fault::Reply(b"EN O17\r\n".to_vec())]);
+    let mut c = client(&server.addr());
+    let result = c.meta_debug(b"fault:k1", &MetaDebugOptions::new());
+    assert!(matches!(result, Err(Error::Protocol(_))), "{result:?}");
+    assert!(!c.is_connected());
 }

@@ -13,10 +13,10 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use memcache_sync::protocol::meta::{
-    encode_meta_reply, parse_meta_reply, unsupported_flag, ArithmeticMode, DebugReply, EchoedKey,
-    MetaArithmetic, MetaDebug, MetaDelete, MetaError, MetaGet, MetaNoop, MetaReply, MetaResponse,
-    MetaSet, ReturnCode, ReturnedFlags, SetMode, TokenProblem, Ttl, MAX_BASE64_KEY_LEN,
-    MAX_OPAQUE_LEN,
+    encode_meta_reply, parse_meta_reply, unsupported_flag, ArithmeticMode, DebugInfo, DebugReply,
+    EchoedKey, MetaArithmetic, MetaDebug, MetaDelete, MetaError, MetaGet, MetaNoop, MetaReply,
+    MetaResponse, MetaSet, ReturnCode, ReturnedFlags, SetMode, TokenProblem, Ttl,
+    MAX_BASE64_KEY_LEN, MAX_OPAQUE_LEN,
 };
 use memcache_sync::protocol::{KeyError, ProtocolError, ProtocolErrorKind, Status, MAX_LINE_LEN};
 
@@ -2146,4 +2146,199 @@ fn a_live_memcached_answers_the_recorded_sessions_as_recorded() {
             show(&buf)
         );
     }
+}
+
+/// What a `me` reply's typed fields must be: ttl, la, cas, fetch, cls, size, unknown fields.
+type DebugFields = (
+    Option<Ttl>,
+    Option<u64>,
+    Option<u64>,
+    Option<bool>,
+    Option<u32>,
+    Option<u64>,
+    Vec<(&'static [u8], &'static [u8])>,
+);
+
+/// `me` replies and their typed fields: as memcached 1.6.18 writes them (recorded by raw
+/// socket), as newer servers write `exp` (positive), partial, reordered, and with fields no
+/// release sends yet.
+fn debug_vectors() -> Vec<(&'static [u8], &'static [u8], DebugFields)> {
+    let all = |ttl, la, cas, fetch, cls, size| {
+        (
+            Some(ttl),
+            Some(la),
+            Some(cas),
+            Some(fetch),
+            Some(cls),
+            Some(size),
+            vec![],
+        )
+    };
+    vec![
+        (
+            b"ME t1 exp=-60 la=0 cas=31 fetch=yes cls=1 size=64\r\n",
+            b"t1",
+            all(Ttl::Seconds(60), 0, 31, true, 1, 64),
+        ),
+        (
+            b"ME t2 exp=-1 la=0 cas=33 fetch=no cls=1 size=64\r\n",
+            b"t2",
+            all(Ttl::Unlimited, 0, 33, false, 1, 64),
+        ),
+        (
+            // A key stored in base64 mode is printed in base64.
+            b"ME AAEC/w== exp=-60 la=0 cas=34 fetch=no cls=1 size=66\r\n",
+            b"AAEC/w==",
+            all(Ttl::Seconds(60), 0, 34, false, 1, 66),
+        ),
+        (
+            // Newer servers print the remaining seconds positive.
+            b"ME k exp=3600 la=12 cas=18446744073709551615 fetch=yes cls=63 size=1048576\r\n",
+            b"k",
+            all(Ttl::Seconds(3600), 12, u64::MAX, true, 63, 1 << 20),
+        ),
+        (
+            b"ME k exp=0 la=0 cas=0 fetch=no cls=0 size=0\r\n",
+            b"k",
+            all(Ttl::Seconds(0), 0, 0, false, 0, 0),
+        ),
+        (
+            b"ME k\r\n",
+            b"k",
+            (None, None, None, None, None, None, vec![]),
+        ),
+        (
+            b"ME k size=9 cas=2\r\n",
+            b"k",
+            (None, None, Some(2), None, None, Some(9), vec![]),
+        ),
+        (
+            // Unknown fields are kept, in order, repeated or empty-valued as they came.
+            b"ME k exp=-5 hot=yes la=1 x= hot=no cas=3 fetch=no cls=2 size=70\r\n",
+            b"k",
+            (
+                Some(Ttl::Seconds(5)),
+                Some(1),
+                Some(3),
+                Some(false),
+                Some(2),
+                Some(70),
+                vec![(&b"hot"[..], &b"yes"[..]), (b"x", b""), (b"hot", b"no")],
+            ),
+        ),
+        (
+            b"ME  k   exp=-2  la=7 \r\n",
+            b"k",
+            (
+                Some(Ttl::Seconds(2)),
+                Some(7),
+                None,
+                None,
+                None,
+                None,
+                vec![],
+            ),
+        ),
+    ]
+}
+
+fn typed(info: &DebugInfo<'_>) -> DebugFields {
+    (
+        info.ttl,
+        info.last_access,
+        info.cas,
+        info.fetched,
+        info.slab_class,
+        info.size,
+        info.unknown()
+            .map(|(n, v)| (leak(n.to_vec()), leak(v.to_vec())))
+            .collect(),
+    )
+}
+
+fn debug_frame(wire: &[u8]) -> Result<Status<MetaReply<'_>>, ProtocolError> {
+    parse_meta_reply(wire, LIMIT)
+}
+
+#[test]
+fn every_debug_reply_decodes_into_its_typed_fields_and_keeps_unknown_ones() {
+    for (wire, key, want) in debug_vectors() {
+        let Ok(Status::Complete {
+            frame: MetaReply::Debug(reply),
+            len,
+        }) = debug_frame(wire)
+        else {
+            panic!("{} is a debug frame", show(wire));
+        };
+        assert_eq!(len, wire.len(), "{}", show(wire));
+        let info = DebugInfo::parse(&reply).unwrap_or_else(|e| panic!("{}: {e}", show(wire)));
+        assert_eq!(info.key, key, "{}", show(wire));
+        assert_eq!(typed(&info), want, "{}", show(wire));
+    }
+}
+
+#[test]
+fn every_proper_prefix_of_a_debug_reply_is_incomplete() {
+    for (wire, _, _) in debug_vectors() {
+        for end in 0..wire.len() {
+            assert_eq!(
+                debug_frame(&wire[..end]),
+                Ok(Status::Incomplete),
+                "prefix {:?} of {:?}",
+                show(&wire[..end]),
+                show(wire)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_known_debug_field_with_a_value_memcached_never_writes_is_malformed() {
+    for wire in [
+        &b"ME k exp=soon\r\n"[..],
+        b"ME k exp=\r\n",
+        b"ME k exp=--5\r\n",
+        b"ME k exp=1.5\r\n",
+        b"ME k la=-1\r\n",
+        b"ME k cas=18446744073709551616\r\n",
+        b"ME k fetch=maybe\r\n",
+        b"ME k fetch=YES\r\n",
+        b"ME k cls=4294967296\r\n",
+        b"ME k size=1k\r\n",
+        b"ME k cas=1 cas=1\r\n",
+        b"ME k exp=-1 exp=-1\r\n",
+    ] {
+        let Ok(Status::Complete {
+            frame: MetaReply::Debug(reply),
+            ..
+        }) = debug_frame(wire)
+        else {
+            panic!("{} is a debug frame", show(wire));
+        };
+        let err = DebugInfo::parse(&reply).expect_err(&show(wire));
+        assert_eq!(err.kind, ProtocolErrorKind::MalformedLine, "{}", show(wire));
+    }
+}
+
+#[test]
+fn a_debug_reply_names_its_key_raw_or_in_base64() {
+    let reply = DebugReply {
+        key: b"AAEC/w==",
+        fields: b"",
+    };
+    let info = DebugInfo::parse(&reply).unwrap();
+    assert!(info.key_matches(b"\x00\x01\x02\xff"));
+    assert!(info.stored_in_base64(b"\x00\x01\x02\xff"));
+    assert!(
+        info.key_matches(b"AAEC/w=="),
+        "a raw key that looks like base64"
+    );
+    assert!(!info.stored_in_base64(b"AAEC/w=="));
+    assert!(!info.key_matches(b"other"));
+    let plain = DebugInfo::parse(&DebugReply {
+        key: b"plainkey",
+        fields: b"cas=1",
+    })
+    .unwrap();
+    assert!(plain.key_matches(b"plainkey") && !plain.stored_in_base64(b"plainkey"));
 }

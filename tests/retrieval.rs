@@ -113,8 +113,8 @@ fn get_many_returns_only_the_keys_found_each_with_its_own_value_and_flags() {
     client.set(&b, b"", StoreOptions::new().flags(2)).unwrap();
     let found = client.get_many(&[&a, &missing, &b]).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found[&a], item(b"alpha", 1));
-    assert_eq!(found[&b], item(b"", 2));
+    assert_eq!(found.get(&a).expect("found"), item(b"alpha", 1));
+    assert_eq!(found.get(&b).expect("found"), item(b"", 2));
     assert!(!found.contains_key(&missing));
 }
 
@@ -139,11 +139,118 @@ fn get_many_with_a_key_asked_twice_returns_it_once_and_stays_in_step() {
     client.set(&b, b"B", Expiry::Never).unwrap();
     let found = client.get_many(&[&a, &a, &b, &a]).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found[&a], item(b"A", 0));
-    assert_eq!(found[&b], item(b"B", 0));
+    assert_eq!(found.get(&a).expect("found"), item(b"A", 0));
+    assert_eq!(found.get(&b).expect("found"), item(b"B", 0));
     // memcached answered `a` three times; every answer was consumed.
     assert!(client.is_connected());
     assert_eq!(client.get(&b).unwrap(), Some(item(b"B", 0)));
+}
+
+#[test]
+fn what_get_many_found_is_looked_up_by_every_key_spelling_and_a_miss_is_absent_under_each() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let key = String::from_utf8(unique_key("retrieval:spelling:")).unwrap();
+    let missing = String::from_utf8(unique_key("retrieval:spelling-missing:")).unwrap();
+    client
+        .set(&key, b"spelt", StoreOptions::new().flags(6))
+        .unwrap();
+    let found = client.get_many(&[&key, &missing]).unwrap();
+    let hit = item(b"spelt", 6);
+    let bytes: Vec<u8> = key.clone().into_bytes();
+    assert_eq!(found.get(key.as_str()).expect("&str"), hit);
+    assert_eq!(found.get(&key).expect("&String"), hit);
+    assert_eq!(found.get(key.clone()).expect("String"), hit);
+    assert_eq!(found.get(key.as_bytes()).expect("&[u8]"), hit);
+    assert_eq!(found.get(&bytes).expect("&Vec<u8>"), hit);
+    assert_eq!(found.get(bytes.clone()).expect("Vec<u8>"), hit);
+    for value in [
+        &found[key.as_str()],
+        &found[&key],
+        &found[key.as_bytes()],
+        &found[&bytes],
+        &found[bytes.clone()],
+    ] {
+        assert_eq!(value, b"spelt");
+    }
+    assert!(found.contains_key(&key) && found.contains_key(&bytes));
+    assert_eq!(found.get(missing.as_str()), None);
+    assert_eq!(found.get(missing.as_bytes()), None);
+    assert!(!found.contains_key(missing.into_bytes()));
+    // A prefix or an extension of the key found is another key.
+    assert_eq!(found.get(&key[..key.len() - 1]), None);
+    assert_eq!(found.get(format!("{key}x")), None);
+}
+
+#[test]
+fn get_many_with_keys_repeated_among_others_holds_each_once_in_the_order_first_asked() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let keys: Vec<Vec<u8>> = (0..6)
+        .map(|i| unique_key(&format!("retrieval:dup-order-{i}:")))
+        .collect();
+    // Every key but the fourth stored, each with a value of its own length and flags.
+    for (i, key) in keys.iter().enumerate().filter(|(i, _)| *i != 3) {
+        client
+            .set(
+                key,
+                vec![b'a' + i as u8; 10 * i],
+                StoreOptions::new().flags(i as u32),
+            )
+            .unwrap();
+    }
+    let asked = [5, 0, 2, 5, 3, 1, 0, 4, 2, 5].map(|i| &keys[i]);
+    let found = client.get_many(&asked).unwrap();
+    let order = [5, 0, 2, 1, 4];
+    assert_eq!(found.len(), order.len(), "{found:?}");
+    let expected: Vec<(&[u8], Item)> = order
+        .iter()
+        .map(|&i| (&keys[i][..], item(&vec![b'a' + i as u8; 10 * i], i as u32)))
+        .collect();
+    let iterated: Vec<(&[u8], Item)> = found
+        .iter()
+        .map(|(key, found)| (key, found.to_item()))
+        .collect();
+    assert_eq!(iterated, expected);
+    assert!(found.keys().eq(order.iter().map(|&i| &keys[i][..])));
+    assert!(found
+        .values()
+        .map(|found| found.flags)
+        .eq(order.iter().map(|&i| i as u32)));
+    assert_eq!(found.get(&keys[3]), None);
+    let owned: Vec<(Vec<u8>, Item)> = found.clone().into_iter().collect();
+    assert_eq!(
+        owned,
+        expected
+            .iter()
+            .map(|(key, item)| (key.to_vec(), item.clone()))
+            .collect::<Vec<_>>()
+    );
+    let map = found.into_inner();
+    assert_eq!(map.len(), order.len());
+    assert_eq!(map[&keys[2]], item(b"cccccccccccccccccccc", 2));
+    assert!(client.is_connected());
+}
+
+#[test]
+fn gets_many_with_a_key_asked_twice_lends_it_once_with_a_token_that_works() {
+    let server = shared_server();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    let a = unique_key("retrieval:gets-dup-a:");
+    let missing = unique_key("retrieval:gets-dup-missing:");
+    client.set(&a, b"A", StoreOptions::new().flags(4)).unwrap();
+    let found = client.gets_many(&[&a, &missing, &a]).unwrap();
+    assert_eq!(found.len(), 1);
+    let (read, token) = found.get(&a).expect("found");
+    assert_eq!(read, item(b"A", 4));
+    assert_eq!(&found[&a], b"A");
+    assert!(found.get(&missing).is_none());
+    let (key, (_, iterated)) = found.iter().next().expect("one entry");
+    assert_eq!((key, iterated), (&a[..], token));
+    assert_eq!(
+        client.cas(&a, b"B", token, Expiry::Never).unwrap(),
+        CasOutcome::Stored
+    );
 }
 
 #[test]
@@ -183,7 +290,7 @@ fn get_many_of_1000_keys_of_200_bytes_split_over_several_lines_finds_them_all() 
     assert_eq!(found.len(), 1000);
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(
-            found[key],
+            found.get(key).expect("found"),
             item(format!("value {i}").as_bytes(), i as u32),
             "key {i}"
         );
@@ -204,17 +311,17 @@ fn gets_many_gives_each_found_key_a_token_usable_for_cas() {
     client.set(&b, b"2", Expiry::Never).unwrap();
     let found = client.gets_many(&[&a, &b, &missing]).unwrap();
     assert_eq!(found.len(), 2);
-    let (item_a, token_a) = &found[&a];
-    let (item_b, token_b) = &found[&b];
-    assert_eq!(item_a, &item(b"1", 0));
-    assert_eq!(item_b, &item(b"2", 0));
+    let (item_a, token_a) = found.get(&a).expect("found");
+    let (item_b, token_b) = found.get(&b).expect("found");
+    assert_eq!(item_a, item(b"1", 0));
+    assert_eq!(item_b, item(b"2", 0));
     assert_ne!(token_a, token_b);
     assert_eq!(
-        client.cas(&a, b"10", *token_a, Expiry::Never).unwrap(),
+        client.cas(&a, b"10", token_a, Expiry::Never).unwrap(),
         CasOutcome::Stored
     );
     assert_eq!(
-        client.cas(&b, b"20", *token_a, Expiry::Never).unwrap(),
+        client.cas(&b, b"20", token_a, Expiry::Never).unwrap(),
         CasOutcome::Exists,
         "a's token must not pass for b"
     );

@@ -144,7 +144,7 @@ fn gets_many_spanning_backends_with_misses_returns_every_item_with_a_working_tok
         .expect("gets_many through nutcracker");
     let items: HashMap<Vec<u8>, Item> = found
         .iter()
-        .map(|(key, (item, _))| (key.to_vec(), item.clone()))
+        .map(|(key, (item, _))| (key.to_vec(), item.to_item()))
         .collect();
     assert!(items == stored, "gets_many differs from what was stored");
     // Each token is the one of its own key: a cas with it succeeds.
@@ -153,7 +153,7 @@ fn gets_many_spanning_backends_with_misses_returns_every_item_with_a_working_tok
         .cas(
             key,
             b"swapped",
-            *token,
+            token,
             StoreOptions::new().flags(item.flags),
         )
         .unwrap();

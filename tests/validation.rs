@@ -195,7 +195,7 @@ fn a_key_of_exactly_250_bytes_works_with_every_command() {
         CasOutcome::Stored
     );
     let many = client.get_many(&[&key, &key]).unwrap();
-    assert_eq!(many[&key].value, b"3");
+    assert_eq!(&many[&key], b"3");
     assert_eq!(client.gets_many(&[&key]).unwrap().len(), 1);
     assert!(client.delete(&key).unwrap());
 }

@@ -3,6 +3,7 @@
 
 use crate::contender::{Contender, FloorContender, FloorRole, MemcacheSync};
 use crate::peers::{Classic, Meta};
+use crate::quiet::{NoreplyFloor, QuietSync};
 use crate::settings::Settings;
 
 pub fn lineup(settings: &Settings, addr: &str) -> Vec<Box<dyn Contender>> {
@@ -17,6 +18,8 @@ pub fn lineup(settings: &Settings, addr: &str) -> Vec<Box<dyn Contender>> {
         Box::new(Classic::connect(addr, false, classic_keys)),
         Box::new(Classic::connect(addr, true, classic_keys)),
         Box::new(Meta::connect(addr, settings.meta_chunk, None)),
+        Box::new(NoreplyFloor::connect(addr, settings.floor_window)),
+        Box::new(QuietSync::connect(addr)),
     ];
     for &window in &settings.floor_windows {
         let name = format!("floor ({} KiB windows)", window / 1024);

@@ -19,6 +19,7 @@ mod common;
 mod contender;
 mod lineup;
 mod peers;
+mod quiet;
 mod results;
 mod settings;
 mod workload;
@@ -110,6 +111,7 @@ fn main() {
         &format!("{version} ({}, {placed})", MEMCACHED_ARGS.join(" ")),
         &rows,
     );
+    quiet::print_ratios(&records);
     drop(server);
 }
 

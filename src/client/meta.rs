@@ -1,8 +1,9 @@
-//! The meta commands (`mg`, `ms`, `md`, `ma`, `mn`) as typed methods.
+//! The meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`) as typed methods.
 //!
 //! Every request carries a fresh opaque token and every reply must echo exactly it: a reply
 //! that answers some other request is a protocol error that drops the connection, never a
-//! value for the wrong key.
+//! value for the wrong key. `me` carries no token (memcached ignores one); its reply must
+//! name the key instead.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
@@ -12,12 +13,13 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::item::CasToken;
 use crate::meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDeleteOptions, MetaDeleteOutcome,
-    MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaCounter, MetaDebugInfo, MetaDebugOptions,
+    MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetMode, MetaSetOptions,
+    MetaStoreOutcome,
 };
 use crate::protocol::meta::{
-    unsupported_flag, Echo, MetaArithmetic, MetaDelete, MetaError, MetaGet, MetaNoop, MetaReply,
-    MetaResponse, MetaSet, ReturnCode, SetMode,
+    unsupported_flag, DebugInfo, DebugReply, Echo, MetaArithmetic, MetaDebug, MetaDelete,
+    MetaError, MetaGet, MetaNoop, MetaReply, MetaResponse, MetaSet, ReturnCode, SetMode,
 };
 use crate::protocol::{ProtocolError, ProtocolErrorKind, ServerErrorKind};
 
@@ -60,6 +62,15 @@ fn request_error(error: MetaError) -> Error {
             what: "meta request",
             reason: other.to_string(),
         },
+    }
+}
+
+/// A meta request the codec refused, as the caller's error: a bad key stays
+/// [`Error::InvalidKey`], whichever key mode judged it. The cluster's meta commands check
+/// keys with it too, so a key is refused (or taken) alike everywhere.
+impl From<MetaError> for Error {
+    fn from(error: MetaError) -> Self {
+        request_error(error)
     }
 }
 
@@ -109,6 +120,27 @@ fn judge<R>(
             Err(ProtocolError::new(ProtocolErrorKind::UnexpectedReply, debug.key).into())
         }
     }
+}
+
+/// A `me` reply for `key`, owned; a reply for another key answers some other request.
+fn debug_info(reply: &DebugReply<'_>, key: &[u8]) -> Result<MetaDebugInfo> {
+    let info = DebugInfo::parse(reply)?;
+    if !info.key_matches(key) {
+        return Err(ProtocolError::new(ProtocolErrorKind::UnsolicitedData, info.key).into());
+    }
+    Ok(MetaDebugInfo {
+        ttl: info.ttl,
+        last_access: info.last_access,
+        cas: info.cas.map(CasToken),
+        fetched: info.fetched,
+        slab_class: info.slab_class,
+        size: info.size,
+        stored_in_base64: info.stored_in_base64(key),
+        other: info
+            .unknown()
+            .map(|(name, value)| (name.to_vec(), value.to_vec()))
+            .collect(),
+    })
 }
 
 /// Whether the stream is still in step after a refusal: an `mn` must come back as the very
@@ -366,6 +398,9 @@ impl Client {
                 if let Some(ttl) = o.invalidate {
                     delete = delete.invalidate_with_ttl(secs_up(ttl));
                 }
+                if o.invalidate_keeping_expiry {
+                    delete = delete.invalidate();
+                }
                 delete = if o.remove_value {
                     delete.remove_value()
                 } else {
@@ -487,6 +522,62 @@ impl Client {
                 MetaReply::Response(r) if r.code == ReturnCode::Noop => {
                     if r.flags == Default::default() {
                         Ok(())
+                    } else {
+                        Err(unanswered(&r))
+                    }
+                }
+                other => judge(other, b"", None, |_| None),
+            })
+        })
+    }
+
+    /// `me`: memcached's debug view of `key`'s item: remaining TTL, last access, CAS,
+    /// whether it was fetched, slab class and footprint. A miss is `Ok(None)`. It reads
+    /// nothing else: the item is not bumped, not marked fetched, and a recache win on it is
+    /// not taken, so it is the way to inspect a key that leases use.
+    ///
+    /// # Format
+    /// `me <key> [b]`
+    ///
+    /// # Returns
+    /// `Some(info)` for `ME <key> <name>=<value>*`, `None` for `EN`. A reply naming another key
+    /// is [`Error::Protocol`] and drops the connection. memcached may disable `me` or drop
+    /// it in a later release; it would then answer [`Error::UnknownCommand`].
+    ///
+    /// ```
+    /// use memcache_sync::{Client, MetaDebugOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// let key = b"doc:me \x00 binary".to_vec();
+    /// let cas = client.meta_set(&key, "v", &MetaSetOptions::new().base64_key())?.cas();
+    /// let info = client.meta_debug(&key, &MetaDebugOptions::new().base64_key())?.expect("stored");
+    /// assert_eq!(info.cas, cas);
+    /// assert!(info.stored_in_base64);
+    /// assert_eq!(client.meta_debug("doc:me:missing", &MetaDebugOptions::new())?, None);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_debug(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        options: &MetaDebugOptions,
+    ) -> Result<Option<MetaDebugInfo>> {
+        let key = key.as_ref();
+        self.refuse_unsupported("meta")?;
+        self.request.clear();
+        let debug = MetaDebug::new(key);
+        let debug = if options.base64_key {
+            debug.base64_key()
+        } else {
+            debug
+        };
+        debug.encode(&mut self.request)?;
+        self.round_trip(|replies| {
+            replies.next_meta(|frame| match frame {
+                MetaReply::Debug(reply) => debug_info(&reply, key).map(Some),
+                // `me` carries no opaque, so its miss must carry none either.
+                MetaReply::Response(r) if r.code == ReturnCode::Miss => {
+                    if r.flags == Default::default() {
+                        Ok(None)
                     } else {
                         Err(unanswered(&r))
                     }

@@ -26,6 +26,8 @@ mod meta;
 mod admin;
 // No public methods, so not on the page.
 mod pipeline;
+// No public methods either: the quiet meta reader the pipeline runs batches with when asked.
+mod quiet;
 // No public methods either: the check that refuses what the server kind lacks.
 mod proxy;
 
@@ -91,6 +93,14 @@ impl Client {
             *slot = Some(Connection::open(addr, config)?);
         }
         Ok(slot.as_mut().expect("a connection was opened above"))
+    }
+
+    /// What the client's connection has written so far: it differs before and after a piece
+    /// of code exactly when that code wrote a request (on the connection there, or on a new
+    /// one), or dropped the connection after a failure. The cluster asks, so that a closure
+    /// that never used the server tells its health nothing.
+    pub(crate) fn activity(&self) -> Option<(u64, u64)> {
+        self.connection.as_ref().map(Connection::activity)
     }
 
     /// The one place that decides whether the connection survives an exchange: it is dropped

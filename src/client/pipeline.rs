@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::Client;
 use crate::batch::{BatchReport, ItemResult};
-use crate::connection::{Connection, Replies};
+use crate::connection::Replies;
 use crate::error::Error;
 
 /// The request bytes encoded into one window of commands answered by short lines (a window
@@ -38,11 +38,12 @@ const WINDOWS_IN_FLIGHT: usize = 2;
 const MAX_RESERVED_RESULTS: usize = 1 << 20;
 
 /// A command that was written, with what its reader needs to know.
-struct Sent<X> {
-    index: usize,
+pub(super) struct Sent<X> {
+    /// The item's position in the batch's input.
+    pub(super) index: usize,
     /// Where the command ends in the window's request bytes.
     end: usize,
-    context: X,
+    pub(super) context: X,
 }
 
 /// A window of commands, and when its last byte was written: its replies must all arrive
@@ -50,6 +51,57 @@ struct Sent<X> {
 struct Window<X> {
     commands: Vec<Sent<X>>,
     sent: Instant,
+}
+
+/// How the replies to a window are read: one engine, two protocols. The classic commands are
+/// answered one reply each, in order ([`InOrder`]); quiet meta commands answer only what
+/// failed and end the window with `MN` (see the quiet module).
+pub(super) trait WindowReader<X, T> {
+    /// Appends what must follow a window's last command (quiet: the `mn` barrier); returns
+    /// whether it appended anything.
+    fn close(&mut self, _request: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Reads the replies to one window's `commands` (in the order written) into `results`,
+    /// at each command's [`Sent::index`]. An item whose outcome is not known yet stays
+    /// [`ItemResult::Unconfirmed`]. Returns the error that stops the batch, if one came.
+    fn read(
+        &mut self,
+        replies: &mut Replies<'_>,
+        commands: &[Sent<X>],
+        results: &mut [ItemResult<T>],
+    ) -> Result<(), Error>;
+}
+
+/// The classic reader: one reply per command, in order, each turned into its outcome by the
+/// closure.
+struct InOrder<F>(F);
+
+impl<X, T, F> WindowReader<X, T> for InOrder<F>
+where
+    F: FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
+{
+    fn read(
+        &mut self,
+        replies: &mut Replies<'_>,
+        commands: &[Sent<X>],
+        results: &mut [ItemResult<T>],
+    ) -> Result<(), Error> {
+        for sent in commands {
+            results[sent.index] = match (self.0)(&sent.context, replies) {
+                Ok(value) => ItemResult::Done(value),
+                Err(error) if !error.breaks_connection() => ItemResult::Failed(error),
+                Err(error) => return Err(error),
+            };
+        }
+        Ok(())
+    }
+}
+
+/// The input's length, if its size hint states it exactly (as a `Vec`'s or a range's does).
+pub(super) fn exact_len((lower, upper): (usize, Option<usize>)) -> Option<usize> {
+    (upper == Some(lower)).then_some(lower)
 }
 
 impl Client {
@@ -70,7 +122,28 @@ impl Client {
         window_bytes: usize,
         commands: impl IntoIterator<Item = C>,
         mut encode: impl FnMut(C, &mut Vec<u8>) -> Result<X, Error>,
-        mut read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
+        read: impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
+    ) -> BatchReport<T> {
+        self.run_pipeline(
+            window_bytes,
+            commands,
+            |command, _, buf| encode(command, buf),
+            &mut InOrder(read),
+        )
+    }
+
+    /// The engine behind [`Client::pipeline`], with any [`WindowReader`]. `encode` is also
+    /// given the command's position in its window (0 for the first command written in it),
+    /// which a quiet reader matches replies by. Stops as [`Client::pipeline`] says, and also
+    /// when `reader` returns an error that leaves the stream in step: the connection is then
+    /// dropped if a window is still unanswered, since its replies would answer the next
+    /// request.
+    pub(super) fn run_pipeline<C, X, T>(
+        &mut self,
+        window_bytes: usize,
+        commands: impl IntoIterator<Item = C>,
+        mut encode: impl FnMut(C, usize, &mut Vec<u8>) -> Result<X, Error>,
+        reader: &mut impl WindowReader<X, T>,
     ) -> BatchReport<T> {
         let mut commands = commands.into_iter();
         let hint = commands.size_hint();
@@ -80,10 +153,7 @@ impl Client {
             (_, None) => 0,
         };
         // The input's length, if it knows it: less the items taken, what a stopped batch left.
-        let length = match hint {
-            (lower, Some(upper)) if lower == upper => Some(lower),
-            _ => None,
-        };
+        let length = exact_len(hint);
         let mut results = Vec::with_capacity(reserved);
         let mut windows: VecDeque<Window<X>> = VecDeque::with_capacity(WINDOWS_IN_FLIGHT);
         // Read windows are cleared and reused, so a long batch allocates no window after the
@@ -101,7 +171,7 @@ impl Client {
                     };
                     let index = results.len();
                     let mark = self.request.len();
-                    match encode(command, &mut self.request) {
+                    match encode(command, window.len(), &mut self.request) {
                         Ok(context) => {
                             results.push(ItemResult::Unconfirmed);
                             window.push(Sent {
@@ -117,6 +187,9 @@ impl Client {
                     }
                 }
                 if !window.is_empty() {
+                    let closed = reader
+                        .close(&mut self.request)
+                        .then_some(self.request.len());
                     // Replies to windows in flight may already be buffered, so the check that a
                     // connection is fit for a new exchange applies only when none are.
                     let connection = match self.connection.as_mut() {
@@ -134,7 +207,8 @@ impl Client {
                     };
                     // A failed write may have sent part of the window: its items stay
                     // unconfirmed.
-                    match connection.write_commands(&self.request, window.iter().map(|s| s.end)) {
+                    let ends = window.iter().map(|s| s.end).chain(closed);
+                    match connection.write_commands(&self.request, ends) {
                         Ok(sent) => windows.push_back(Window {
                             commands: window,
                             sent,
@@ -152,7 +226,8 @@ impl Client {
                     unreachable!("a window was written")
                 };
                 let connection = self.connection.as_mut().expect("a window was written");
-                if let Err(error) = read_window(connection, &window, &mut read, &mut results) {
+                let mut replies = connection.replies(window.sent);
+                if let Err(error) = reader.read(&mut replies, &window.commands, &mut results) {
                     break Some(error);
                 }
                 window.commands.clear();
@@ -161,6 +236,9 @@ impl Client {
                 break None;
             }
         };
+        if stop_error.is_some() && !windows.is_empty() {
+            self.connection = None;
+        }
         self.settle(stop_error.as_ref());
         let not_taken = if exhausted {
             Some(0)
@@ -174,25 +252,6 @@ impl Client {
             not_taken,
         }
     }
-}
-
-/// Reads the replies to one window, in order, into `results`. Returns the error that stops
-/// the batch, if one came.
-fn read_window<X, T>(
-    connection: &mut Connection,
-    window: &Window<X>,
-    read: &mut impl FnMut(&X, &mut Replies<'_>) -> Result<T, Error>,
-    results: &mut [ItemResult<T>],
-) -> Result<(), Error> {
-    let mut replies = connection.replies(window.sent);
-    for sent in &window.commands {
-        results[sent.index] = match read(&sent.context, &mut replies) {
-            Ok(value) => ItemResult::Done(value),
-            Err(error) if !error.breaks_connection() => ItemResult::Failed(error),
-            Err(error) => return Err(error),
-        };
-    }
-    Ok(())
 }
 
 #[cfg(test)]

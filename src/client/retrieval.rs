@@ -28,18 +28,6 @@ use crate::protocol::{
     RetrievalCommand, Value,
 };
 
-fn item(value: &Value<'_>) -> Option<Item> {
-    Some(Item {
-        value: value.data.to_vec(),
-        flags: value.flags,
-    })
-}
-
-/// `gets`/`gats` must carry a CAS value; a `VALUE` without one does not answer them.
-fn item_with_token(value: &Value<'_>) -> Option<(Item, CasToken)> {
-    Some((item(value)?, CasToken(value.cas?)))
-}
-
 /// # Reading
 ///
 /// `get` and its relatives, for one key or many. A miss is `Ok(None)` (or a key absent from
@@ -176,8 +164,9 @@ impl Client {
         self.retrieve_item_with_token(RetrievalCommand::Gats(exptime), key)
     }
 
-    /// Reads many keys in one round trip. The [`Found`] map holds the keys found; a key
-    /// missing from it is a miss. Every key is checked before anything is sent; an invalid one fails the whole
+    /// Reads many keys in one round trip. The [`Found`] map holds the keys found, with their
+    /// values in one buffer (lookups lend an [`ItemRef`](crate::ItemRef)); a key missing from
+    /// it is a miss. Every key is checked before anything is sent; an invalid one fails the whole
     /// call with [`Error::InvalidKey`](crate::Error::InvalidKey). Long key lists are sent as
     /// several `get` lines in one write, none longer than memcached accepts.
     ///
@@ -189,11 +178,12 @@ impl Client {
     /// client.set("doc:many:b", "2", Expiry::Never)?;
     /// let found = client.get_many(&["doc:many:a", "doc:many:b", "doc:many:missing"])?;
     /// assert_eq!(found.len(), 2);
-    /// assert_eq!(found["doc:many:b"].value, b"2");
+    /// assert_eq!(&found["doc:many:b"], b"2"); // the value's bytes
+    /// assert_eq!(found.get("doc:many:b").map(|item| item.flags), Some(0));
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn get_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<Item>> {
-        self.retrieve_many(RetrievalCommand::Get, keys, item)
+        self.retrieve_many(RetrievalCommand::Get, keys, |_| Some(0))
     }
 
     /// Like [`Client::get_many`], with each item's [`CasToken`].
@@ -206,12 +196,12 @@ impl Client {
     /// client.set("doc:gets_many:b", "2", Expiry::Never)?;
     /// let found = client.gets_many(&["doc:gets_many:a", "doc:gets_many:b", "doc:gets_many:c"])?;
     /// assert_eq!(found.len(), 2);
-    /// let (item, _token) = &found["doc:gets_many:a"];
+    /// let (item, _token) = found.get("doc:gets_many:a").expect("just stored");
     /// assert_eq!(item.value, b"1");
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn gets_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<(Item, CasToken)>> {
-        self.retrieve_many(RetrievalCommand::Gets, keys, item_with_token)
+        self.retrieve_many(RetrievalCommand::Gets, keys, |value| value.cas)
     }
 
     /// Reads many keys in one round trip without allocating: each item found is handed to
@@ -345,16 +335,18 @@ impl Client {
         result
     }
 
-    /// [`Client::retrieve_each`] into a map by key.
+    /// [`Client::retrieve_each`] into a map by key, each value copied into the map's one
+    /// buffer with the CAS value `cas` takes from its frame (`None`: the frame does not
+    /// answer the command).
     fn retrieve_many<K: AsRef<[u8]>, T>(
         &mut self,
         command: RetrievalCommand,
         keys: &[K],
-        mut take: impl FnMut(&Value<'_>) -> Option<T>,
+        cas: impl Fn(&Value<'_>) -> Option<u64>,
     ) -> Result<Found<T>> {
         let mut found = Found::with_capacity(keys.len());
         self.retrieve_each(command, keys, |_, value| {
-            found.insert(value.key, take(value)?);
+            found.insert(value.key, value.data, value.flags, cas(value)?);
             Some(())
         })?;
         Ok(found)

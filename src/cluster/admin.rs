@@ -13,9 +13,9 @@ use super::Cluster;
 use crate::client::{CachedumpItem, Client, PrefixStats};
 use crate::error::Result;
 
-/// One result per server of a [`Cluster`], in the order of [`Cluster::servers`]: what a
-/// server-wide command ([`Cluster::version`], [`Cluster::stats`], [`Cluster::flush_all`], …)
-/// got from each.
+/// One result per server of a [`Cluster`], in the order of [`Cluster::servers`] as the list
+/// was when the command started (see [`Cluster::set_servers`]): what a server-wide command
+/// ([`Cluster::version`], [`Cluster::stats`], [`Cluster::flush_all`], …) got from each.
 ///
 /// ```
 /// # use memcache_sync::Cluster;
@@ -46,7 +46,9 @@ impl<T> PerServer<T> {
             .map(|(server, result)| (server.as_str(), result))
     }
 
-    /// The result of the server at `index` (into [`Cluster::servers`]).
+    /// The result of the server at `index` (into [`Cluster::servers`] as the list was when
+    /// the command started: after a change of list, [`PerServer::iter`]'s addresses are the
+    /// ones to go by).
     ///
     /// ```
     /// # use memcache_sync::Cluster;
@@ -105,15 +107,16 @@ impl Cluster {
         idempotent: bool,
         op: impl Fn(&mut Client) -> Result<T> + Sync,
     ) -> PerServer<T> {
-        let indices: Vec<usize> = (0..self.shared.nodes.len()).collect();
+        let ring = self.ring();
+        let indices: Vec<usize> = (0..ring.nodes.len()).collect();
         let results = all_at_once(indices, |index| {
-            self.run_on(index, None, command, idempotent, &mut |client| op(client))
+            self.run_on(&ring, index, None, command, idempotent, &mut |client| {
+                op(client)
+            })
         });
         PerServer {
-            results: self
-                .servers()
-                .into_iter()
-                .map(str::to_owned)
+            results: (0..ring.nodes.len())
+                .map(|index| ring.addr(index).to_owned())
                 .zip(results)
                 .collect(),
         }

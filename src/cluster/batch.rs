@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::gutter::{beside, Ttl};
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
-use super::{Cluster, Event};
+use super::{Cluster, Event, Ring};
 use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
@@ -115,29 +115,51 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
+        let ring = self.ring();
         // Grouped as the keys' bytes: every path below needs them, none the positions.
-        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
-        let (refused, gutter) = self.gutter_takes(refused);
+        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
+            ring.server_for(key)
+        });
+        let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
         let mut report = GetManyReport::default();
         for refused in refused {
-            self.finished("get_many", refused.owner, started, Some(&refused.error));
-            report.fail(self.addr(refused.owner), &refused.group, refused.error);
+            self.finished(
+                &ring,
+                "get_many",
+                refused.owner,
+                started,
+                Some(&refused.error),
+            );
+            report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
         let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.get_many(keys);
-        let from_gutter = self.beside_gutter("get_many", gutter, read_gutter, || {
+        let from_gutter = self.beside_gutter(&ring, "get_many", gutter, read_gutter, || {
             if shares.iter().all(|share| fits_one_window(&share.group)) {
-                self.get_many_from_one_thread(shares, started, &mut report);
+                self.get_many_from_one_thread(&ring, shares, started, &mut report);
                 return;
             }
-            let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
+            // Owned items straight from the read buffer: a `Found` would hold them in its one
+            // buffer, only for each to be copied out again into the report's map.
+            let read = |client: &mut Client, group: &[&[u8]]| {
+                let mut items = Vec::with_capacity(group.len());
+                client
+                    .get_many_with(group, |at, value, flags| {
+                        let item = Item {
+                            value: value.to_vec(),
+                            flags,
+                        };
+                        items.push((group[at].to_vec(), item));
+                    })
+                    .map(|()| items)
+            };
             let answered = |_: &_| Verdict::Answered;
             for (server, group, result) in
-                self.run_shares("get_many", shares, started, read, |_| None, answered)
+                self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
             {
                 match result {
                     Ok(found) => report.found.extend(found),
-                    Err(error) => report.fail(self.addr(server), &group, error),
+                    Err(error) => report.fail(ring.addr(server), &group, error),
                 }
             }
         });
@@ -169,24 +191,39 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
-        let groups = self.group(keys.iter().map(AsRef::as_ref), |key| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |key: &&[u8]| key);
-        let (refused, gutter) = self.gutter_takes(refused);
+        let ring = self.ring();
+        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
+            ring.server_for(key)
+        });
+        let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
         let mut report = GetManyReport::default();
         for refused in refused {
-            self.finished("gets_many", refused.owner, started, Some(&refused.error));
-            report.fail(self.addr(refused.owner), &refused.group, refused.error);
+            self.finished(
+                &ring,
+                "gets_many",
+                refused.owner,
+                started,
+                Some(&refused.error),
+            );
+            report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
         let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.gets_many(keys);
-        let from_gutter = self.beside_gutter("gets_many", gutter, read_gutter, || {
+        let from_gutter = self.beside_gutter(&ring, "gets_many", gutter, read_gutter, || {
             let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
             let answered = |_: &_| Verdict::Answered;
-            for (server, group, result) in
-                self.run_shares("gets_many", shares, started, read, |_| None, answered)
-            {
+            for (server, group, result) in self.run_shares(
+                &ring,
+                "gets_many",
+                shares,
+                started,
+                read,
+                |_| None,
+                answered,
+            ) {
                 match result {
                     Ok(found) => report.found.extend(found.into_inner()),
-                    Err(error) => report.fail(self.addr(server), &group, error),
+                    Err(error) => report.fail(ring.addr(server), &group, error),
                 }
             }
         });
@@ -228,11 +265,12 @@ impl Cluster {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
+        let ring = self.ring();
         let numbered = keys.iter().map(AsRef::as_ref).enumerate();
-        let groups = self.group(numbered, |&(_, key)| self.server_for(key));
-        let (shares, refused) = self.lease_all(groups, |&(_, key)| key);
-        let (refused, gutter) = self.gutter_takes(refused);
-        let mut failed = self.gutter_get_many_with(gutter, &mut found);
+        let groups = self.group(&ring, numbered, |&(_, key)| ring.server_for(key));
+        let (shares, refused) = self.lease_all(&ring, groups, |&(_, key)| key);
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
+        let mut failed = self.gutter_get_many_with(&ring, gutter, &mut found);
         let failure = |server: &str, group: &[(usize, &[u8])], error: Error| ServerFailure {
             server: server.to_owned(),
             error,
@@ -240,13 +278,14 @@ impl Cluster {
         };
         for refused in refused {
             self.finished(
+                &ring,
                 "get_many_with",
                 refused.owner,
                 started,
                 Some(&refused.error),
             );
             failed.push(failure(
-                self.addr(refused.owner),
+                ring.addr(refused.owner),
                 &refused.group,
                 refused.error,
             ));
@@ -265,10 +304,10 @@ impl Cluster {
                 match lease.client.send_get_many(&group_keys) {
                     Ok(lines) => sent.push((lease, group, group_keys, lines)),
                     Err(error) => {
-                        self.record(lease.index, lease.admission, Some(&error));
+                        self.record(&ring, lease.index, lease.admission, Some(&error));
                         let server = lease.recorded();
-                        self.finished("get_many_with", server, started, Some(&error));
-                        failed.push(failure(self.addr(server), &group, error));
+                        self.finished(&ring, "get_many_with", server, started, Some(&error));
+                        failed.push(failure(ring.addr(server), &group, error));
                     }
                 }
             }
@@ -279,11 +318,17 @@ impl Cluster {
                         found(group[at].0, value.data, value.flags);
                         Some(())
                     });
-                self.record(lease.index, lease.admission, result.as_ref().err());
+                self.record(&ring, lease.index, lease.admission, result.as_ref().err());
                 let server = lease.recorded();
-                self.finished("get_many_with", server, started, result.as_ref().err());
+                self.finished(
+                    &ring,
+                    "get_many_with",
+                    server,
+                    started,
+                    result.as_ref().err(),
+                );
                 if let Err(error) = result {
-                    failed.push(failure(self.addr(server), &group, error));
+                    failed.push(failure(ring.addr(server), &group, error));
                 }
             }
             return Ok(failed);
@@ -297,11 +342,17 @@ impl Cluster {
             })
         };
         let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares("get_many_with", shares, started, read, |_| None, answered)
-        {
+        for (server, group, result) in self.run_shares(
+            &ring,
+            "get_many_with",
+            shares,
+            started,
+            read,
+            |_| None,
+            answered,
+        ) {
             if let Err(error) = result {
-                failed.push(failure(self.addr(server), &group, error));
+                failed.push(failure(ring.addr(server), &group, error));
             }
         }
         Ok(failed)
@@ -314,6 +365,7 @@ impl Cluster {
     /// connection, by [`Cluster::lease_all`]).
     fn get_many_from_one_thread(
         &self,
+        ring: &Ring,
         shares: Vec<Share<'_, &[u8]>>,
         started: Instant,
         report: &mut GetManyReport,
@@ -327,10 +379,10 @@ impl Cluster {
             match lease.client.send_get_many(&keys) {
                 Ok(lines) => sent.push((lease, keys, lines)),
                 Err(error) => {
-                    self.record(lease.index, lease.admission, Some(&error));
+                    self.record(ring, lease.index, lease.admission, Some(&error));
                     let server = lease.recorded();
-                    self.finished("get_many", server, started, Some(&error));
-                    report.fail(self.addr(server), &keys, error);
+                    self.finished(ring, "get_many", server, started, Some(&error));
+                    report.fail(ring.addr(server), &keys, error);
                 }
             }
         }
@@ -344,11 +396,11 @@ impl Cluster {
                 found.insert(keys[index].to_vec(), item);
                 Some(())
             });
-            self.record(lease.index, lease.admission, result.as_ref().err());
+            self.record(ring, lease.index, lease.admission, result.as_ref().err());
             let server = lease.recorded();
-            self.finished("get_many", server, started, result.as_ref().err());
+            self.finished(ring, "get_many", server, started, result.as_ref().err());
             if let Err(error) = result {
-                report.fail(self.addr(server), &keys, error);
+                report.fail(ring.addr(server), &keys, error);
             }
         }
     }
@@ -356,22 +408,18 @@ impl Cluster {
     /// Tells the observer that one server's share of a batch finished.
     fn finished(
         &self,
+        ring: &Ring,
         command: &'static str,
         server: usize,
         started: Instant,
         error: Option<&Error>,
     ) {
         self.emit(&Event::Operation {
-            server: self.addr(server),
+            server: ring.addr(server),
             command,
             latency: started.elapsed(),
             error,
         });
-    }
-
-    /// The address of server `index`.
-    fn addr(&self, index: usize) -> &str {
-        self.shared.nodes[index].pool.addr()
     }
 
     /// [`Client::set_many`] across the servers: each server's entries go through its own
@@ -527,10 +575,11 @@ impl Cluster {
     /// Splits items by the server that owns each one, keeping their order.
     pub(super) fn group<I>(
         &self,
+        ring: &Ring,
         items: impl IntoIterator<Item = I>,
         server: impl Fn(&I) -> usize,
     ) -> Vec<Vec<I>> {
-        let mut groups: Vec<Vec<I>> = (0..self.shared.nodes.len()).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<I>> = (0..ring.nodes.len()).map(|_| Vec::new()).collect();
         for item in items {
             groups[server(&item)].push(item);
         }
@@ -545,8 +594,10 @@ impl Cluster {
     /// that fails over to its keys' next owners. Returns each group with its server (the
     /// one it ran on, or its owner if no server took it) and its result; groups that failed
     /// over onto a server the call also holds for its own come back merged, as one group.
+    #[allow(clippy::too_many_arguments)] // each is one of the call's own parts, none optional
     pub(super) fn fan_out<I: Send, R: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         groups: Vec<Vec<I>>,
         key: impl Fn(&I) -> &[u8] + Sync,
@@ -555,18 +606,28 @@ impl Cluster {
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
-        let (shares, refused) = self.lease_all(groups, &key);
-        let (refused, gutter) = self.gutter_takes(refused);
+        let (shares, refused) = self.lease_all(ring, groups, &key);
+        let (refused, gutter) = self.gutter_takes(ring, refused);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
-            self.finished(command, refused.owner, started, Some(&refused.error));
+            self.finished(ring, command, refused.owner, started, Some(&refused.error));
             results.push((refused.owner, refused.group, Err(refused.error)));
         }
         let owners_work = |client: &mut Client, group: &[I]| work(client, group, Ttl::AS_GIVEN);
         let (from_gutter, from_owners) = beside(
             !gutter.is_empty(),
-            || self.gutter_fan_out(command, gutter, &key, &work, &failure, &verdict),
-            || self.run_shares(command, shares, started, owners_work, &failure, &verdict),
+            || self.gutter_fan_out(ring, command, gutter, &key, &work, &failure, &verdict),
+            || {
+                self.run_shares(
+                    ring,
+                    command,
+                    shares,
+                    started,
+                    owners_work,
+                    &failure,
+                    &verdict,
+                )
+            },
         );
         results.extend(from_gutter);
         results.extend(from_owners);
@@ -575,8 +636,10 @@ impl Cluster {
 
     /// Runs `work` on every share at once (see [`all_at_once`]), as [`Cluster::fan_out`]
     /// describes, for a call that started at `started`.
+    #[allow(clippy::too_many_arguments)] // each is one of the call's own parts, none optional
     fn run_shares<I: Send, R: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         shares: Vec<Share<'_, I>>,
         started: Instant,
@@ -590,9 +653,9 @@ impl Cluster {
             let learnt = result
                 .as_ref()
                 .map_or_else(|error| Verdict::of(Some(error)), &verdict);
-            self.record_verdict(lease.index, lease.admission, learnt);
+            self.record_verdict(ring, lease.index, lease.admission, learnt);
             let server = lease.recorded();
-            self.finished(command, server, started, error);
+            self.finished(ring, command, server, started, error);
             (server, group, result)
         })
     }
@@ -606,9 +669,10 @@ impl Cluster {
         key: impl Fn(&I) -> &[u8] + Sync,
         run: impl Fn(&mut Client, &[(usize, I)], Ttl) -> Result<BatchReport<T>, BatchError<T>> + Sync,
     ) -> Result<BatchReport<T>, BatchError<T>> {
+        let ring = self.ring();
         let mut count = 0;
         let numbered = items.into_iter().enumerate().inspect(|_| count += 1);
-        let groups = self.group(numbered, |(_, item)| self.server_for(key(item)));
+        let groups = self.group(&ring, numbered, |(_, item)| ring.server_for(key(item)));
         let mut results: Vec<Option<ItemResult<T>>> = (0..count).map(|_| None).collect();
         // The stop error of the server whose stopped item comes first in the input, with that
         // item's position: the first failure of the merged report must carry its own
@@ -619,6 +683,7 @@ impl Cluster {
         };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
         for (_, group, outcome) in self.fan_out(
+            &ring,
             command,
             groups,
             |(_, item)| key(item),

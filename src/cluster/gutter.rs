@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use super::batch::ServerFailure;
 use super::route::Refused;
-use super::{Cluster, ClusterBuilder, Event, Failover, GetManyReport, Observer};
+use super::{Cluster, ClusterBuilder, Event, Failover, GetManyReport, Observer, Ring};
 use crate::batch::Entry;
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -62,6 +62,15 @@ const MAX_CAP: Duration = Duration::from_secs(60 * 60 * 24 * 30);
 ///
 /// Each call sent to the gutter is an [`Event::Gutter`]; the first of an outage logs a
 /// warning, and the first call its server answers again an info line.
+///
+/// # With a live server list
+/// The gutter's list is its own: [`Cluster::set_servers`] on the main cluster changes the
+/// main list only (the gutter's can be changed through [`Cluster::gutter`]). A call routes by
+/// one snapshot of the main list, and goes to the gutter when its key's owner in that
+/// snapshot is down: a server removed from the list owns no keys, so none go to the gutter
+/// for it; a down server kept in the list keeps its health, so its keys still go there. A
+/// main list naming a gutter server is refused, by [`ClusterBuilder::build`] and by
+/// [`Cluster::set_servers`].
 ///
 /// # Costs
 /// The gutter's servers, idle until an outage. A call for a down server's key makes two
@@ -335,6 +344,19 @@ impl Gutter {
         }
     }
 
+    /// Forgets main servers that left the main list: their keys are no longer the gutter's
+    /// business, and no "up" line is due for them.
+    fn forget(&self, removed: &[String]) {
+        if !self.any_routed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut routed = self.routed();
+        for server in removed {
+            routed.remove(server);
+        }
+        self.any_routed.store(!routed.is_empty(), Ordering::Release);
+    }
+
     /// Notes that `server` answered for its own keys; the first answer after an outage is
     /// logged.
     fn home(&self, server: &str) {
@@ -351,7 +373,7 @@ impl Gutter {
 
 impl Cluster {
     /// The gutter's servers, in order; empty without [`Failover::Gutter`].
-    pub fn gutter_servers(&self) -> Vec<&str> {
+    pub fn gutter_servers(&self) -> Vec<String> {
         self.shared
             .gutter
             .as_ref()
@@ -366,28 +388,54 @@ impl Cluster {
     /// let cluster = Cluster::builder(["10.0.0.1:11211"])
     ///     .gutter(GutterConfig::new(["10.0.1.1:11211"]))
     ///     .build()?;
-    /// assert_eq!(cluster.gutter().map(Cluster::servers), Some(vec!["10.0.1.1:11211"]));
+    /// assert_eq!(cluster.gutter().unwrap().servers(), ["10.0.1.1:11211"]);
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn gutter(&self) -> Option<&Cluster> {
         self.shared.gutter.as_ref().map(|gutter| &gutter.cluster)
     }
 
+    /// Refuses a new main list ([`Cluster::set_servers`]) that names a gutter server, as
+    /// [`ClusterBuilder::build`] refuses such a list.
+    pub(super) fn refuse_gutter_servers(&self, main: &[String]) -> Result<()> {
+        let Some(gutter) = &self.shared.gutter else {
+            return Ok(());
+        };
+        match gutter
+            .cluster
+            .servers()
+            .into_iter()
+            .find(|g| main.iter().any(|m| m == g))
+        {
+            Some(both) => Err(Error::InvalidArgument {
+                what: "cluster",
+                reason: format!("{both} is a gutter server: a key would move within the main ring"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// After [`Cluster::set_servers`], forgets the outages of main servers that left the list.
+    pub(super) fn gutter_forgets(&self, removed: &[String]) {
+        if let Some(gutter) = &self.shared.gutter {
+            gutter.forget(removed);
+        }
+    }
+
     /// Whether a call for a key of `owner` that failed there with `error` goes to the gutter:
     /// the owner is marked down and nothing was sent (it was refused as down, or its probe
     /// could not connect). A call that may have reached the owner stays failed: running it
     /// again elsewhere could hide what it did there.
-    fn passes_to_gutter(&self, owner: usize, error: &Error) -> bool {
-        error.is_connection_error() && !error.may_have_reached_server() && self.is_down(owner)
-    }
-
-    fn addr_of(&self, index: usize) -> &str {
-        self.pool(index).map_or("", |pool| pool.addr())
+    /// `owner` is an index into `ring`, the snapshot the call routed by.
+    fn passes_to_gutter(&self, ring: &Ring, owner: usize, error: &Error) -> bool {
+        error.is_connection_error()
+            && !error.may_have_reached_server()
+            && ring.nodes[owner].health.is_down()
     }
 
     /// Runs `op` for `key` on its server, as [`Cluster::with_key`] does, or on the gutter
     /// when its server is down (see [`Cluster::passes_to_gutter`]); `op` is told how to treat
-    /// the expiries it sends.
+    /// the expiries it sends. The key is checked by the classic rules.
     pub(super) fn with_key_ttl<R>(
         &self,
         key: &[u8],
@@ -396,20 +444,40 @@ impl Cluster {
         op: &mut dyn FnMut(&mut Client, Ttl) -> Result<R>,
     ) -> Result<R> {
         validate_key(key)?;
-        let owner = self.server_for(key);
-        let result = self.run_on(owner, Some(key), command, idempotent, &mut |client| {
-            op(client, Ttl::AS_GIVEN)
-        });
+        self.route_ttl(key, command, idempotent, op)
+    }
+
+    /// [`Cluster::with_key_ttl`] for a key its caller has checked (a meta command's, by its
+    /// key mode's rules). The call routes by one snapshot of the main list: the key's owner
+    /// in it, and whether that owner is down, decide whether the gutter takes the call.
+    pub(super) fn route_ttl<R>(
+        &self,
+        key: &[u8],
+        command: &'static str,
+        idempotent: bool,
+        op: &mut dyn FnMut(&mut Client, Ttl) -> Result<R>,
+    ) -> Result<R> {
+        let ring = self.ring();
+        let owner = ring.server_for(key);
+        let result = self.run_on(
+            &ring,
+            owner,
+            Some(key),
+            command,
+            idempotent,
+            &mut |client| op(client, Ttl::AS_GIVEN),
+        );
         let Some(gutter) = &self.shared.gutter else {
             return result;
         };
         match result {
-            Err(error) if self.passes_to_gutter(owner, &error) => {
+            Err(error) if self.passes_to_gutter(&ring, owner, &error) => {
+                let owner = ring.addr(owner);
                 self.on_gutter(gutter, owner, key, command, idempotent, error, op)
             }
             result => {
-                if !self.is_down(owner) {
-                    gutter.home(self.addr_of(owner));
+                if !ring.nodes[owner].health.is_down() {
+                    gutter.home(ring.addr(owner));
                 }
                 result
             }
@@ -420,34 +488,39 @@ impl Cluster {
     fn on_gutter<R>(
         &self,
         gutter: &Gutter,
-        owner: usize,
+        server: &str,
         key: &[u8],
         command: &'static str,
         idempotent: bool,
         owner_error: Error,
         op: &mut dyn FnMut(&mut Client, Ttl) -> Result<R>,
     ) -> Result<R> {
-        let server = self.addr_of(owner);
-        let index = gutter.cluster.server_for(key);
+        let inner = gutter.cluster.ring();
+        let index = inner.server_for(key);
         gutter.start(server);
         self.emit(&Event::Gutter {
             server,
-            gutter: gutter.cluster.addr_of(index),
+            gutter: inner.addr(index),
             command,
             keys: 1,
         });
         let ttl = gutter.ttl();
-        let result = gutter
-            .cluster
-            .run_on(index, Some(key), command, idempotent, &mut |client| {
-                op(client, ttl)
-            });
+        let result = gutter.cluster.run_on(
+            &inner,
+            index,
+            Some(key),
+            command,
+            idempotent,
+            &mut |client| op(client, ttl),
+        );
         result.map_err(|error| owner_or(owner_error, error))
     }
 
     /// Splits off the batch groups the gutter takes from those no server took.
+    /// Each group's owner is an index into `ring`, the snapshot the batch routed by.
     pub(super) fn gutter_takes<I>(
         &self,
+        ring: &Ring,
         refused: Vec<Refused<I>>,
     ) -> (Vec<Refused<I>>, Vec<Refused<I>>) {
         if self.shared.gutter.is_none() {
@@ -455,27 +528,29 @@ impl Cluster {
         }
         refused
             .into_iter()
-            .partition(|group| !self.passes_to_gutter(group.owner, &group.error))
+            .partition(|group| !self.passes_to_gutter(ring, group.owner, &group.error))
     }
 
     /// Announces each group's move to the gutter, one event per gutter server it reaches.
     fn announce_gutter<I>(
         &self,
+        ring: &Ring,
         gutter: &Gutter,
         command: &'static str,
         group: &Refused<I>,
         key: impl Fn(&I) -> &[u8],
     ) {
-        let server = self.addr_of(group.owner);
+        let server = ring.addr(group.owner);
         gutter.start(server);
-        let mut counts = vec![0; gutter.cluster.servers().len()];
+        let inner = gutter.cluster.ring();
+        let mut counts = vec![0; inner.nodes.len()];
         for item in &group.group {
-            counts[gutter.cluster.server_for(key(item))] += 1;
+            counts[inner.server_for(key(item))] += 1;
         }
         for (index, keys) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
             self.emit(&Event::Gutter {
                 server,
-                gutter: gutter.cluster.addr_of(index),
+                gutter: inner.addr(index),
                 command,
                 keys,
             });
@@ -487,6 +562,7 @@ impl Cluster {
     /// returns what the gutter found and failed.
     pub(super) fn beside_gutter<'k, T: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         groups: Vec<Refused<&'k [u8]>>,
         read: impl Fn(&Cluster, &[&'k [u8]]) -> Result<GetManyReport<T>> + Send,
@@ -495,7 +571,7 @@ impl Cluster {
         let busy = !groups.is_empty();
         let from_gutter = || {
             let mut report = GetManyReport::default();
-            self.gutter_get_many(command, groups, &mut report, read);
+            self.gutter_get_many(ring, command, groups, &mut report, read);
             report
         };
         beside(busy, from_gutter, owners).0
@@ -506,6 +582,7 @@ impl Cluster {
     /// keys with their owner's error, under the owner's address.
     fn gutter_get_many<'k, T>(
         &self,
+        ring: &Ring,
         command: &'static str,
         groups: Vec<Refused<&'k [u8]>>,
         report: &mut GetManyReport<T>,
@@ -515,14 +592,14 @@ impl Cluster {
             return;
         };
         for group in groups {
-            self.announce_gutter(gutter, command, &group, |key| key);
+            self.announce_gutter(ring, gutter, command, &group, |key| key);
             // The keys were checked by the main cluster's call: this never fails.
             let Ok(read) = read(&gutter.cluster, &group.group) else {
                 continue;
             };
             report.found.extend(read.found);
             for failure in read.failed {
-                report.failed.push(self.owners_failure(&group, failure));
+                report.failed.push(owners_failure(ring, &group, failure));
             }
         }
     }
@@ -531,6 +608,7 @@ impl Cluster {
     /// with its position in the caller's keys; returns the failures.
     pub(super) fn gutter_get_many_with(
         &self,
+        ring: &Ring,
         groups: Vec<Refused<(usize, &[u8])>>,
         found: &mut (dyn FnMut(usize, &[u8], u32) + Send),
     ) -> Vec<ServerFailure> {
@@ -539,36 +617,25 @@ impl Cluster {
         };
         let mut failed = Vec::new();
         for group in groups {
-            self.announce_gutter(gutter, "get_many_with", &group, |&(_, key)| key);
+            self.announce_gutter(ring, gutter, "get_many_with", &group, |&(_, key)| key);
             let keys: Vec<&[u8]> = group.group.iter().map(|&(_, key)| key).collect();
             let read = gutter.cluster.get_many_with(&keys, |at, value, flags| {
                 found(group.group[at].0, value, flags);
             });
             for failure in read.unwrap_or_default() {
-                failed.push(self.owners_failure(&group, failure));
+                failed.push(owners_failure(ring, &group, failure));
             }
         }
         failed
     }
 
-    /// A gutter server's failure for keys of `group`'s owner: the owner's, if the gutter
-    /// server was not reached.
-    fn owners_failure<I>(&self, group: &Refused<I>, failure: ServerFailure) -> ServerFailure {
-        if failure.error.may_have_reached_server() {
-            return failure;
-        }
-        ServerFailure {
-            server: self.addr_of(group.owner).to_owned(),
-            error: group.error.clone(),
-            keys: failure.keys,
-        }
-    }
-
     /// Runs the groups the gutter takes of a batch on the gutter's servers, as
     /// [`Cluster::fan_out`] runs the others, with `work` told to cap expiries. Each result
     /// comes back under its owner's index.
+    #[allow(clippy::too_many_arguments)] // one batch's whole context, passed on once
     pub(super) fn gutter_fan_out<I: Send, R: Send>(
         &self,
+        ring: &Ring,
         command: &'static str,
         groups: Vec<Refused<I>>,
         key: &(dyn Fn(&I) -> &[u8] + Sync),
@@ -584,15 +651,17 @@ impl Cluster {
         let ttl = gutter.ttl();
         let mut results = Vec::new();
         for group in groups {
-            self.announce_gutter(gutter, command, &group, key);
+            self.announce_gutter(ring, gutter, command, &group, key);
             let Refused {
                 owner,
                 group: items,
                 error: owner_error,
             } = group;
             let inner = &gutter.cluster;
-            let groups = inner.group(items, |item| inner.server_for(key(item)));
+            let inner_ring = inner.ring();
+            let groups = inner.group(&inner_ring, items, |item| inner_ring.server_for(key(item)));
             for (_, items, result) in inner.fan_out(
+                &inner_ring,
                 command,
                 groups,
                 key,
@@ -633,6 +702,19 @@ pub(super) fn beside<G: Send, O>(
 
 /// One server's part of a batch, told how to treat the expiries it sends.
 pub(super) type GroupWork<'w, I, R> = dyn Fn(&mut Client, &[I], Ttl) -> Result<R> + Sync + 'w;
+
+/// A gutter server's failure for keys of `group`'s owner (an index into `ring`): the owner's,
+/// if the gutter server was not reached.
+fn owners_failure<I>(ring: &Ring, group: &Refused<I>, failure: ServerFailure) -> ServerFailure {
+    if failure.error.may_have_reached_server() {
+        return failure;
+    }
+    ServerFailure {
+        server: ring.addr(group.owner).to_owned(),
+        error: group.error.clone(),
+        keys: failure.keys,
+    }
+}
 
 /// A gutter call's `error`, or the owner's if the gutter was not reached: the caller learns
 /// the key's server is down, as without a gutter.

@@ -1,16 +1,21 @@
-//! The meta commands on a [`Cluster`]: each goes to the key's server through
-//! the path [`Cluster::with_key`] takes, so health, retry and failover apply as to the classic
-//! commands (and under [`Failover::Gutter`](crate::Failover::Gutter) their TTLs are capped).
+//! The meta commands on a [`Cluster`]: each goes to the key's server by the path the classic
+//! single-key commands take, so health, retry and failover apply as to them (and under
+//! [`Failover::Gutter`](crate::Failover::Gutter) a down server's keys go to the gutter, their
+//! TTLs capped).
 //!
-//! A key is routed by its raw bytes, and must be a valid classic key to be routed at all
-//! (base64 key mode on a cluster covers keys with bytes the classic rules allow).
+//! A key is routed by its raw bytes and checked by the rules of its key mode, as
+//! [`Client`](crate::Client)'s meta commands check it: in base64 key mode any bytes, up to
+//! [`MAX_BASE64_KEY_LEN`](crate::protocol::meta::MAX_BASE64_KEY_LEN) of them.
 
+use super::gutter::Ttl;
 use super::Cluster;
+use crate::client::Client;
 use crate::error::Result;
 use crate::meta_types::{
-    MetaArithOptions, MetaArithOutcome, MetaDeleteOptions, MetaDeleteOutcome, MetaGetOptions,
-    MetaItem, MetaSetOptions, MetaStoreOutcome,
+    MetaArithOptions, MetaArithOutcome, MetaDebugInfo, MetaDebugOptions, MetaDeleteOptions,
+    MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetOptions, MetaStoreOutcome,
 };
+use crate::protocol::meta::check_key;
 
 impl Cluster {
     /// [`Client::meta_get`](crate::Client::meta_get) on the key's server. Retried under the
@@ -33,9 +38,13 @@ impl Cluster {
     ) -> Result<Option<MetaItem>> {
         let key = key.as_ref();
         let idempotent = options.is_idempotent() && options.new_cas.is_none();
-        self.with_key_ttl(key, "mg", idempotent, &mut |client, ttl| {
-            client.meta_get(key, &ttl.meta_get(options))
-        })
+        self.with_meta_key(
+            key,
+            options.base64_key,
+            "mg",
+            idempotent,
+            &mut |client, ttl| client.meta_get(key, &ttl.meta_get(options)),
+        )
     }
 
     /// [`Client::meta_set`](crate::Client::meta_set) on the key's server; retried only when
@@ -55,7 +64,7 @@ impl Cluster {
         options: &MetaSetOptions,
     ) -> Result<MetaStoreOutcome> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.with_key_ttl(key, "ms", false, &mut |client, ttl| {
+        self.with_meta_key(key, options.base64_key, "ms", false, &mut |client, ttl| {
             client.meta_set(key, value, &ttl.meta_set(options))
         })
     }
@@ -77,7 +86,7 @@ impl Cluster {
         options: &MetaDeleteOptions,
     ) -> Result<MetaDeleteOutcome> {
         let key = key.as_ref();
-        self.with_key_ttl(key, "md", false, &mut |client, _| {
+        self.with_meta_key(key, options.base64_key, "md", false, &mut |client, _| {
             client.meta_delete(key, options)
         })
     }
@@ -99,8 +108,48 @@ impl Cluster {
         options: &MetaArithOptions,
     ) -> Result<MetaArithOutcome> {
         let key = key.as_ref();
-        self.with_key_ttl(key, "ma", false, &mut |client, ttl| {
+        self.with_meta_key(key, options.base64_key, "ma", false, &mut |client, ttl| {
             client.meta_arithmetic(key, &ttl.meta_arithmetic(options))
         })
+    }
+
+    /// [`Client::meta_debug`](crate::Client::meta_debug) on the key's server. Retried under
+    /// the [`RetryPolicy`](crate::RetryPolicy) after any transient error: `me` changes nothing.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, MetaDebugOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// let cas = cluster.meta_set("doc:cluster-me", "v", &MetaSetOptions::new())?.cas();
+    /// let info = cluster.meta_debug("doc:cluster-me", &MetaDebugOptions::new())?.expect("stored");
+    /// assert_eq!(info.cas, cas);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_debug(
+        &self,
+        key: impl AsRef<[u8]>,
+        options: &MetaDebugOptions,
+    ) -> Result<Option<MetaDebugInfo>> {
+        let key = key.as_ref();
+        self.with_meta_key(key, options.base64_key, "me", true, &mut |client, _| {
+            client.meta_debug(key, options)
+        })
+    }
+
+    /// The single-key path for a meta command: the key is checked by the rules of its key
+    /// mode, not the classic ones [`Cluster::with_key`] applies, so a base64-mode key a client
+    /// takes is taken here too (and one it refuses is refused alike, before anything is
+    /// sent). Then it is routed as every single-key command is, the gutter included: `op` is
+    /// told how to treat the TTLs it sends.
+    fn with_meta_key<R>(
+        &self,
+        key: &[u8],
+        base64: bool,
+        command: &'static str,
+        idempotent: bool,
+        op: &mut dyn FnMut(&mut Client, Ttl) -> Result<R>,
+    ) -> Result<R> {
+        check_key(key, base64)?;
+        self.route_ttl(key, command, idempotent, op)
     }
 }

@@ -6,6 +6,7 @@ mod batch;
 mod gutter;
 mod health;
 mod jitter;
+mod membership;
 mod meta;
 mod observer;
 mod retry;
@@ -32,6 +33,8 @@ use gutter::Gutter;
 pub use gutter::GutterConfig;
 pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
+use membership::{Members, NodeSettings, Ring};
+pub use membership::{Membership, ServersChange};
 pub use observer::{Event, Observer};
 pub use retry::{Failover, RetryPolicy};
 
@@ -49,6 +52,10 @@ pub use retry::{Failover, RetryPolicy};
 /// [`Failover::NextServer`] is chosen, and operations are retried only under a
 /// [`RetryPolicy`].
 ///
+/// The server list can be replaced while threads use the cluster ([`Cluster::set_servers`]):
+/// each call routes by the list current when it started, and servers kept keep their pools
+/// and health.
+///
 /// ```
 /// use memcache_sync::{Cluster, Expiry};
 /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
@@ -63,19 +70,13 @@ pub struct Cluster {
 }
 
 struct Shared {
-    nodes: Vec<Node>,
-    distribution: Box<dyn Distribution>,
+    members: Members,
     retry: RetryPolicy,
     failover: Failover,
     observer: Option<Arc<dyn Observer>>,
     fleet: Arc<Fleet>,
     /// Under [`Failover::Gutter`], where the keys of a server marked down go.
     gutter: Option<Gutter>,
-}
-
-struct Node {
-    pool: Pool,
-    health: Health,
 }
 
 /// A connection to one server, and how the server's health admitted it.
@@ -105,10 +106,11 @@ impl Drop for Lease<'_> {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let servers: Vec<&str> = self.shared.nodes.iter().map(|n| n.pool.addr()).collect();
+        let ring = self.ring();
+        let servers: Vec<&str> = ring.nodes.iter().map(|n| n.pool.addr()).collect();
         f.debug_struct("Cluster")
             .field("servers", &servers)
-            .field("distribution", &self.shared.distribution)
+            .field("distribution", &ring.distribution)
             .field("retry", &self.shared.retry)
             .field("failover", &self.shared.failover)
             .field("gutter", &self.gutter_servers())
@@ -193,51 +195,44 @@ impl Cluster {
         )
     }
 
-    /// The servers' addresses, in order.
-    pub fn servers(&self) -> Vec<&str> {
-        self.shared
-            .nodes
+    /// The servers' addresses, in order, as the list is now (see [`Cluster::set_servers`]).
+    pub fn servers(&self) -> Vec<String> {
+        let ring = self.ring();
+        ring.nodes
             .iter()
-            .map(|node| node.pool.addr())
+            .map(|node| node.pool.addr().to_owned())
             .collect()
     }
 
-    /// The index (into [`Cluster::servers`]) of the server that owns `key`.
+    /// The index (into [`Cluster::servers`]) of the server that owns `key`, in the list as
+    /// it is now: after [`Cluster::set_servers`] an index may name another server. For an
+    /// index that stays consistent with [`Membership::is_down`] and [`Membership::pool`], or
+    /// the owner's address, use [`Cluster::membership`].
     ///
     /// # Panics
     /// If the distribution names a server past the end of the list: a broken
     /// [`Distribution`] implementation.
     #[inline]
     pub fn server_for(&self, key: impl AsRef<[u8]>) -> usize {
-        self.server_for_bytes(key.as_ref())
+        self.ring().server_for(key.as_ref())
     }
 
-    fn server_for_bytes(&self, key: &[u8]) -> usize {
-        let index = self.shared.distribution.server_for(key);
-        let servers = self.shared.nodes.len();
-        assert!(
-            index < servers,
-            "the distribution chose server {index} of {servers}"
-        );
-        index
-    }
-
-    /// Whether the server at `index` is marked down now.
+    /// Whether the server at `index` (in the list as it is now) is marked down now.
     pub fn is_down(&self, index: usize) -> bool {
-        self.shared
-            .nodes
-            .get(index)
-            .is_some_and(|node| node.health.is_down())
+        self.membership().is_down(index)
     }
 
-    /// The pool of the server at `index`, for work this type has no method for.
-    pub fn pool(&self, index: usize) -> Option<&Pool> {
-        self.shared.nodes.get(index).map(|node| &node.pool)
+    /// The pool of the server at `index` (in the list as it is now), for work this type has
+    /// no method for.
+    pub fn pool(&self, index: usize) -> Option<Pool> {
+        self.membership().pool(index).cloned()
     }
 
     /// Runs `op` on a connection to the server that owns `key`, under the cluster's health,
     /// retry and failover rules, as every single-key method here does. `idempotent` says
-    /// whether `op` may be repeated after it may have reached the server.
+    /// whether `op` may be repeated after it may have reached the server. An `op` that
+    /// returns `Ok` without writing a request tells the server's health nothing (it cannot
+    /// end an outage as its probe).
     ///
     /// ```
     /// # use memcache_sync::{Cluster, Expiry};
@@ -260,8 +255,10 @@ impl Cluster {
         // Never to a gutter: its closure could store past the gutter's TTL cap.
         let key = key.as_ref();
         validate_key(key)?;
+        let ring = self.ring();
         self.run_on(
-            self.server_for(key),
+            &ring,
+            ring.server_for(key),
             Some(key),
             command,
             idempotent,
@@ -281,7 +278,15 @@ impl Cluster {
         if self.shared.gutter.is_none() {
             // The common case takes the direct path: no closure around `op`.
             validate_key(key)?;
-            return self.run_on(self.server_for(key), Some(key), command, idempotent, op);
+            let ring = self.ring();
+            return self.run_on(
+                &ring,
+                ring.server_for(key),
+                Some(key),
+                command,
+                idempotent,
+                op,
+            );
         }
         self.with_key_ttl(key, command, idempotent, &mut |client, _| op(client))
     }
@@ -291,6 +296,7 @@ impl Cluster {
     /// it never leaves `owner`.
     fn run_on<R>(
         &self,
+        ring: &Ring,
         owner: usize,
         key: Option<&[u8]>,
         command: &'static str,
@@ -300,10 +306,18 @@ impl Cluster {
         let started = Instant::now();
         let mut attempt = 1;
         let (index, result) = loop {
-            let (index, result) = match self.lease(owner, key) {
+            let (index, result) = match self.lease(ring, owner, key) {
                 Ok(mut lease) => {
+                    let before = lease.client.activity();
                     let result = op(&mut lease.client);
-                    self.record(lease.index, lease.admission, result.as_ref().err());
+                    // A closure that returned without asking the server anything (a value it
+                    // had already, say) proves nothing about it, and must not end an outage
+                    // when it was the probe.
+                    let verdict = match &result {
+                        Ok(_) if lease.client.activity() == before => Verdict::Unknown,
+                        result => Verdict::of(result.as_ref().err()),
+                    };
+                    self.record_verdict(ring, lease.index, lease.admission, verdict);
                     (lease.recorded(), result)
                 }
                 Err(error) => (owner, Err(error)),
@@ -317,7 +331,7 @@ impl Cluster {
                 {
                     let backoff = self.shared.retry.backoff(attempt);
                     self.emit(&Event::Retry {
-                        server: self.shared.nodes[index].pool.addr(),
+                        server: ring.addr(index),
                         command,
                         attempt,
                         error: &error,
@@ -330,7 +344,7 @@ impl Cluster {
             }
         };
         self.emit(&Event::Operation {
-            server: self.shared.nodes[index].pool.addr(),
+            server: ring.addr(index),
             command,
             latency: started.elapsed(),
             error: result.as_ref().err(),
@@ -343,10 +357,10 @@ impl Cluster {
     /// [`Failover::NextServer`], a server marked down (or whose probe finds it still dead)
     /// passes the call to the key's next owner (see [`Cluster::failover_order`]). Without a
     /// key the call stays on `owner`.
-    fn lease(&self, owner: usize, key: Option<&[u8]>) -> Result<Lease<'_>> {
-        let nodes = &self.shared.nodes;
+    fn lease<'c>(&self, ring: &'c Ring, owner: usize, key: Option<&[u8]>) -> Result<Lease<'c>> {
+        let nodes = &ring.nodes;
         let mut owner_error = None;
-        for index in self.failover_order(owner, key) {
+        for index in self.failover_order(ring, owner, key) {
             let node = &nodes[index];
             let admission = match node.health.admit(node.pool.addr()) {
                 Ok(admission) => admission,
@@ -355,7 +369,7 @@ impl Cluster {
                     continue;
                 }
             };
-            if !self.may_fail_over(owner, index, admission) {
+            if !self.may_fail_over(ring, owner, index, admission) {
                 break;
             }
             match node.pool.get() {
@@ -368,7 +382,7 @@ impl Cluster {
                     })
                 }
                 Err(error) => {
-                    self.record(index, admission, Some(&error));
+                    self.record(ring, index, admission, Some(&error));
                     let still_down = passes_on(admission, &error);
                     owner_error.get_or_insert(error);
                     if !still_down {
@@ -387,11 +401,12 @@ impl Cluster {
     /// without a key (for the owner itself) goes nowhere else.
     fn failover_order<'k>(
         &'k self,
+        ring: &'k Ring,
         owner: usize,
         key: Option<&'k [u8]>,
     ) -> impl Iterator<Item = usize> + 'k {
         let candidates = match (self.shared.failover, key) {
-            (Failover::NextServer, Some(_)) => self.shared.nodes.len(),
+            (Failover::NextServer, Some(_)) => ring.nodes.len(),
             _ => 1,
         };
         // Filled only once the call fails over: a call its owner takes allocates nothing.
@@ -404,7 +419,7 @@ impl Cluster {
             if passed.is_empty() {
                 passed.push(owner);
             }
-            let next = self.next_owner(key?, &passed)?;
+            let next = self.next_owner(ring, key?, &passed)?;
             passed.push(next);
             Some(next)
         })
@@ -417,27 +432,26 @@ impl Cluster {
     /// # Panics
     /// If the distribution names a server past the end of the list, or one of `out`: a
     /// broken [`Distribution`] implementation.
-    fn next_owner(&self, key: &[u8], out: &[usize]) -> Option<usize> {
-        let next = self
-            .shared
+    fn next_owner(&self, ring: &Ring, key: &[u8], out: &[usize]) -> Option<usize> {
+        let next = ring
             .distribution
             .server_for_excluding(key, &|index| out.contains(&index))?;
         assert!(
-            next < self.shared.nodes.len() && !out.contains(&next),
+            next < ring.nodes.len() && !out.contains(&next),
             "the distribution chose server {next}, excluded or past the end"
         );
         Some(next)
     }
 
     /// Feeds the outcome of a call, `error` or success, to the server's health.
-    fn record(&self, index: usize, admission: Admission, error: Option<&Error>) {
-        self.record_verdict(index, admission, Verdict::of(error));
+    fn record(&self, ring: &Ring, index: usize, admission: Admission, error: Option<&Error>) {
+        self.record_verdict(ring, index, admission, Verdict::of(error));
     }
 
     /// Feeds what a call learnt to the server's health, and announces a change of state.
-    fn record_verdict(&self, index: usize, admission: Admission, verdict: Verdict) {
-        let change = self.shared.nodes[index].health.record(admission, verdict);
-        self.announce(index, change);
+    fn record_verdict(&self, ring: &Ring, index: usize, admission: Admission, verdict: Verdict) {
+        let change = ring.nodes[index].health.record(admission, verdict);
+        self.announce(ring, index, change);
     }
 
     fn emit(&self, event: &Event<'_>) {
@@ -797,6 +811,7 @@ impl ClusterBuilder {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let (addrs, servers): (Vec<String>, Vec<Server>) = servers.into_iter().unzip();
+        let default_distribution = self.distribution.is_none();
         let distribution = match self.distribution.take() {
             Some(distribution) => distribution,
             None => {
@@ -817,20 +832,16 @@ impl ClusterBuilder {
         let observer: Option<Arc<dyn Observer>> = self.observer.take().map(Arc::from);
         let gutter = gutter::build(&self, &addrs, observer.as_ref())?;
         let fleet = Arc::new(Fleet::new(count, self.health.max_down(count), failover));
-        let nodes = addrs
-            .iter()
-            .map(|addr| Node {
-                pool: Pool::builder(addr)
-                    .config(self.config.clone())
-                    .pool(self.pool.clone())
-                    .build(),
-                health: Health::new(self.health.clone(), Arc::clone(&fleet)),
-            })
-            .collect();
+        let settings = NodeSettings {
+            config: self.config,
+            pool: self.pool,
+            health: self.health,
+            default_distribution,
+        };
+        let members = Members::new(settings, Arc::clone(&fleet), &addrs, servers, distribution);
         Ok(Cluster {
             shared: Arc::new(Shared {
-                nodes,
-                distribution,
+                members,
                 retry: self.retry,
                 failover: self.failover,
                 observer,

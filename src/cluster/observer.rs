@@ -98,6 +98,19 @@ pub enum Event<'a> {
         /// How many keys went there.
         keys: usize,
     },
+    /// The server list was replaced ([`Cluster::set_servers`](crate::Cluster::set_servers)):
+    /// calls that start from now on route by the new list. A gutter's own list is not
+    /// changed by it.
+    ServersChanged {
+        /// Servers new to the list, by address.
+        added: &'a [String],
+        /// Servers no longer in it, by address.
+        removed: &'a [String],
+        /// How many servers are in both, keeping their pools and health.
+        kept: usize,
+        /// How many servers the new list has.
+        servers: usize,
+    },
 }
 
 /// Receives a [`Cluster`](crate::Cluster)'s [`Event`]s, to feed metrics. Called on the thread

@@ -13,7 +13,7 @@
 //! checkout timeout).
 
 use super::health::{Admission, Health};
-use super::{passes_on, Cluster, Failover, Lease};
+use super::{passes_on, Cluster, Failover, Lease, Ring};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::pool::PooledClient;
@@ -147,12 +147,13 @@ impl Cluster {
     /// A group whose owner passes it on (under [`Failover::NextServer`](super::Failover))
     /// is split by `key`: each item goes to its own key's next owner, as a single key's call
     /// would, so a dead server's share spreads over the servers its distribution names.
-    pub(super) fn lease_all<I: Send>(
+    pub(super) fn lease_all<'c, I: Send>(
         &self,
+        ring: &'c Ring,
         groups: Vec<Vec<I>>,
         key: impl Fn(&I) -> &[u8],
-    ) -> (Vec<Share<'_, I>>, Vec<Refused<I>>) {
-        let mut slots: Vec<Slot<'_>> = self.shared.nodes.iter().map(|_| Slot::Free).collect();
+    ) -> (Vec<Share<'c, I>>, Vec<Refused<I>>) {
+        let mut slots: Vec<Slot<'c>> = ring.nodes.iter().map(|_| Slot::Free).collect();
         let mut parts: Vec<Part<I>> = groups
             .into_iter()
             .enumerate()
@@ -174,23 +175,23 @@ impl Cluster {
                 let mut next = Vec::with_capacity(parts.len());
                 for part in parts {
                     if part.place == Place::PassedOn {
-                        self.split(part, &key, &mut next);
+                        self.split(ring, part, &key, &mut next);
                     } else {
                         next.push(part);
                     }
                 }
                 parts = next;
                 for part in parts.iter_mut().filter(|p| p.place == Place::Unrouted) {
-                    self.route(part, &mut slots);
+                    self.route(ring, part, &mut slots);
                 }
             }
-            let opening: Vec<Admitted<'_>> =
+            let opening: Vec<Admitted<'c>> =
                 slots.iter_mut().filter_map(Slot::take_opening).collect();
             if opening.is_empty() {
                 break;
             }
             let opened = all_at_once(opening, |admitted| {
-                let result = self.shared.nodes[admitted.index].pool.get();
+                let result = ring.nodes[admitted.index].pool.get();
                 (admitted, result)
             });
             for (admitted, result) in opened {
@@ -198,7 +199,7 @@ impl Cluster {
                 slots[index] = match result {
                     Ok(client) => Slot::Leased(admitted.lease(client)),
                     Err(error) => {
-                        self.record(index, admitted.admission, Some(&error));
+                        self.record(ring, index, admitted.admission, Some(&error));
                         let passes_on = passes_on(admitted.admission, &error);
                         admitted.recorded();
                         for part in parts.iter_mut().filter(|p| p.place == Place::On(index)) {
@@ -244,10 +245,14 @@ impl Cluster {
     /// Sends the items of a group its target passed on to their keys' next owners, one part
     /// per server, into `parts`; refuses it whole if the failover policy moves no key, or
     /// no server is left.
-    fn split<I>(&self, mut part: Part<I>, key: &impl Fn(&I) -> &[u8], parts: &mut Vec<Part<I>>) {
-        if self.shared.failover != Failover::NextServer
-            || part.passed.len() >= self.shared.nodes.len()
-        {
+    fn split<I>(
+        &self,
+        ring: &Ring,
+        mut part: Part<I>,
+        key: &impl Fn(&I) -> &[u8],
+        parts: &mut Vec<Part<I>>,
+    ) {
+        if self.shared.failover != Failover::NextServer || part.passed.len() >= ring.nodes.len() {
             part.place = Place::Refused;
             parts.push(part);
             return;
@@ -255,7 +260,7 @@ impl Cluster {
         let first = parts.len();
         let mut stranded = Vec::new();
         for item in part.group {
-            let Some(next) = self.next_owner(key(&item), &part.passed) else {
+            let Some(next) = self.next_owner(ring, key(&item), &part.passed) else {
                 stranded.push(item);
                 continue;
             };
@@ -282,11 +287,11 @@ impl Cluster {
 
     /// Places `part` on its target if this call holds it or its health admits the call,
     /// taking the server's idle connection if it has one; or passes it on, or refuses it.
-    fn route<'c, I>(&'c self, part: &mut Part<I>, slots: &mut [Slot<'c>]) {
+    fn route<'c, I>(&self, ring: &'c Ring, part: &mut Part<I>, slots: &mut [Slot<'c>]) {
         let index = part.target;
         match &slots[index] {
             Slot::Leased(_) | Slot::Opening(_) => {
-                part.place = if self.may_fail_over(part.owner, index, Admission::Go) {
+                part.place = if self.may_fail_over(ring, part.owner, index, Admission::Go) {
                     Place::On(index)
                 } else {
                     Place::Refused
@@ -300,10 +305,10 @@ impl Cluster {
             }
             Slot::Free => {}
         }
-        let node = &self.shared.nodes[index];
+        let node = &ring.nodes[index];
         match node.health.admit(node.pool.addr()) {
             Ok(admission) => {
-                if !self.may_fail_over(part.owner, index, admission) {
+                if !self.may_fail_over(ring, part.owner, index, admission) {
                     part.place = Place::Refused;
                     return;
                 }

@@ -22,6 +22,15 @@
 //!   few milliseconds, every buffer capped. Dropping the server stops and joins all of its
 //!   threads.
 //!
+//! - Meta requests (`mg`, `ms`, `md`, `ma`, `mn`) get meta answers: the healthy emulation
+//!   answers them over the same map (`meta.rs`), and every request fault that memcached's
+//!   framing allows acts on them in meta framing: the `Close*` faults cut into a
+//!   `VA <len> … O<opaque>` frame of the key's value (a `CloseBeforeEnd` sends the whole frame,
+//!   meta having no `END`), [`Fault::HugeValueHeader`] claims 4 GiB in a `VA` line, the `Data*`
+//!   faults break a `VA` frame's data block, [`Fault::OtherKey`] echoes a key the request did
+//!   not ask back. The `Meta*` faults exist only in meta framing; a text request meets them
+//!   as [`Fault::Healthy`].
+//!
 //! [`FaultServer::hang_connects`] makes connects hang (the listen queue is shrunk to one entry
 //! and filled with connections nobody accepts, so Linux drops further SYNs) until
 //! [`FaultServer::release_connects`].
@@ -35,6 +44,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+mod meta;
 
 /// How long a server keeps accepting and answering, at most.
 const LIFETIME: Duration = Duration::from_secs(60);
@@ -149,9 +160,44 @@ pub enum Fault {
     /// The fault on every request of the connection, not only the first (request faults
     /// only): `Every(Box::new(Fault::Delay(d)))` answers each request `d` after reading it.
     Every(Box<Fault>),
+
+    // ---- meta framing only: a text request meets these as `Healthy` -------------------------
+    /// Answers with a reply line of this return code (say `EN`, `NS`, `HD`), echoing the
+    /// request's opaque token and (if asked) key as memcached does, without a value, and
+    /// without touching the map.
+    MetaCode(String),
+    /// Answers with a line whose return code memcached has never sent (`XZ`), echoing the
+    /// opaque token.
+    MetaUnknownCode,
+    /// The correct answer with another opaque token than the request's: a reply to some
+    /// other request.
+    MetaWrongOpaque,
+    /// The correct answer with no opaque token.
+    MetaMissingOpaque,
+    /// Answers the first request correctly, then answers the connection's next request with
+    /// that first answer again (its old opaque token) before its own, in one write: a stale
+    /// second reply that arrives after the client sent the next request, where the check
+    /// before each request cannot see it.
+    MetaStaleSecondReply,
+    /// `VA <length> O<opaque>` with this length token (say `4294967296`,
+    /// `18446744073709551616`, `-1`), then nothing.
+    MetaHostileLength(String),
 }
 
 impl Fault {
+    /// Whether the fault exists only in meta framing.
+    fn is_meta_only(&self) -> bool {
+        matches!(
+            self,
+            Fault::MetaCode(_)
+                | Fault::MetaUnknownCode
+                | Fault::MetaWrongOpaque
+                | Fault::MetaMissingOpaque
+                | Fault::MetaStaleSecondReply
+                | Fault::MetaHostileLength(_)
+        )
+    }
+
     /// The fault that acts on request number `index` (0-based) of its connection, if any.
     fn for_request(&self, index: usize) -> Option<&Fault> {
         match self {
@@ -464,6 +510,7 @@ fn accept_loop(listener: &Socket, shared: &Arc<Shared>) {
                             index,
                             buf: Vec::new(),
                             shared: handler_shared,
+                            stale: None,
                         };
                         connection.run(&fault);
                         let Conn {
@@ -499,6 +546,11 @@ impl Request {
             .collect()
     }
 
+    /// Whether this is a meta request (`mg`, `ms`, `md`, `ma`, `mn`, `me`).
+    fn is_meta(&self) -> bool {
+        meta::is_meta(&self.tokens())
+    }
+
     /// The first key of the request, if it names one.
     fn first_key(&self) -> Option<Vec<u8>> {
         let tokens = self.tokens();
@@ -523,6 +575,8 @@ struct Conn {
     index: usize,
     buf: Vec<u8>,
     shared: Arc<Shared>,
+    /// [`Fault::MetaStaleSecondReply`]'s first answer, sent again before the next one.
+    stale: Option<Vec<u8>>,
 }
 
 impl Conn {
@@ -618,13 +672,15 @@ impl Conn {
             .split(|&b| b == b' ')
             .filter(|t| !t.is_empty())
             .collect();
-        let storage = matches!(
-            tokens.first().copied(),
-            Some(b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas")
-        );
-        let data = if storage {
+        // Where a request with a data block says how long it is.
+        let length_at = match tokens.first().copied() {
+            Some(b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas") => Some(4),
+            Some(b"ms") => Some(2),
+            _ => None,
+        };
+        let data = if let Some(at) = length_at {
             let len: usize = tokens
-                .get(4)
+                .get(at)
                 .and_then(|t| std::str::from_utf8(t).ok())
                 .and_then(|t| t.parse().ok())
                 .filter(|&len| len <= MAX_DATA_BLOCK)?;
@@ -682,16 +738,33 @@ impl Conn {
 
     fn healthy(&mut self, request: &Request) -> Next {
         match answer(&self.shared, request) {
-            Some(reply) if self.send(&reply) => Next::Continue,
-            Some(_) => Next::Close,
+            Some(reply) => {
+                let reply = match self.stale.take() {
+                    Some(stale) => [stale, reply].concat(),
+                    None => reply,
+                };
+                if self.send(&reply) {
+                    Next::Continue
+                } else {
+                    Next::Close
+                }
+            }
             None => Next::Close,
         }
     }
 
     fn apply(&mut self, fault: &Fault, request: &Request) -> Next {
         let key = request.first_key().unwrap_or_else(|| b"k".to_vec());
-        let (frame, header_len) = value_frame(&self.shared, &key);
+        let is_meta = request.is_meta();
+        let (frame, header_len) = if is_meta {
+            meta::value_frame(&self.shared, request, None)
+        } else {
+            value_frame(&self.shared, &key)
+        };
         let data_len = frame.len() - header_len - 2;
+        if !is_meta && fault.is_meta_only() {
+            return self.healthy(request);
+        }
         let sent = match fault {
             Fault::Healthy | Fault::Greeting(_) | Fault::After(..) | Fault::Every(_) => {
                 return self.healthy(request)
@@ -738,6 +811,12 @@ impl Conn {
             }
             Fault::Reply(bytes) => self.send(bytes),
             Fault::Garbage => self.send(b"HTTP/1.1 400 Bad Request\r\n"),
+            Fault::HugeValueHeader if is_meta => {
+                self.send(&meta::header_with_length(request, b"4294967295"))
+            }
+            Fault::MetaHostileLength(length) => {
+                self.send(&meta::header_with_length(request, length.as_bytes()))
+            }
             Fault::HugeValueHeader => {
                 let mut header = b"VALUE ".to_vec();
                 header.extend_from_slice(&key);
@@ -747,13 +826,22 @@ impl Conn {
             Fault::DataLonger => {
                 let mut reply = frame[..header_len].to_vec();
                 reply.extend_from_slice(&frame[header_len..header_len + data_len]);
-                reply.extend_from_slice(b"XYZ\r\nEND\r\n");
+                reply.extend_from_slice(if is_meta {
+                    b"XYZ\r\nMN\r\n"
+                } else {
+                    b"XYZ\r\nEND\r\n"
+                });
                 self.send(&reply)
             }
             Fault::DataShorter => {
                 let mut reply = frame[..header_len].to_vec();
                 reply.extend_from_slice(&frame[header_len..header_len + data_len - 1]);
-                reply.extend_from_slice(b"\r\nEND\r\n");
+                // Enough bytes for the claimed length to arrive, and then no `\r\n` there.
+                reply.extend_from_slice(if is_meta {
+                    b"\r\nMN\r\n"
+                } else {
+                    b"\r\nEND\r\n"
+                });
                 self.send(&reply)
             }
             Fault::DataUnterminated => {
@@ -772,11 +860,16 @@ impl Conn {
                 }
                 return Next::Close;
             }
+            Fault::OtherKey(other) if is_meta => {
+                let (reply, _) = meta::value_frame(&self.shared, request, Some(other));
+                self.send(&reply)
+            }
             Fault::OtherKey(other) => {
                 let (mut reply, _) = value_frame(&self.shared, other);
                 reply.extend_from_slice(b"END\r\n");
                 self.send(&reply)
             }
+            Fault::Reversed if is_meta => return self.healthy(request),
             Fault::Reversed => {
                 let mut tokens = request.tokens();
                 tokens[1..].reverse();
@@ -816,6 +909,25 @@ impl Conn {
                 self.send(format!("CLIENT_ERROR {message}\r\n").as_bytes())
             }
             Fault::Error => self.send(b"ERROR\r\n"),
+            Fault::MetaCode(code) => self.send(&meta::code_line(request, code.as_bytes())),
+            Fault::MetaUnknownCode => self.send(&meta::code_line(request, b"XZ")),
+            Fault::MetaWrongOpaque | Fault::MetaMissingOpaque => {
+                let Some(reply) = answer(&self.shared, request) else {
+                    return Next::Close;
+                };
+                let opaque = match fault {
+                    Fault::MetaWrongOpaque => Some(&b"4242424242"[..]),
+                    _ => None,
+                };
+                self.send(&meta::with_opaque(&reply, opaque))
+            }
+            Fault::MetaStaleSecondReply => {
+                let Some(reply) = answer(&self.shared, request) else {
+                    return Next::Close;
+                };
+                self.stale = Some(reply.clone());
+                self.send(&reply)
+            }
             // Connection-level faults acted before the first request; serve healthily after.
             Fault::NoRead
             | Fault::CloseOnAccept
@@ -858,6 +970,9 @@ fn number<T: std::str::FromStr>(token: Option<&&[u8]>) -> Option<T> {
 fn answer(shared: &Shared, request: &Request) -> Option<Vec<u8>> {
     let tokens = request.tokens();
     let mut state = shared.state();
+    if meta::is_meta(&tokens) {
+        return Some(meta::answer(&mut state, &tokens, request.data.as_deref()));
+    }
     let mut out = Vec::new();
     match tokens.first().copied() {
         Some(command @ (b"get" | b"gets")) if tokens.len() > 1 => {

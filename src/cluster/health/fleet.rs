@@ -13,6 +13,13 @@
 //! A server's decision ("the fleet is full, keep me up") and the count it decided on are one
 //! compare-and-swap, so two servers cannot both take the last place.
 //!
+//! # A new server list
+//! [`Cluster::set_servers`](crate::Cluster::set_servers) sets the fleet's size and cap anew
+//! ([`Fleet::resize`]), and each server it removes gives back its places as it retires, under
+//! its own lock (`Health::retire`), so the counts go on counting exactly the servers of the
+//! current list. A cap lowered below the servers down already holds them down until their
+//! probes find them up; it only refuses new places meanwhile.
+//!
 //! [`Health`]: super::Health
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +33,9 @@ use super::FailOpen;
 pub(crate) struct Fleet {
     /// `down` in the low 32 bits, `kept_up` in the high 32.
     counts: AtomicU64,
-    max_down: u32,
-    servers: u32,
+    /// `max_down` in the low 32 bits, `servers` in the high 32: one word, so a reader never
+    /// sees the cap of one list with the size of another.
+    limits: AtomicU64,
     failover: Option<FailoverBudget>,
 }
 
@@ -48,17 +56,34 @@ fn pack(down: u32, kept_up: u32) -> u64 {
     u64::from(down) | (u64::from(kept_up) << 32)
 }
 
+/// `(max_down, servers)` packed, the cap no more than the size.
+fn limits(servers: usize, max_down: usize) -> u64 {
+    let servers = u32::try_from(servers).unwrap_or(u32::MAX);
+    pack(
+        u32::try_from(max_down).unwrap_or(u32::MAX).min(servers),
+        servers,
+    )
+}
+
 impl Fleet {
     /// A fleet of `servers` of which at most `max_down` may be marked down at once, and at
     /// most the failovers `failover` allows.
     pub(crate) fn new(servers: usize, max_down: usize, failover: Option<FailoverBudget>) -> Self {
-        let servers = u32::try_from(servers).unwrap_or(u32::MAX);
         Self {
             counts: AtomicU64::new(0),
-            max_down: u32::try_from(max_down).unwrap_or(u32::MAX).min(servers),
-            servers,
+            limits: AtomicU64::new(limits(servers, max_down)),
             failover,
         }
+    }
+
+    /// A new server list's size and cap.
+    pub(crate) fn resize(&self, servers: usize, max_down: usize) {
+        self.limits
+            .store(limits(servers, max_down), Ordering::Release);
+    }
+
+    fn limits(&self) -> (u32, u32) {
+        unpack(self.limits.load(Ordering::Acquire))
     }
 
     /// A fleet of one server, with no cap and no budget: a health on its own.
@@ -91,7 +116,7 @@ impl Fleet {
     /// left, counts it kept up. `kept_up` says whether the server is kept up already (then its
     /// place there is given up if it goes down, and not counted twice if it stays).
     pub(super) fn mark_down(&self, kept_up: bool) -> Marking {
-        let max_down = self.max_down;
+        let max_down = self.limits().0;
         let (down, kept) = self.update(|down, kept| match (down < max_down, kept_up) {
             (true, true) => (down + 1, kept.saturating_sub(1)),
             (true, false) => (down + 1, kept),
@@ -134,13 +159,13 @@ impl Fleet {
 
     /// The number of servers in the cluster.
     pub(crate) fn servers(&self) -> usize {
-        self.servers as usize
+        self.limits().1 as usize
     }
 
     /// The most servers that may be down at once.
     #[cfg(test)]
     pub(crate) fn max_down(&self) -> u32 {
-        self.max_down
+        self.limits().0
     }
 
     /// The failover budget, if failovers are limited.

@@ -3,7 +3,7 @@
 
 use super::fleet::Spend;
 use super::{Admission, Change, FailOpen, Transition};
-use crate::cluster::{Cluster, Event};
+use crate::cluster::{Cluster, Event, Ring};
 
 impl Cluster {
     /// Whether fail-open is keeping a server up now: more servers reached their failure
@@ -24,8 +24,8 @@ impl Cluster {
     }
 
     /// Logs and emits what one recorded outcome changed on the server at `index`.
-    pub(in crate::cluster) fn announce(&self, index: usize, change: Change) {
-        let server = self.shared.nodes[index].pool.addr();
+    pub(in crate::cluster) fn announce(&self, ring: &Ring, index: usize, change: Change) {
+        let server = ring.addr(index);
         let servers = self.shared.fleet.servers();
         // Fail-open's start names the server it kept up, so it goes first.
         if let Some(FailOpen::Entered { down }) = change.fail_open {
@@ -97,6 +97,7 @@ impl Cluster {
     /// owner's error.
     pub(in crate::cluster) fn may_fail_over(
         &self,
+        ring: &Ring,
         owner: usize,
         to: usize,
         admission: Admission,
@@ -104,7 +105,7 @@ impl Cluster {
         let Some(budget) = self.shared.fleet.failover().filter(|_| to != owner) else {
             return true;
         };
-        let (nodes, server) = (&self.shared.nodes, self.shared.nodes[owner].pool.addr());
+        let (nodes, server) = (&ring.nodes, ring.addr(owner));
         match budget.spend() {
             Spend::Granted { resumed } => {
                 if resumed {

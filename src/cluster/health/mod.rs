@@ -28,6 +28,8 @@ use std::time::Duration;
 
 pub use config::HealthConfig;
 pub(crate) use fleet::{FailoverBudget, Fleet};
+#[cfg(test)]
+pub(crate) use state::assert_fleet_consistent;
 pub(crate) use state::Health;
 pub(crate) use verdict::{Failure, Verdict};
 

@@ -65,6 +65,9 @@ struct State {
     recent_outages: u32,
     /// When the last outage ended: the quiet since then forgets remembered outages.
     last_up: Option<Instant>,
+    /// Removed from the cluster's list: its places in the fleet given back, nothing it
+    /// learns counts any more.
+    retired: bool,
 }
 
 #[derive(Debug)]
@@ -131,7 +134,9 @@ impl Health {
             // Skipping the lock cannot strand a probe: its holder's own admission stored DOWN,
             // so it reads UP only once that outage is over and its probe is stale.
             (Verdict::Answered, _) if self.hint.load(Ordering::Acquire) == UP => Change::NONE,
-            (Verdict::Answered, _) => self.change(|state| state.answered(&self.fleet)),
+            (Verdict::Answered, admission) => {
+                self.change(|state| state.answered(admission, &self.fleet))
+            }
             // The call never reached the server (say, no pooled connection came free): it
             // proves nothing, and a probe that did not happen lets the next caller probe.
             (Verdict::Unknown, Admission::Probe(probe)) => {
@@ -149,6 +154,14 @@ impl Health {
     /// for changes nothing.
     pub(crate) fn abandon_probe(&self, probe: ProbeId) {
         self.change(|state| state.release(probe));
+    }
+
+    /// Takes the server out of its fleet's counts for good, as it leaves the cluster's list:
+    /// gives back its place among the down or kept-up servers, in the same step, under the
+    /// lock, so the fleet never counts it twice or after. Calls still in flight on it record
+    /// nothing afterwards. Returns fail-open's end if it was the last server kept up.
+    pub(crate) fn retire(&self) -> Change {
+        self.change(|state| state.retire(&self.fleet))
     }
 
     /// Whether the server is marked down now.
@@ -197,6 +210,17 @@ impl Health {
                 }
             }
         }
+    }
+
+    /// Lets the next caller probe now, as if the outage's backoff had passed: for tests that
+    /// end an outage the one way it ends, by its probe's answer, without waiting.
+    #[cfg(test)]
+    pub(crate) fn end_backoff(&self) {
+        self.change(|state| {
+            if let Some(outage) = &mut state.outage {
+                outage.until = Instant::now();
+            }
+        });
     }
 
     /// The probe the state waits for, if any.
@@ -275,8 +299,17 @@ impl State {
         Ok(Admission::Probe(probe))
     }
 
-    /// The server answered: whatever it had, it is up with a clean slate.
-    fn answered(&mut self, fleet: &Fleet) -> Change {
+    /// The server answered: whatever it had, it is up with a clean slate. During an outage
+    /// only its probe counts: every other call was let through before the outage began, and
+    /// its answer may have left the server before the failures that began it (a reply read
+    /// just before a kill, recorded just after the marking), so it must not end the outage,
+    /// as such a call's failure does not extend it.
+    fn answered(&mut self, admission: Admission, fleet: &Fleet) -> Change {
+        if let Some(outage) = &self.outage {
+            if !matches!(admission, Admission::Probe(probe) if outage.probe == Some(probe)) {
+                return Change::NONE;
+            }
+        }
         self.hard_failures = 0;
         self.soft_failures = 0;
         let mut change = Change::NONE;
@@ -287,6 +320,22 @@ impl State {
             fleet.up();
             self.last_up = Some(Instant::now());
             change.server = Some(Transition::Up);
+        }
+        change
+    }
+
+    fn retire(&mut self, fleet: &Fleet) -> Change {
+        if std::mem::replace(&mut self.retired, true) {
+            return Change::NONE;
+        }
+        self.hard_failures = 0;
+        self.soft_failures = 0;
+        let mut change = Change::NONE;
+        if std::mem::take(&mut self.kept_up) {
+            change.fail_open = fleet.answered_while_kept_up();
+        }
+        if self.outage.take().is_some() {
+            fleet.up();
         }
         change
     }
@@ -307,6 +356,9 @@ impl State {
         config: &HealthConfig,
         fleet: &Fleet,
     ) -> Change {
+        if self.retired {
+            return Change::NONE;
+        }
         match (&mut self.outage, admission) {
             (Some(outage), Admission::Probe(probe)) if outage.probe == Some(probe) => {
                 outage.probe = None;

@@ -292,7 +292,11 @@ fn a_churning_fleet_never_has_more_than_its_share_down_and_its_counts_match_its_
 
     // And then every server answers: none is down or kept up, and fail-open is over.
     for health in &servers {
-        health.record(Admission::Go, Verdict::Answered);
+        if health.is_down() {
+            health.end_backoff();
+        }
+        let admission = health.admit("s").expect("a probe once the backoff is over");
+        health.record(admission, Verdict::Answered);
     }
     assert_fleet_consistent(&fleet, &all);
     assert_eq!(fleet.counts(), (0, 0));

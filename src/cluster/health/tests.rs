@@ -28,6 +28,13 @@ fn probe(h: &Health) -> ProbeId {
     }
 }
 
+/// Ends `h`'s outage the one way an outage ends: its probe, let through at once, answers.
+fn probe_answers(h: &Health) -> Change {
+    h.end_backoff();
+    let probe = probe(h);
+    h.record(Admission::Probe(probe), Verdict::Answered)
+}
+
 const HARD: Verdict = Verdict::Unreachable(Failure::Hard);
 const SOFT: Verdict = Verdict::Unreachable(Failure::Soft);
 
@@ -120,8 +127,12 @@ fn a_success_recorded_while_others_fail_cannot_switch_dead_host_marking_off() {
             let (h, stop) = (h.clone(), stop.clone());
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    // A call let through before the outage began answers during it.
+                    // A call let through before the outage began answers during it, and one
+                    // let through now (a probe, if the server is down) answers too.
                     h.record(Admission::Go, Verdict::Answered);
+                    if let Ok(admission) = h.admit("s") {
+                        h.record(admission, Verdict::Answered);
+                    }
                 }
             })
         };
@@ -161,22 +172,17 @@ fn a_stale_probes_late_verdict_does_not_free_a_newer_probes_slot() {
     let h = health(1, 0);
     h.record(Admission::Go, HARD);
     let stale = probe(&h);
-    // A call let through before the outage answers: the server is up, and `stale` probes an
-    // outage that is over. Then the server fails again and a new probe starts.
-    assert_eq!(
-        h.record(Admission::Go, Verdict::Answered).server,
-        Some(Transition::Up)
-    );
-    assert!(is_down(h.record(Admission::Go, HARD).server));
+    // Its call went elsewhere: the probe is given up, and the next caller probes.
+    h.abandon_probe(stale);
     let current = probe(&h);
     assert_ne!(stale, current);
 
-    assert_eq!(
-        h.record(Admission::Probe(stale), Verdict::Unknown).server,
-        None
-    );
+    // Late verdicts of the stale probe, whatever they say, change nothing.
+    for verdict in [Verdict::Unknown, HARD, Verdict::Answered] {
+        assert_eq!(h.record(Admission::Probe(stale), verdict), Change::NONE);
+    }
     h.abandon_probe(stale);
-    assert_eq!(h.record(Admission::Probe(stale), HARD).server, None);
+    assert!(h.is_down());
     assert!(
         matches!(h.admit("s"), Err(Error::ServerDown { .. })),
         "a second probe while the current one is in flight"
@@ -192,6 +198,21 @@ fn a_stale_probes_late_verdict_does_not_free_a_newer_probes_slot() {
         current,
         "the slot is free once its own probe gives it up"
     );
+}
+
+/// The flapping test's interleaving: a call let through just before the server died reads
+/// its reply, and records it only after the server was marked down. That answer predates
+/// the failures; only the outage's probe may end it.
+#[test]
+fn an_answer_to_a_call_let_through_before_the_outage_does_not_end_it() {
+    let h = health(1, 0);
+    let before = h.admit("s").unwrap();
+    assert_eq!(before, Admission::Go);
+    assert!(is_down(h.record(Admission::Go, HARD).server));
+    assert_eq!(h.record(before, Verdict::Answered), Change::NONE);
+    assert!(h.is_down());
+    assert_eq!(probe_answers(&h).server, Some(Transition::Up));
+    assert!(!h.is_down());
 }
 
 #[test]
@@ -329,10 +350,7 @@ fn each_outage_within_the_flap_memory_starts_with_a_doubled_backoff_up_to_the_ca
     let mut seen = Vec::new();
     for _ in 0..6 {
         seen.push(outage(&h));
-        assert_eq!(
-            h.record(Admission::Go, Verdict::Answered).server,
-            Some(Transition::Up)
-        );
+        assert_eq!(probe_answers(&h).server, Some(Transition::Up));
         h.assert_consistent();
     }
     let remembered: Vec<u32> = seen.iter().map(|(_, recent)| *recent).collect();
@@ -353,7 +371,7 @@ fn each_quiet_flap_memory_forgets_one_outage() {
     let h = flappy(memory);
     for _ in 0..3 {
         outage(&h);
-        h.record(Admission::Go, Verdict::Answered);
+        probe_answers(&h);
     }
     // The quiet the state measures lies between these bounds, whatever the scheduler does.
     let up = Instant::now();
@@ -380,7 +398,7 @@ fn without_flap_memory_every_outage_starts_at_the_initial_backoff() {
         let (retry_in, remembered) = outage(&h);
         assert_eq!(remembered, 0);
         assert!(retry_in <= Duration::from_millis(10), "{retry_in:?}");
-        h.record(Admission::Go, Verdict::Answered);
+        probe_answers(&h);
     }
 }
 
@@ -432,10 +450,7 @@ fn a_kept_up_server_goes_down_once_a_place_frees_and_fail_open_ends_when_the_las
     for h in &servers {
         h.record(Admission::Go, HARD);
     }
-    assert_eq!(
-        servers[0].record(Admission::Go, Verdict::Answered).server,
-        Some(Transition::Up)
-    );
+    assert_eq!(probe_answers(&servers[0]).server, Some(Transition::Up));
     assert_eq!(fleet.counts(), (1, 2));
     let change = servers[2].record(Admission::Go, HARD);
     assert!(is_down(change.server), "{change:?}");

@@ -18,6 +18,7 @@
 //! - Gives pipelining what it needs: an opaque token or key echo on any request, and
 //!   [`Echo::matches`] to check that a reply carries exactly the echo its request asked for.
 //! - Names the server's refusal of a flag it is too old for ([`unsupported_flag`]).
+//! - Types the fields of a `me` reply ([`DebugInfo`]), keeping those it does not know.
 //!
 //! # Out of scope
 //! Sockets, time, retries, and what a reply means to the command that was sent: which replies
@@ -53,9 +54,12 @@
 //! ```
 
 pub mod base64;
+mod debug;
 mod request;
 mod response;
 
+pub use debug::DebugInfo;
+pub(crate) use request::check_key;
 pub use request::{
     ArithmeticMode, MetaArithmetic, MetaDebug, MetaDelete, MetaError, MetaGet, MetaNoop, MetaSet,
     SetMode, TokenProblem, MAX_BASE64_KEY_LEN, MAX_HINT_LEN, MAX_OPAQUE_LEN,

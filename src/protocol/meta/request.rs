@@ -88,7 +88,8 @@ pub enum TokenProblem {
     },
 }
 
-fn check_key(key: &[u8], base64: bool) -> Result<(), MetaError> {
+/// The key rules of the key mode: classic, or base64's (any bytes, bounded once encoded).
+pub(crate) fn check_key(key: &[u8], base64: bool) -> Result<(), MetaError> {
     if !base64 {
         return Ok(validate_key(key)?);
     }
