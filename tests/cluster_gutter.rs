@@ -597,3 +597,147 @@ fn a_batch_waits_for_the_gutter_and_the_main_servers_together_not_one_after_the_
     main[1].thaw();
     gutter[0].thaw();
 }
+
+#[test]
+fn across_set_servers_a_removed_servers_keys_leave_the_gutter_and_a_kept_down_servers_stay() {
+    let (mut main, addrs) = start(4);
+    let (_gutter, gutter_addrs) = start(2);
+    let events = Events::default();
+    let cluster = cluster(&addrs, &gutter_addrs, &events);
+    let gutter = cluster.gutter().unwrap().clone();
+    // Server 1 stays in the list while down; server 3 is down and then removed.
+    let kept_down = keys_of(&cluster, 1, 20);
+    let removed = keys_of(&cluster, 3, 40);
+    main[1].kill();
+    main[3].kill();
+    until_down(&cluster, 1);
+    until_down(&cluster, 3);
+    for key in kept_down.iter().chain(&removed) {
+        cluster.set(key, "outage", Expiry::Never).unwrap();
+    }
+    assert_eq!(events.gutter_calls(&addrs[3], "set"), removed.len());
+
+    // A list naming a gutter server is refused, and changes nothing.
+    let with_gutter = [addrs[0].as_str(), gutter_addrs[0].as_str()];
+    assert!(matches!(
+        cluster.set_servers(with_gutter),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(cluster.servers(), addrs);
+
+    let change = cluster.set_servers(&addrs[..3]).unwrap();
+    assert_eq!(change.removed, [addrs[3].clone()]);
+    assert_eq!(
+        cluster.gutter_servers(),
+        gutter_addrs,
+        "the gutter's list is its own"
+    );
+    let members = cluster.membership();
+    assert!(members.is_down(1), "a kept server keeps its health");
+
+    // The kept down server's keys still go to the gutter, capped.
+    let before = events.gutter_calls(&addrs[1], "set");
+    for key in &kept_down {
+        assert_eq!(members.addr_for(key), addrs[1]);
+        cluster.set(key, "still out", Expiry::Never).unwrap();
+        let home = gutter_addrs[gutter.server_for(key)].as_str();
+        let (value, ttl) = held(home, key).expect("the gutter holds the down server's key");
+        assert_eq!(value, b"still out");
+        assert!(capped(ttl), "a store on the gutter kept TTL {ttl:?}");
+    }
+    assert_eq!(
+        events.gutter_calls(&addrs[1], "set"),
+        before + kept_down.len()
+    );
+
+    // The removed server's keys now belong to the list's servers: those on a live one are
+    // stored there with their own TTL; those that moved to the down one go to the gutter
+    // under its name. None goes to the gutter under the removed server's.
+    let (mut on_live, mut on_down) = (0, 0);
+    for key in &removed {
+        let owner = members.addr_for(key).to_owned();
+        assert_ne!(owner, addrs[3]);
+        cluster.set(key, "moved", Expiry::Never).unwrap();
+        if owner == addrs[1] {
+            on_down += 1;
+            let home = gutter_addrs[gutter.server_for(key)].as_str();
+            let (value, ttl) = held(home, key).unwrap();
+            assert_eq!(value, b"moved");
+            assert!(capped(ttl));
+        } else {
+            on_live += 1;
+            assert_eq!(held(&owner, key), Some((b"moved".to_vec(), Ttl::Unlimited)));
+            assert_eq!(cluster.get(key).unwrap().unwrap().value, b"moved");
+        }
+    }
+    assert!(on_live > 0, "ketama moved none of 40 keys to a live server");
+    assert_eq!(events.gutter_calls(&addrs[3], "set"), removed.len());
+    assert_eq!(
+        events.gutter_calls(&addrs[1], "set"),
+        before + kept_down.len() + on_down
+    );
+
+    // A batch routes by the new list as well.
+    let report = cluster
+        .set_many(
+            removed
+                .iter()
+                .chain(&kept_down)
+                .map(|key| Entry::new(key, "batch")),
+        )
+        .unwrap();
+    assert_eq!(report.done_count(), removed.len() + kept_down.len());
+    assert_eq!(events.gutter_calls(&addrs[3], "set_many"), 0);
+    assert_eq!(
+        events.gutter_calls(&addrs[1], "set_many"),
+        kept_down.len() + on_down
+    );
+
+    // The kept server comes back: its keys go home.
+    main[1].restart();
+    wait_for("the kept server's probe", || {
+        let _ = cluster.get(&kept_down[0]);
+        !cluster.membership().is_down(1)
+    });
+    for key in &kept_down {
+        cluster.set(key, "home", Expiry::Never).unwrap();
+        assert_eq!(
+            held(&addrs[1], key),
+            Some((b"home".to_vec(), Ttl::Unlimited))
+        );
+    }
+}
+
+#[test]
+fn a_base64_mode_meta_key_a_classic_check_would_refuse_goes_to_the_gutter_capped() {
+    let (mut main, addrs) = start(2);
+    let (_gutter, gutter_addrs) = start(1);
+    let events = Events::default();
+    let cluster = cluster(&addrs, &gutter_addrs, &events);
+    let key = (0..)
+        .map(|i| {
+            format!(
+                "gutter b64 {i} {}",
+                String::from_utf8(unique_key("")).unwrap()
+            )
+        })
+        .find(|key| cluster.server_for(key) == 0)
+        .unwrap();
+    main[0].kill();
+    until_down(&cluster, 0);
+    let set = MetaSetOptions::new().expiry(Expiry::Never).base64_key();
+    assert!(cluster.meta_set(&key, "spaced", &set).unwrap().is_stored());
+    assert_eq!(events.gutter_calls(&addrs[0], "ms"), 1);
+    let get = MetaGetOptions::new().return_ttl().base64_key();
+    let mut direct = Client::connect(&gutter_addrs[0]).unwrap();
+    let item = direct.meta_get(&key, &get).unwrap().expect("on the gutter");
+    assert_eq!(item.value.as_deref(), Some(&b"spaced"[..]));
+    assert!(capped(item.ttl.unwrap()), "TTL {:?}", item.ttl);
+    let read = cluster
+        .meta_get(&key, &get)
+        .unwrap()
+        .expect("read from the gutter");
+    assert_eq!(read.value.as_deref(), Some(&b"spaced"[..]));
+    // The classic check still refuses it, before anything is sent.
+    assert!(matches!(cluster.get(&key), Err(Error::InvalidKey(_))));
+}
