@@ -98,8 +98,8 @@ mod transport;
 pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
 pub use cluster::{
-    Cluster, ClusterBuilder, Event, Failover, GetManyReport, HealthConfig, Membership, Observer,
-    PerServer, RetryPolicy, ServerFailure, ServersChange,
+    Cluster, ClusterBuilder, Event, Failover, GetManyReport, GutterConfig, HealthConfig,
+    Membership, Observer, PerServer, RetryPolicy, ServerFailure, ServersChange,
 };
 pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use std::time::Instant;
 
+use super::gutter::{beside, Ttl};
 use super::health::Verdict;
 use super::route::{all_at_once, Share};
 use super::{Cluster, Event, Ring};
@@ -120,6 +121,7 @@ impl Cluster {
             ring.server_for(key)
         });
         let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished(
@@ -131,33 +133,38 @@ impl Cluster {
             );
             report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
-        if shares.iter().all(|share| fits_one_window(&share.group)) {
-            self.get_many_from_one_thread(&ring, shares, started, &mut report);
-            return Ok(report);
-        }
-        // Owned items straight from the read buffer: a `Found` would hold them in its one
-        // buffer, only for each to be copied out again into the report's map.
-        let read = |client: &mut Client, group: &[&[u8]]| {
-            let mut items = Vec::with_capacity(group.len());
-            client
-                .get_many_with(group, |at, value, flags| {
-                    let item = Item {
-                        value: value.to_vec(),
-                        flags,
-                    };
-                    items.push((group[at].to_vec(), item));
-                })
-                .map(|()| items)
-        };
-        let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in
-            self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
-        {
-            match result {
-                Ok(found) => report.found.extend(found),
-                Err(error) => report.fail(ring.addr(server), &group, error),
+        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.get_many(keys);
+        let from_gutter = self.beside_gutter(&ring, "get_many", gutter, read_gutter, || {
+            if shares.iter().all(|share| fits_one_window(&share.group)) {
+                self.get_many_from_one_thread(&ring, shares, started, &mut report);
+                return;
             }
-        }
+            // Owned items straight from the read buffer: a `Found` would hold them in its one
+            // buffer, only for each to be copied out again into the report's map.
+            let read = |client: &mut Client, group: &[&[u8]]| {
+                let mut items = Vec::with_capacity(group.len());
+                client
+                    .get_many_with(group, |at, value, flags| {
+                        let item = Item {
+                            value: value.to_vec(),
+                            flags,
+                        };
+                        items.push((group[at].to_vec(), item));
+                    })
+                    .map(|()| items)
+            };
+            let answered = |_: &_| Verdict::Answered;
+            for (server, group, result) in
+                self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
+            {
+                match result {
+                    Ok(found) => report.found.extend(found),
+                    Err(error) => report.fail(ring.addr(server), &group, error),
+                }
+            }
+        });
+        report.found.extend(from_gutter.found);
+        report.failed.extend(from_gutter.failed);
         Ok(report)
     }
 
@@ -189,6 +196,7 @@ impl Cluster {
             ring.server_for(key)
         });
         let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
         let mut report = GetManyReport::default();
         for refused in refused {
             self.finished(
@@ -200,22 +208,27 @@ impl Cluster {
             );
             report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
-        let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
-        let answered = |_: &_| Verdict::Answered;
-        for (server, group, result) in self.run_shares(
-            &ring,
-            "gets_many",
-            shares,
-            started,
-            read,
-            |_| None,
-            answered,
-        ) {
-            match result {
-                Ok(found) => report.found.extend(found.into_inner()),
-                Err(error) => report.fail(ring.addr(server), &group, error),
+        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.gets_many(keys);
+        let from_gutter = self.beside_gutter(&ring, "gets_many", gutter, read_gutter, || {
+            let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
+            let answered = |_: &_| Verdict::Answered;
+            for (server, group, result) in self.run_shares(
+                &ring,
+                "gets_many",
+                shares,
+                started,
+                read,
+                |_| None,
+                answered,
+            ) {
+                match result {
+                    Ok(found) => report.found.extend(found.into_inner()),
+                    Err(error) => report.fail(ring.addr(server), &group, error),
+                }
             }
-        }
+        });
+        report.found.extend(from_gutter.found);
+        report.failed.extend(from_gutter.failed);
         Ok(report)
     }
 
@@ -256,7 +269,8 @@ impl Cluster {
         let numbered = keys.iter().map(AsRef::as_ref).enumerate();
         let groups = self.group(&ring, numbered, |&(_, key)| ring.server_for(key));
         let (shares, refused) = self.lease_all(&ring, groups, |&(_, key)| key);
-        let mut failed = Vec::new();
+        let (refused, gutter) = self.gutter_takes(&ring, refused);
+        let mut failed = self.gutter_get_many_with(&ring, gutter, &mut found);
         let failure = |server: &str, group: &[(usize, &[u8])], error: Error| ServerFailure {
             server: server.to_owned(),
             error,
@@ -438,7 +452,9 @@ impl Cluster {
             "set_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.set_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.set_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -465,7 +481,9 @@ impl Cluster {
             "add_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.add_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.add_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -496,7 +514,9 @@ impl Cluster {
             "replace_many",
             entries,
             |entry| entry.key.as_ref(),
-            |client, group| client.replace_many(group.iter().map(|(_, entry)| borrowed(entry))),
+            |client, group, ttl| {
+                client.replace_many(group.iter().map(|(_, entry)| ttl.entry(borrowed(entry))))
+            },
         )
     }
 
@@ -520,7 +540,7 @@ impl Cluster {
             "delete_many",
             keys,
             |key| key.as_ref(),
-            |client, group| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
+            |client, group, _| client.delete_many(group.iter().map(|(_, key)| key.as_ref())),
         )
     }
 
@@ -542,18 +562,18 @@ impl Cluster {
             "touch_many",
             keys,
             |(key, _)| key.as_ref(),
-            |client, group| {
+            |client, group, ttl| {
                 client.touch_many(
                     group
                         .iter()
-                        .map(|(_, (key, expiry))| (key.as_ref(), *expiry)),
+                        .map(|(_, (key, expiry))| (key.as_ref(), ttl.expiry(*expiry))),
                 )
             },
         )
     }
 
     /// Splits items by the server that owns each one, keeping their order.
-    fn group<I>(
+    pub(super) fn group<I>(
         &self,
         ring: &Ring,
         items: impl IntoIterator<Item = I>,
@@ -575,24 +595,42 @@ impl Cluster {
     /// one it ran on, or its owner if no server took it) and its result; groups that failed
     /// over onto a server the call also holds for its own come back merged, as one group.
     #[allow(clippy::too_many_arguments)] // each is one of the call's own parts, none optional
-    fn fan_out<I: Send, R: Send>(
+    pub(super) fn fan_out<I: Send, R: Send>(
         &self,
         ring: &Ring,
         command: &'static str,
         groups: Vec<Vec<I>>,
-        key: impl Fn(&I) -> &[u8],
-        work: impl Fn(&mut Client, &[I]) -> Result<R> + Sync,
+        key: impl Fn(&I) -> &[u8] + Sync,
+        work: impl Fn(&mut Client, &[I], Ttl) -> Result<R> + Sync,
         failure: impl Fn(&R) -> Option<&Error> + Sync,
         verdict: impl Fn(&R) -> Verdict + Sync,
     ) -> Vec<(usize, Vec<I>, Result<R>)> {
         let started = Instant::now();
-        let (shares, refused) = self.lease_all(ring, groups, key);
+        let (shares, refused) = self.lease_all(ring, groups, &key);
+        let (refused, gutter) = self.gutter_takes(ring, refused);
         let mut results = Vec::with_capacity(shares.len() + refused.len());
         for refused in refused {
             self.finished(ring, command, refused.owner, started, Some(&refused.error));
             results.push((refused.owner, refused.group, Err(refused.error)));
         }
-        results.extend(self.run_shares(ring, command, shares, started, work, failure, verdict));
+        let owners_work = |client: &mut Client, group: &[I]| work(client, group, Ttl::AS_GIVEN);
+        let (from_gutter, from_owners) = beside(
+            !gutter.is_empty(),
+            || self.gutter_fan_out(ring, command, gutter, &key, &work, &failure, &verdict),
+            || {
+                self.run_shares(
+                    ring,
+                    command,
+                    shares,
+                    started,
+                    owners_work,
+                    &failure,
+                    &verdict,
+                )
+            },
+        );
+        results.extend(from_gutter);
+        results.extend(from_owners);
         results
     }
 
@@ -628,8 +666,8 @@ impl Cluster {
         &self,
         command: &'static str,
         items: impl IntoIterator<Item = I>,
-        key: impl Fn(&I) -> &[u8],
-        run: impl Fn(&mut Client, &[(usize, I)]) -> Result<BatchReport<T>, BatchError<T>> + Sync,
+        key: impl Fn(&I) -> &[u8] + Sync,
+        run: impl Fn(&mut Client, &[(usize, I)], Ttl) -> Result<BatchReport<T>, BatchError<T>> + Sync,
     ) -> Result<BatchReport<T>, BatchError<T>> {
         let ring = self.ring();
         let mut count = 0;
@@ -640,8 +678,8 @@ impl Cluster {
         // item's position: the first failure of the merged report must carry its own
         // server's error.
         let mut stop: Option<(usize, Error)> = None;
-        let work = |client: &mut Client, group: &[(usize, I)]| {
-            Ok(run(client, group).unwrap_or_else(BatchError::into_report))
+        let work = |client: &mut Client, group: &[(usize, I)], ttl: Ttl| {
+            Ok(run(client, group, ttl).unwrap_or_else(BatchError::into_report))
         };
         let (failure, verdict) = (BatchReport::stop_error, Verdict::of_batch);
         for (_, group, outcome) in self.fan_out(

@@ -258,6 +258,9 @@ impl Cluster {
     /// - **Fail-open** counts only servers of the new list: a removed server that was down
     ///   gives its place back.
     /// - An unchanged list (servers, order and weights) is a no-op.
+    /// - Under [`Failover::Gutter`](super::Failover::Gutter) the gutter's own list is not
+    ///   changed: a down server kept in the list still sends its keys to the gutter, a removed
+    ///   one sends none. A list naming a gutter server fails with [`Error::InvalidArgument`].
     ///
     /// **Costs:** keys that move find their new owner empty (misses until refilled), and a
     /// value written through the old list just before the change is read from the new owner
@@ -334,6 +337,7 @@ impl Cluster {
             return Err(invalid("a cluster needs at least one server".into()));
         }
         let (addrs, servers): (Vec<String>, Vec<Server>) = parsed.into_iter().unzip();
+        self.refuse_gutter_servers(&addrs)?;
         let members = &self.shared.members;
         let changing = members.changing.lock().unwrap_or_else(|p| p.into_inner());
         let old = members.current();
@@ -422,6 +426,7 @@ impl Cluster {
         // The observer runs without the lock: one that changes the list itself must not wait
         // for its own change.
         drop(changing);
+        self.gutter_forgets(&removed);
         for change in retired {
             self.announce_change(change);
         }

@@ -1,10 +1,13 @@
-//! The meta commands on a [`Cluster`]: each goes to the key's server through
-//! [`Cluster::with_key`], so health, retry and failover apply as to the classic commands.
+//! The meta commands on a [`Cluster`]: each goes to the key's server by the path the classic
+//! single-key commands take, so health, retry and failover apply as to them (and under
+//! [`Failover::Gutter`](crate::Failover::Gutter) a down server's keys go to the gutter, their
+//! TTLs capped).
 //!
 //! A key is routed by its raw bytes and checked by the rules of its key mode, as
 //! [`Client`](crate::Client)'s meta commands check it: in base64 key mode any bytes, up to
 //! [`MAX_BASE64_KEY_LEN`](crate::protocol::meta::MAX_BASE64_KEY_LEN) of them.
 
+use super::gutter::Ttl;
 use super::Cluster;
 use crate::client::Client;
 use crate::error::Result;
@@ -35,9 +38,13 @@ impl Cluster {
     ) -> Result<Option<MetaItem>> {
         let key = key.as_ref();
         let idempotent = options.is_idempotent() && options.new_cas.is_none();
-        self.with_meta_key(key, options.base64_key, "mg", idempotent, &mut |client| {
-            client.meta_get(key, options)
-        })
+        self.with_meta_key(
+            key,
+            options.base64_key,
+            "mg",
+            idempotent,
+            &mut |client, ttl| client.meta_get(key, &ttl.meta_get(options)),
+        )
     }
 
     /// [`Client::meta_set`](crate::Client::meta_set) on the key's server; retried only when
@@ -57,8 +64,8 @@ impl Cluster {
         options: &MetaSetOptions,
     ) -> Result<MetaStoreOutcome> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.with_meta_key(key, options.base64_key, "ms", false, &mut |client| {
-            client.meta_set(key, value, options)
+        self.with_meta_key(key, options.base64_key, "ms", false, &mut |client, ttl| {
+            client.meta_set(key, value, &ttl.meta_set(options))
         })
     }
 
@@ -79,7 +86,7 @@ impl Cluster {
         options: &MetaDeleteOptions,
     ) -> Result<MetaDeleteOutcome> {
         let key = key.as_ref();
-        self.with_meta_key(key, options.base64_key, "md", false, &mut |client| {
+        self.with_meta_key(key, options.base64_key, "md", false, &mut |client, _| {
             client.meta_delete(key, options)
         })
     }
@@ -101,8 +108,8 @@ impl Cluster {
         options: &MetaArithOptions,
     ) -> Result<MetaArithOutcome> {
         let key = key.as_ref();
-        self.with_meta_key(key, options.base64_key, "ma", false, &mut |client| {
-            client.meta_arithmetic(key, options)
+        self.with_meta_key(key, options.base64_key, "ma", false, &mut |client, ttl| {
+            client.meta_arithmetic(key, &ttl.meta_arithmetic(options))
         })
     }
 
@@ -124,31 +131,25 @@ impl Cluster {
         options: &MetaDebugOptions,
     ) -> Result<Option<MetaDebugInfo>> {
         let key = key.as_ref();
-        self.with_meta_key(key, options.base64_key, "me", true, &mut |client| {
+        self.with_meta_key(key, options.base64_key, "me", true, &mut |client, _| {
             client.meta_debug(key, options)
         })
     }
 
-    /// [`Cluster::with_key`] for a meta command: the key is checked by the rules of its key
-    /// mode, not the classic ones `with_key` applies, so a base64-mode key a client takes is
-    /// taken here too (and one it refuses is refused alike, before anything is sent).
+    /// The single-key path for a meta command: the key is checked by the rules of its key
+    /// mode, not the classic ones [`Cluster::with_key`] applies, so a base64-mode key a client
+    /// takes is taken here too (and one it refuses is refused alike, before anything is
+    /// sent). Then it is routed as every single-key command is, the gutter included: `op` is
+    /// told how to treat the TTLs it sends.
     fn with_meta_key<R>(
         &self,
         key: &[u8],
         base64: bool,
         command: &'static str,
         idempotent: bool,
-        op: &mut dyn FnMut(&mut Client) -> Result<R>,
+        op: &mut dyn FnMut(&mut Client, Ttl) -> Result<R>,
     ) -> Result<R> {
         check_key(key, base64)?;
-        let ring = self.ring();
-        self.run_on(
-            &ring,
-            ring.server_for(key),
-            Some(key),
-            command,
-            idempotent,
-            op,
-        )
+        self.route_ttl(key, command, idempotent, op)
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod batch;
+mod gutter;
 mod health;
 mod jitter;
 mod membership;
@@ -28,6 +29,8 @@ use crate::transport::Endpoint;
 
 pub use admin::PerServer;
 pub use batch::{GetManyReport, ServerFailure};
+use gutter::Gutter;
+pub use gutter::GutterConfig;
 pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
 use membership::{Members, NodeSettings, Ring};
@@ -70,8 +73,10 @@ struct Shared {
     members: Members,
     retry: RetryPolicy,
     failover: Failover,
-    observer: Option<Box<dyn Observer>>,
+    observer: Option<Arc<dyn Observer>>,
     fleet: Arc<Fleet>,
+    /// Under [`Failover::Gutter`], where the keys of a server marked down go.
+    gutter: Option<Gutter>,
 }
 
 /// A connection to one server, and how the server's health admitted it.
@@ -108,6 +113,7 @@ impl std::fmt::Debug for Cluster {
             .field("distribution", &ring.distribution)
             .field("retry", &self.shared.retry)
             .field("failover", &self.shared.failover)
+            .field("gutter", &self.gutter_servers())
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +132,7 @@ pub struct ClusterBuilder {
     failover_rate: Option<(f64, u32)>,
     observer: Option<Box<dyn Observer>>,
     distribution: Option<Box<dyn Distribution>>,
+    gutter: Option<GutterConfig>,
 }
 
 impl Cluster {
@@ -162,6 +169,7 @@ impl Cluster {
             failover_rate: None,
             observer: None,
             distribution: None,
+            gutter: None,
         }
     }
 
@@ -244,7 +252,18 @@ impl Cluster {
         idempotent: bool,
         mut op: impl FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
-        self.with_key_bytes(key.as_ref(), command, idempotent, &mut op)
+        // Never to a gutter: its closure could store past the gutter's TTL cap.
+        let key = key.as_ref();
+        validate_key(key)?;
+        let ring = self.ring();
+        self.run_on(
+            &ring,
+            ring.server_for(key),
+            Some(key),
+            command,
+            idempotent,
+            &mut op,
+        )
     }
 
     /// [`Cluster::with_key`]'s body, generic only over what `op` returns: every call site's
@@ -256,16 +275,20 @@ impl Cluster {
         idempotent: bool,
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
-        validate_key(key)?;
-        let ring = self.ring();
-        self.run_on(
-            &ring,
-            ring.server_for(key),
-            Some(key),
-            command,
-            idempotent,
-            op,
-        )
+        if self.shared.gutter.is_none() {
+            // The common case takes the direct path: no closure around `op`.
+            validate_key(key)?;
+            let ring = self.ring();
+            return self.run_on(
+                &ring,
+                ring.server_for(key),
+                Some(key),
+                command,
+                idempotent,
+                op,
+            );
+        }
+        self.with_key_ttl(key, command, idempotent, &mut |client, _| op(client))
     }
 
     /// Runs `op` on server `owner` under its health and the retry policy. With `key`, the
@@ -488,7 +511,9 @@ impl Cluster {
     }
 
     fn gat_bytes(&self, key: &[u8], expiry: Expiry) -> Result<Option<Item>> {
-        self.with_key_bytes(key, "gat", true, &mut |client| client.gat(key, expiry))
+        self.with_key_ttl(key, "gat", true, &mut |client, ttl| {
+            client.gat(key, ttl.expiry(expiry))
+        })
     }
 
     /// [`Client::gats`] on the key's server; retried under the [`RetryPolicy`].
@@ -502,7 +527,9 @@ impl Cluster {
     }
 
     fn gats_bytes(&self, key: &[u8], expiry: Expiry) -> Result<Option<(Item, CasToken)>> {
-        self.with_key_bytes(key, "gats", true, &mut |client| client.gats(key, expiry))
+        self.with_key_ttl(key, "gats", true, &mut |client, ttl| {
+            client.gats(key, ttl.expiry(expiry))
+        })
     }
 
     /// [`Client::touch`] on the key's server; retried under the [`RetryPolicy`].
@@ -512,7 +539,9 @@ impl Cluster {
     }
 
     fn touch_bytes(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
-        self.with_key_bytes(key, "touch", true, &mut |client| client.touch(key, expiry))
+        self.with_key_ttl(key, "touch", true, &mut |client, ttl| {
+            client.touch(key, ttl.expiry(expiry))
+        })
     }
 
     /// [`Client::set`] on the key's server; retried only if it cannot have reached it.
@@ -527,8 +556,8 @@ impl Cluster {
     }
 
     fn set_bytes(&self, key: &[u8], value: &[u8], options: StoreOptions) -> Result<()> {
-        self.with_key_bytes(key, "set", false, &mut |client| {
-            client.set(key, value, options)
+        self.with_key_ttl(key, "set", false, &mut |client, ttl| {
+            client.set(key, value, ttl.store(options))
         })
     }
 
@@ -544,8 +573,8 @@ impl Cluster {
     }
 
     fn add_bytes(&self, key: &[u8], value: &[u8], options: StoreOptions) -> Result<StoreOutcome> {
-        self.with_key_bytes(key, "add", false, &mut |client| {
-            client.add(key, value, options)
+        self.with_key_ttl(key, "add", false, &mut |client, ttl| {
+            client.add(key, value, ttl.store(options))
         })
     }
 
@@ -566,8 +595,8 @@ impl Cluster {
         value: &[u8],
         options: StoreOptions,
     ) -> Result<StoreOutcome> {
-        self.with_key_bytes(key, "replace", false, &mut |client| {
-            client.replace(key, value, options)
+        self.with_key_ttl(key, "replace", false, &mut |client, ttl| {
+            client.replace(key, value, ttl.store(options))
         })
     }
 
@@ -614,8 +643,8 @@ impl Cluster {
         token: CasToken,
         options: StoreOptions,
     ) -> Result<CasOutcome> {
-        self.with_key_bytes(key, "cas", false, &mut |client| {
-            client.cas(key, value, token, options)
+        self.with_key_ttl(key, "cas", false, &mut |client, ttl| {
+            client.cas(key, value, token, ttl.store(options))
         })
     }
 
@@ -681,6 +710,7 @@ impl std::fmt::Debug for ClusterBuilder {
             .field("failover", &self.failover)
             .field("observer", &format_args!("{observer}"))
             .field("distribution", &self.distribution)
+            .field("gutter", &self.gutter)
             .finish()
     }
 }
@@ -799,6 +829,8 @@ impl ClusterBuilder {
         let failover = self
             .failover_rate
             .map(|(per_second, burst)| FailoverBudget::new(per_second, burst));
+        let observer: Option<Arc<dyn Observer>> = self.observer.take().map(Arc::from);
+        let gutter = gutter::build(&self, &addrs, observer.as_ref())?;
         let fleet = Arc::new(Fleet::new(count, self.health.max_down(count), failover));
         let settings = NodeSettings {
             config: self.config,
@@ -812,8 +844,9 @@ impl ClusterBuilder {
                 members,
                 retry: self.retry,
                 failover: self.failover,
-                observer: self.observer,
+                observer,
                 fleet,
+                gutter,
             }),
         })
     }

@@ -85,8 +85,22 @@ pub enum Event<'a> {
         /// The address of the server the call would have gone to.
         to: &'a str,
     },
+    /// Under [`Failover::Gutter`](crate::Failover::Gutter), a call for `keys` keys of
+    /// `server`, which is down, went to the gutter server `gutter` (a single-key call: one
+    /// key; a batch: one event per gutter server its keys reached).
+    Gutter {
+        /// The address of the keys' own server.
+        server: &'a str,
+        /// The address of the gutter server the call went to.
+        gutter: &'a str,
+        /// The command's name.
+        command: &'static str,
+        /// How many keys went there.
+        keys: usize,
+    },
     /// The server list was replaced ([`Cluster::set_servers`](crate::Cluster::set_servers)):
-    /// calls that start from now on route by the new list.
+    /// calls that start from now on route by the new list. A gutter's own list is not
+    /// changed by it.
     ServersChanged {
         /// Servers new to the list, by address.
         added: &'a [String],

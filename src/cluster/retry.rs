@@ -113,4 +113,26 @@ pub enum Failover {
     ///
     /// [`Distribution::server_for_excluding`]: crate::distribution::Distribution::server_for_excluding
     NextServer,
+    /// The keys of a server marked down go to a small, separate gutter pool
+    /// ([`ClusterBuilder::gutter`](crate::ClusterBuilder::gutter), which also chooses this
+    /// policy), spread over the gutter's servers by their own ketama ring; no key ever moves
+    /// within the main ring. Every expiry sent to the gutter is capped at
+    /// [`GutterConfig::with_max_ttl`](crate::GutterConfig::with_max_ttl) (default 10 s). When
+    /// the server's probe finds it up, its keys go back to it. The scheme is the gutter of
+    /// Facebook's "Scaling Memcache" (NSDI 2013): rehashing onto live servers risks piling a
+    /// dead server's load onto them until they fail too, and leaves copies that outlive the
+    /// outage; a short-TTL gutter bounds both. See [`GutterConfig`](crate::GutterConfig) for
+    /// what each command does there, what it costs and what it breaks.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, GutterConfig};
+    /// use std::time::Duration;
+    ///
+    /// let cluster = Cluster::builder(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"])
+    ///     .gutter(GutterConfig::new(["10.0.1.1:11211"]).with_max_ttl(Duration::from_secs(5)))
+    ///     .build()?;
+    /// assert_eq!(cluster.gutter_servers(), ["10.0.1.1:11211"]);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    Gutter,
 }

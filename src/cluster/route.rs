@@ -252,7 +252,7 @@ impl Cluster {
         key: &impl Fn(&I) -> &[u8],
         parts: &mut Vec<Part<I>>,
     ) {
-        if self.shared.failover == Failover::Never || part.passed.len() >= ring.nodes.len() {
+        if self.shared.failover != Failover::NextServer || part.passed.len() >= ring.nodes.len() {
             part.place = Place::Refused;
             parts.push(part);
             return;
