@@ -33,6 +33,7 @@ mod number;
 pub(crate) mod request;
 mod request_parse;
 mod response;
+mod scan;
 mod server_error;
 
 pub use key::{validate_key, KeyError, MAX_KEY_LEN};

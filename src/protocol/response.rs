@@ -275,7 +275,7 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
 /// The length of the first line, `\r\n` included, once it is all in `buf`.
 fn line_end(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
     let window = &buf[..buf.len().min(MAX_LINE_LEN)];
-    match window.iter().position(|&b| b == b'\n') {
+    match super::scan::find_byte(window, b'\n') {
         Some(i) if i > 0 && buf[i - 1] == b'\r' => Ok(Some(i + 1)),
         Some(i) => Err(ProtocolError::new(
             ProtocolErrorKind::BareLineFeed,
