@@ -483,17 +483,21 @@ impl Client {
         }
         let lines = split_retrieval_lines(RetrievalCommand::Get, keys);
         self.request.clear();
-        let mut ends = Vec::with_capacity(lines.len());
         for line in &lines {
             put_retrieval_line(
                 &mut self.request,
                 RetrievalCommand::Get,
                 &keys[line.clone()],
             );
-            ends.push(self.request.len());
         }
+        // Every line ends at its `\n` (a valid key holds none); found only if the stream
+        // needs them (TLS), so a plain socket pays nothing for them.
+        let request = &self.request;
+        let ends = (0..request.len())
+            .filter(|&at| request[at] == b'\n')
+            .map(|at| at + 1);
         let written = Self::connection(&mut self.connection, &self.addr, &self.config)
-            .and_then(|connection| connection.write_commands(&self.request, ends));
+            .and_then(|connection| connection.write_commands(request, ends));
         match written {
             Ok(sent) => Ok((lines, sent)),
             Err(error) => {
