@@ -775,6 +775,17 @@ fn pipelined_sets_over_tls_are_all_answered_in_records_of_a_callers_size() {
     assert_pipelined_sets_are_answered(&server.addr(), tls);
 }
 
+/// The same with quiet batches: each window's quiet meta commands and its closing `mn` fitted
+/// to records alike.
+#[test]
+fn quiet_pipelined_sets_over_tls_are_all_answered_whatever_their_sizes() {
+    let pki = Pki::new("quiet");
+    let server = start(&pki.server(), None);
+    assert_pipelined_sets_are_answered(&server.addr(), || {
+        config(trusting(&pki)).with_quiet_batches(true)
+    });
+}
+
 fn assert_pipelined_sets_are_answered(addr: &str, config: impl Fn() -> Config + Sync) {
     let value = |i: usize| -> Vec<u8> {
         let len = if i.is_multiple_of(50) {
