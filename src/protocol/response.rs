@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::key::{validate_key, MAX_KEY_LEN};
-use super::number::{parse_u32, parse_u64, put_u64};
+use super::key::MAX_KEY_LEN;
+use super::number::{leading_u64, parse_u64, put_u64};
 
 /// The longest reply line accepted, `\r\n` included. memcached's longest lines (a `VALUE`
 /// header with a 250-byte key, a `STAT` line) are far shorter; a peer that sends more without a
@@ -216,6 +216,10 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
             len: line_len,
         })
     };
+    // A multi-get's replies are almost all `VALUE`s: looked for before the other replies.
+    if let Some(header) = line.strip_prefix(b"VALUE ") {
+        return parse_value(buf, line_len, header, max_value_len);
+    }
     match line {
         b"STORED" => complete(Reply::Stored),
         b"NOT_STORED" => complete(Reply::NotStored),
@@ -227,9 +231,7 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
         b"RESET" => complete(Reply::Reset),
         b"END" => complete(Reply::End),
         _ => {
-            if let Some(header) = line.strip_prefix(b"VALUE ") {
-                parse_value(buf, line_len, header, max_value_len)
-            } else if let Some(rest) = line.strip_prefix(b"STAT ") {
+            if let Some(rest) = line.strip_prefix(b"STAT ") {
                 match rest.iter().position(|&b| b == b' ') {
                     Some(0) | None => {
                         Err(ProtocolError::new(ProtocolErrorKind::MalformedLine, line))
@@ -405,20 +407,25 @@ fn value_header<'a>(
     max_value_len: usize,
 ) -> Result<ValueHeader<'a>, ProtocolError> {
     let malformed = || ProtocolError::new(ProtocolErrorKind::MalformedLine, line);
-    let mut fields = fields.split(|&b| b == b' ');
-    let (Some(key), Some(flags), Some(bytes)) = (fields.next(), fields.next(), fields.next())
-    else {
-        return Err(malformed());
-    };
-    let cas = match fields.next() {
-        Some(cas) => Some(parse_u64(cas).ok_or_else(malformed)?),
-        None => None,
-    };
-    if fields.next().is_some() || validate_key(key).is_err() {
+    // One pass left to right: the key ends at the first byte no key may hold, which must be
+    // the space before the flags, and each number ends where its digits do. (Split into
+    // fields and then checked, the same line cost about three times as many instructions,
+    // and every value of a multi-get pays it.)
+    let key_len = super::scan::key_end(fields).ok_or_else(malformed)?;
+    let (key, rest) = fields.split_at(key_len);
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(malformed());
     }
-    let flags = parse_u32(flags).ok_or_else(malformed)?;
-    let claimed = parse_u64(bytes).ok_or_else(malformed)?;
+    let rest = rest.strip_prefix(b" ").ok_or_else(malformed)?;
+    let (flags, rest) = leading_u64(rest).ok_or_else(malformed)?;
+    let rest = rest.strip_prefix(b" ").ok_or_else(malformed)?;
+    let (claimed, rest) = leading_u64(rest).ok_or_else(malformed)?;
+    let cas = match rest {
+        [] => None,
+        [b' ', cas @ ..] => Some(parse_u64(cas).ok_or_else(malformed)?),
+        _ => return Err(malformed()),
+    };
+    let flags = u32::try_from(flags).map_err(|_| malformed())?;
     let too_long = || {
         let kind = ProtocolErrorKind::ValueTooLong {
             claimed,

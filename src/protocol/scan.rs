@@ -6,17 +6,29 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether some byte of `word` is zero. Exact: a borrow can only start at a zero byte, so
-/// the lowest flagged byte is a zero byte (bytes above it may be flagged falsely, which the
-/// callers do not rely on).
-fn has_zero(word: u64) -> bool {
-    word.wrapping_sub(ONES) & !word & HIGHS != 0
+/// The high bit of every byte of `word` that may be zero. Exact at the lowest flagged byte: a
+/// borrow can only start at a zero byte, so the lowest flagged byte is a zero byte (bytes above
+/// it may be flagged falsely, which the callers do not rely on).
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// Whether some byte of `word` is less than `n` (`n` at most 128). Exact in the same sense as
-/// [`has_zero`].
-fn has_less(word: u64, n: u8) -> bool {
-    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+/// The high bit of every byte of `word` that may be less than `n` (`n` at most 128). Exact at
+/// the lowest flagged byte, in the same sense as [`zero_bytes`].
+fn bytes_less_than(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+}
+
+/// The high bit of every byte of `word` no key may hold (a control byte, a space, DEL); exact
+/// at the lowest flagged byte, as each of the two masks it joins is.
+fn forbidden_key_bytes(word: u64) -> u64 {
+    bytes_less_than(word, b' ' + 1) | zero_bytes(word ^ (ONES * 0x7f))
+}
+
+/// The byte the lowest flag of `mask` stands for, counted from the start of its word (words
+/// are read little-endian, so the first byte is the lowest).
+fn first_flagged(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
 }
 
 fn words(bytes: &[u8]) -> (std::slice::ChunksExact<'_, u8>, usize) {
@@ -34,12 +46,9 @@ pub(crate) fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     let (chunks, tail) = words(haystack);
     for (i, chunk) in chunks.enumerate() {
-        if has_zero(word(chunk) ^ pattern) {
-            let at = i * 8;
-            return haystack[at..at + 8]
-                .iter()
-                .position(|&b| b == byte)
-                .map(|p| at + p);
+        let mask = zero_bytes(word(chunk) ^ pattern);
+        if mask != 0 {
+            return Some(i * 8 + first_flagged(mask));
         }
     }
     haystack[tail..]
@@ -48,16 +57,47 @@ pub(crate) fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
         .map(|p| tail + p)
 }
 
+fn forbidden(b: u8) -> bool {
+    b <= b' ' || b == 0x7f
+}
+
 /// Whether `key` holds a byte no memcached key may: a control byte, a space, or DEL.
 pub(crate) fn has_forbidden_key_byte(key: &[u8]) -> bool {
-    let forbidden = |b: u8| b <= b' ' || b == 0x7f;
     let (chunks, tail) = words(key);
-    let mut seen = false;
+    let mut seen = 0;
     for chunk in chunks {
-        let word = word(chunk);
-        seen |= has_less(word, b' ' + 1) | has_zero(word ^ (ONES * 0x7f));
+        seen |= forbidden_key_bytes(word(chunk));
     }
-    seen || key[tail..].iter().any(|&b| forbidden(b))
+    // A tail after at least one word is read as the last eight bytes, overlapping the word
+    // before: cheaper than a byte at a time, and re-reading checked bytes changes nothing.
+    if tail < key.len() && key.len() >= 8 {
+        seen |= forbidden_key_bytes(word(&key[key.len() - 8..]));
+        return seen != 0;
+    }
+    seen != 0 || key[tail..].iter().any(|&b| forbidden(b))
+}
+
+/// The position of the first byte in `bytes` that no key may hold: where a key that starts
+/// `bytes` ends, if the byte there is the space after it.
+pub(crate) fn key_end(bytes: &[u8]) -> Option<usize> {
+    let (chunks, tail) = words(bytes);
+    for (i, chunk) in chunks.enumerate() {
+        let mask = forbidden_key_bytes(word(chunk));
+        if mask != 0 {
+            return Some(i * 8 + first_flagged(mask));
+        }
+    }
+    // The tail as the last eight bytes (see has_forbidden_key_byte): the bytes it shares with
+    // the word before were clean, so its first flag is in the tail.
+    if tail < bytes.len() && bytes.len() >= 8 {
+        let start = bytes.len() - 8;
+        let mask = forbidden_key_bytes(word(&bytes[start..]));
+        return (mask != 0).then(|| start + first_flagged(mask));
+    }
+    bytes[tail..]
+        .iter()
+        .position(|&b| forbidden(b))
+        .map(|p| tail + p)
 }
 
 #[cfg(test)]
@@ -72,6 +112,13 @@ mod tests {
             byte in any::<u8>(),
         ) {
             prop_assert_eq!(find_byte(&haystack, byte), haystack.iter().position(|&b| b == byte));
+        }
+
+        #[test]
+        fn key_end_finds_the_first_byte_a_key_may_not_hold(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            prop_assert_eq!(key_end(&bytes), bytes.iter().position(|&b| forbidden(b)));
         }
 
         #[test]
@@ -108,6 +155,7 @@ mod tests {
                     "byte {byte:#x} in lane {lane}"
                 );
                 assert_eq!(find_byte(&key, byte), key.iter().position(|&b| b == byte));
+                assert_eq!(key_end(&key), key.iter().position(|&b| forbidden(b)));
             }
         }
     }
