@@ -206,6 +206,10 @@ impl ProtocolError {
 /// # Ok::<(), memcache_sync::protocol::ProtocolError>(())
 /// ```
 pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>, ProtocolError> {
+    // A multi-get's replies are almost all `VALUE`s: looked for before the other replies.
+    if buf.starts_with(VALUE) {
+        return parse_value(buf, max_value_len);
+    }
     let Some(line_len) = line_end(buf)? else {
         return Ok(Status::Incomplete);
     };
@@ -216,10 +220,6 @@ pub fn parse_reply(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>
             len: line_len,
         })
     };
-    // A multi-get's replies are almost all `VALUE`s: looked for before the other replies.
-    if let Some(header) = line.strip_prefix(b"VALUE ") {
-        return parse_value(buf, line_len, header, max_value_len);
-    }
     match line {
         b"STORED" => complete(Reply::Stored),
         b"NOT_STORED" => complete(Reply::NotStored),
@@ -384,54 +384,125 @@ pub fn parse_value_header(
     buf: &[u8],
     max_value_len: usize,
 ) -> Result<Status<Option<ValueHeader<'_>>>, ProtocolError> {
-    let Some(line_len) = line_end(buf)? else {
-        return Ok(Status::Incomplete);
+    if buf.starts_with(VALUE) {
+        return Ok(match value_header(buf, max_value_len)? {
+            Status::Complete { frame, len } => Status::Complete {
+                frame: Some(frame),
+                len,
+            },
+            Status::Incomplete => Status::Incomplete,
+        });
+    }
+    Ok(match line_end(buf)? {
+        Some(len) => Status::Complete { frame: None, len },
+        None => Status::Incomplete,
+    })
+}
+
+const VALUE: &[u8] = b"VALUE ";
+
+/// The fields of a `VALUE` header, as read before they are checked against the caller's limit.
+struct ValueFields<'a> {
+    key: &'a [u8],
+    flags: u32,
+    claimed: u64,
+    cas: Option<u64>,
+}
+
+/// Reads `<key> <flags> <bytes>[ <cas>]` from the start of `bytes` (what follows `VALUE `), and
+/// returns it with what follows its last digit; `None` if `bytes` does not start so. One pass
+/// left to right: the key ends at the first byte no key may hold, which must be the space
+/// before the flags, and each number where its digits do. (Split into fields and then checked,
+/// the same line cost about three times as many instructions, and every value of a multi-get
+/// pays it.)
+fn value_fields(bytes: &[u8]) -> Option<(ValueFields<'_>, &[u8])> {
+    let (key, rest) = bytes.split_at(super::scan::key_end(bytes)?);
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return None;
+    }
+    let (flags, rest) = leading_u64(rest.strip_prefix(b" ")?)?;
+    let (claimed, rest) = leading_u64(rest.strip_prefix(b" ")?)?;
+    let (cas, rest) = match rest.strip_prefix(b" ") {
+        Some(rest) => {
+            let (cas, rest) = leading_u64(rest)?;
+            (Some(cas), rest)
+        }
+        None => (None, rest),
     };
-    let line = &buf[..line_len - 2];
-    let frame = match line.strip_prefix(b"VALUE ") {
-        Some(fields) => Some(value_header(line, line_len, fields, max_value_len)?),
-        None => None,
+    let flags = u32::try_from(flags).ok()?;
+    Some((
+        ValueFields {
+            key,
+            flags,
+            claimed,
+            cas,
+        },
+        rest,
+    ))
+}
+
+/// The `VALUE` header that starts `buf` (which starts with `VALUE `), and its line's length
+/// with its `\r\n`.
+///
+/// A well-formed header is read straight from the buffer: it ends where its last field does,
+/// so its line's end need not be looked for first. Anything else is judged by its whole line,
+/// as every other reply is, so that it is incomplete, too long or malformed exactly as that
+/// line is; the same field reader decides both ways.
+fn value_header(
+    buf: &[u8],
+    max_value_len: usize,
+) -> Result<Status<ValueHeader<'_>>, ProtocolError> {
+    let (fields, line_len) = match value_fields(&buf[VALUE.len()..]) {
+        Some((fields, rest)) if rest.starts_with(b"\r\n") => (fields, buf.len() - rest.len() + 2),
+        _ => match value_fields_by_line(buf)? {
+            Status::Complete { frame, len } => (frame, len),
+            Status::Incomplete => return Ok(Status::Incomplete),
+        },
     };
-    Ok(Status::Complete {
+    checked_header(buf, fields, line_len, max_value_len).map(|frame| Status::Complete {
         frame,
         len: line_len,
     })
 }
 
-/// The fields of a `VALUE` header line (`line`, `line_len` long with its `\r\n`), `fields`
-/// being what follows `VALUE `.
-fn value_header<'a>(
-    line: &'a [u8],
+/// [`value_fields`] of the `VALUE` line that starts `buf`, found first: how any header that is
+/// not read straight from the buffer is judged.
+fn value_fields_by_line(buf: &[u8]) -> Result<Status<ValueFields<'_>>, ProtocolError> {
+    let Some(line_len) = line_end(buf)? else {
+        return Ok(Status::Incomplete);
+    };
+    match value_fields(&buf[VALUE.len()..line_len - 2]) {
+        Some((frame, [])) => Ok(Status::Complete {
+            frame,
+            len: line_len,
+        }),
+        _ => Err(ProtocolError::new(
+            ProtocolErrorKind::MalformedLine,
+            &buf[..line_len - 2],
+        )),
+    }
+}
+
+/// The header `fields` make, its line `line_len` long at the start of `buf`, once its claimed
+/// length is checked against `max_value_len` and the frame's length is representable.
+fn checked_header<'a>(
+    buf: &[u8],
+    fields: ValueFields<'a>,
     line_len: usize,
-    fields: &'a [u8],
     max_value_len: usize,
 ) -> Result<ValueHeader<'a>, ProtocolError> {
-    let malformed = || ProtocolError::new(ProtocolErrorKind::MalformedLine, line);
-    // One pass left to right: the key ends at the first byte no key may hold, which must be
-    // the space before the flags, and each number ends where its digits do. (Split into
-    // fields and then checked, the same line cost about three times as many instructions,
-    // and every value of a multi-get pays it.)
-    let key_len = super::scan::key_end(fields).ok_or_else(malformed)?;
-    let (key, rest) = fields.split_at(key_len);
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(malformed());
-    }
-    let rest = rest.strip_prefix(b" ").ok_or_else(malformed)?;
-    let (flags, rest) = leading_u64(rest).ok_or_else(malformed)?;
-    let rest = rest.strip_prefix(b" ").ok_or_else(malformed)?;
-    let (claimed, rest) = leading_u64(rest).ok_or_else(malformed)?;
-    let cas = match rest {
-        [] => None,
-        [b' ', cas @ ..] => Some(parse_u64(cas).ok_or_else(malformed)?),
-        _ => return Err(malformed()),
-    };
-    let flags = u32::try_from(flags).map_err(|_| malformed())?;
+    let ValueFields {
+        key,
+        flags,
+        claimed,
+        cas,
+    } = fields;
     let too_long = || {
         let kind = ProtocolErrorKind::ValueTooLong {
             claimed,
             limit: max_value_len,
         };
-        ProtocolError::new(kind, line)
+        ProtocolError::new(kind, &buf[..line_len - 2])
     };
     if claimed > max_value_len as u64 {
         return Err(too_long());
@@ -454,19 +525,21 @@ fn value_header<'a>(
     })
 }
 
-fn parse_value<'a>(
-    buf: &'a [u8],
-    line_len: usize,
-    header: &'a [u8],
-    max_value_len: usize,
-) -> Result<Status<Reply<'a>>, ProtocolError> {
-    let line = &buf[..line_len - 2];
-    let ValueHeader {
-        key,
-        flags,
-        cas,
-        data_len,
-    } = value_header(line, line_len, header, max_value_len)?;
+/// The `VALUE` frame that starts `buf`: its header, then its data block and `\r\n`.
+fn parse_value(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>, ProtocolError> {
+    let Status::Complete {
+        frame:
+            ValueHeader {
+                key,
+                flags,
+                cas,
+                data_len,
+            },
+        len: line_len,
+    } = value_header(buf, max_value_len)?
+    else {
+        return Ok(Status::Incomplete);
+    };
     // Cannot overflow: checked by value_header.
     let data_end = line_len + data_len;
     let frame_len = data_end + 2;
@@ -476,7 +549,7 @@ fn parse_value<'a>(
     if &buf[data_end..frame_len] != b"\r\n" {
         return Err(ProtocolError::new(
             ProtocolErrorKind::UnterminatedData,
-            line,
+            &buf[..line_len - 2],
         ));
     }
     let data = &buf[line_len..data_end];
@@ -569,4 +642,70 @@ pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
         Reply::ServerError(message) => line_with_message(buf, b"SERVER_ERROR", message),
     }
     buf.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The header as it is judged when its line's end is found first, the one way every
+    /// header was read before headers were read straight from the buffer.
+    fn header_by_line(buf: &[u8], max: usize) -> Result<Status<ValueHeader<'_>>, ProtocolError> {
+        Ok(match value_fields_by_line(buf)? {
+            Status::Complete { frame, len } => Status::Complete {
+                frame: checked_header(buf, frame, len, max)?,
+                len,
+            },
+            Status::Incomplete => Status::Incomplete,
+        })
+    }
+
+    /// Bytes that look like a `VALUE` header often enough to be one, and break it in every
+    /// way a header can break: a forbidden byte, a missing or doubled space, a bare `\n`, a
+    /// number too long, a CAS or a fifth field.
+    fn header_like() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            6 => Just(b'k'),
+            4 => Just(b' '),
+            6 => b'0'..=b'9',
+            2 => Just(b'\r'),
+            2 => Just(b'\n'),
+            1 => Just(0x7f),
+            1 => Just(0x01),
+            1 => any::<u8>(),
+        ];
+        proptest::collection::vec(byte, 0..60).prop_map(|rest| [VALUE, &rest].concat())
+    }
+
+    proptest! {
+        #[test]
+        fn a_header_read_straight_from_the_buffer_is_judged_as_its_line_is(
+            buf in header_like(),
+            max in prop_oneof![Just(usize::MAX), 0usize..100],
+        ) {
+            prop_assert_eq!(value_header(&buf, max), header_by_line(&buf, max));
+        }
+
+        #[test]
+        fn a_well_formed_header_followed_by_anything_reads_the_same(
+            key in "[!-~]{1,250}",
+            flags in any::<u32>(),
+            len in 0u64..1000,
+            cas in proptest::option::of(any::<u64>()),
+            after in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let mut buf = format!("VALUE {key} {flags} {len}").into_bytes();
+            if let Some(cas) = cas {
+                buf.extend_from_slice(format!(" {cas}").as_bytes());
+            }
+            buf.extend_from_slice(b"\r\n");
+            let line_len = buf.len();
+            buf.extend_from_slice(&after);
+            let expected = ValueHeader { key: key.as_bytes(), flags, cas, data_len: len as usize };
+            let read = value_header(&buf, usize::MAX);
+            prop_assert_eq!(&read, &header_by_line(&buf, usize::MAX));
+            prop_assert_eq!(read, Ok(Status::Complete { frame: expected, len: line_len }));
+        }
+    }
 }
