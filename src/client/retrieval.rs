@@ -442,9 +442,16 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
     /// before it. `None` if `key` was not asked for, or every occurrence of it was answered.
     /// (A key asked twice may come back twice; each `VALUE` takes one occurrence.)
     fn claim(&mut self, key: &[u8]) -> Option<usize> {
-        let position = self
-            .find(self.next..self.line.end, key)
-            .or_else(|| self.find(self.line.start..self.next, key))?;
+        // memcached answers in request order, so the next key asked is almost always the one
+        // named: tried alone first, before any scan.
+        let next = self.next;
+        let position =
+            if next < self.line.end && self.keys[next].as_ref() == key && !self.is_answered(next) {
+                next
+            } else {
+                self.find(next..self.line.end, key)
+                    .or_else(|| self.find(self.line.start..next, key))?
+            };
         let bit = position - self.line.start;
         self.answered[bit / 64] |= 1 << (bit % 64);
         self.next = position + 1;
@@ -454,16 +461,17 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
     /// The first unanswered occurrence of `key` in `range`. The key is compared first: most
     /// positions scanned are other keys, and a slice comparison rejects most of them on length.
     fn find(&self, range: Range<usize>, key: &[u8]) -> Option<usize> {
-        let answered = &*self.answered;
-        let start = self.line.start;
         self.keys[range.clone()]
             .iter()
             .zip(range)
-            .find(|&(candidate, position)| {
-                let bit = position - start;
-                candidate.as_ref() == key && answered[bit / 64] & (1 << (bit % 64)) == 0
-            })
+            .find(|&(candidate, position)| candidate.as_ref() == key && !self.is_answered(position))
             .map(|(_, position)| position)
+    }
+
+    /// Whether the occurrence at `position` in `keys` has been answered.
+    fn is_answered(&self, position: usize) -> bool {
+        let bit = position - self.line.start;
+        self.answered[bit / 64] & (1 << (bit % 64)) != 0
     }
 }
 

@@ -63,18 +63,27 @@ fn forbidden(b: u8) -> bool {
 
 /// Whether `key` holds a byte no memcached key may: a control byte, a space, or DEL.
 pub(crate) fn has_forbidden_key_byte(key: &[u8]) -> bool {
-    let (chunks, tail) = words(key);
+    let Some(last) = key.len().checked_sub(8) else {
+        return key.iter().any(|&b| forbidden(b));
+    };
     let mut seen = 0;
-    for chunk in chunks {
-        seen |= forbidden_key_bytes(word(chunk));
+    let mut at = 0;
+    while at < last {
+        seen |= forbidden_key_bytes(word_at(key, at));
+        at += 8;
     }
-    // A tail after at least one word is read as the last eight bytes, overlapping the word
-    // before: cheaper than a byte at a time, and re-reading checked bytes changes nothing.
-    if tail < key.len() && key.len() >= 8 {
-        seen |= forbidden_key_bytes(word(&key[key.len() - 8..]));
-        return seen != 0;
-    }
-    seen != 0 || key[tail..].iter().any(|&b| forbidden(b))
+    // The last word is the last eight bytes, overlapping the word before when the length is
+    // not a multiple of eight: cheaper than a tail a byte at a time, and re-reading checked
+    // bytes changes nothing.
+    seen |= forbidden_key_bytes(word_at(key, last));
+    seen != 0
+}
+
+/// The eight bytes of `bytes` from `at`, as one little-endian word.
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
 /// The position of the first byte in `bytes` that no key may hold: where a key that starts
@@ -91,7 +100,7 @@ pub(crate) fn key_end(bytes: &[u8]) -> Option<usize> {
     // the word before were clean, so its first flag is in the tail.
     if tail < bytes.len() && bytes.len() >= 8 {
         let start = bytes.len() - 8;
-        let mask = forbidden_key_bytes(word(&bytes[start..]));
+        let mask = forbidden_key_bytes(word_at(bytes, start));
         return (mask != 0).then(|| start + first_flagged(mask));
     }
     bytes[tail..]
