@@ -2,6 +2,11 @@
 
 /// Appends `n` in decimal.
 pub(crate) fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
+    // Most numbers a request carries are one digit: flags 0, no expiry, a short opaque.
+    if n < 10 {
+        buf.push(b'0' + n as u8);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
