@@ -441,6 +441,28 @@ impl Replies<'_> {
         self.next_frame::<Text, R>(f)
     }
 
+    /// Decodes frames, reading as needed, and passes each to `f` until it returns `false`:
+    /// [`Replies::next`] in one loop, for a reply of many frames (a multi-get's). Each frame
+    /// is consumed whatever `f` returns, so the stream stays in step.
+    pub(crate) fn each(
+        &mut self,
+        mut f: impl FnMut(Reply<'_>) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        let conn = &mut *self.connection;
+        loop {
+            match parse_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+                Status::Complete { frame, len } => {
+                    let more = f(frame);
+                    conn.consume(len);
+                    if !more? {
+                        return Ok(());
+                    }
+                }
+                Status::Incomplete => conn.fill(&self.bound)?,
+            }
+        }
+    }
+
     /// [`Replies::next`] for a meta command's reply.
     pub(crate) fn next_meta<R>(
         &mut self,

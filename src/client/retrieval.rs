@@ -363,16 +363,17 @@ fn read_line_items<K: AsRef<[u8]>>(
     keys: &[K],
     line: Range<usize>,
     answered: &mut Vec<u64>,
-    take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+    mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
-    read_items(|f| replies.next(f), keys, line, answered, take)
+    let mut line = LineKeys::new(keys, line, answered);
+    replies.each(|reply| line_item(&mut line, &mut take, &reply))
 }
 
 /// The frame reader one way of reading an item's data gives [`read_items`]: hands the next
 /// frame to the callback.
 type NextFrame<'f> = &'f mut dyn FnMut(Reply<'_>) -> Result<bool>;
 
-/// [`read_line_items`] over any frame reader `next`.
+/// [`read_line_items`] over any frame reader `next`, one frame per call.
 fn read_items<K: AsRef<[u8]>>(
     mut next: impl FnMut(NextFrame<'_>) -> Result<bool>,
     keys: &[K],
@@ -381,28 +382,34 @@ fn read_items<K: AsRef<[u8]>>(
     mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
     let mut line = LineKeys::new(keys, line, answered);
-    loop {
-        let more = next(&mut |reply| match &reply {
-            Reply::End => Ok(false),
-            Reply::Value(value) => {
-                let Some(position) = line.claim(value.key) else {
-                    return Err(unexpected(&reply));
-                };
-                // The key was asked for; a frame the command still cannot use (a `gets` reply
-                // without a CAS value) is malformed.
-                take(position, value).ok_or_else(|| {
-                    Error::from(ProtocolError::unexpected(
-                        ProtocolErrorKind::MalformedLine,
-                        &reply,
-                    ))
-                })?;
-                Ok(true)
-            }
-            _ => Err(unexpected(&reply)),
-        })?;
-        if !more {
-            return Ok(());
+    while next(&mut |reply| line_item(&mut line, &mut take, &reply))? {}
+    Ok(())
+}
+
+/// One frame of a retrieval line's reply, as [`read_line_items`] judges it: `Ok(true)` for a
+/// `VALUE` taken, `Ok(false)` at the line's `END`.
+fn line_item<K: AsRef<[u8]>>(
+    line: &mut LineKeys<'_, K>,
+    take: &mut impl FnMut(usize, &Value<'_>) -> Option<()>,
+    reply: &Reply<'_>,
+) -> Result<bool> {
+    match reply {
+        Reply::End => Ok(false),
+        Reply::Value(value) => {
+            let Some(position) = line.claim(value.key) else {
+                return Err(unexpected(reply));
+            };
+            // The key was asked for; a frame the command still cannot use (a `gets` reply
+            // without a CAS value) is malformed.
+            take(position, value).ok_or_else(|| {
+                Error::from(ProtocolError::unexpected(
+                    ProtocolErrorKind::MalformedLine,
+                    reply,
+                ))
+            })?;
+            Ok(true)
         }
+        _ => Err(unexpected(reply)),
     }
 }
 
