@@ -35,6 +35,7 @@ pub enum KeyError {
 /// assert!(validate_key(b"user:42").is_ok());
 /// assert_eq!(validate_key(b"x\r\nflush_all"), Err(KeyError::ForbiddenByte { byte: b'\r', index: 1 }));
 /// ```
+#[inline]
 pub fn validate_key(key: &[u8]) -> Result<(), KeyError> {
     if key.is_empty() {
         return Err(KeyError::Empty);
