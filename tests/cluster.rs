@@ -1240,7 +1240,7 @@ fn batches_fan_out_across_servers_and_a_dead_server_fails_only_its_own_keys() {
     }
     for (key, owner) in keys.iter().zip(&owner) {
         if *owner != DEAD {
-            assert_eq!(read.found.get(key).map(|i| &i.value[..]), Some(&b"one"[..]));
+            assert_eq!(read.found.get(key).map(|i| i.value), Some(&b"one"[..]));
         }
     }
 
