@@ -331,6 +331,65 @@ impl<T> Found<T> {
         }
     }
 
+    /// Adds every item of `other`, as [`Found::insert`] would one by one (an item of a key
+    /// already here replaces it). An empty map takes `other`'s buffers whole: a cluster's
+    /// first server's map becomes the call's without a copy.
+    pub(crate) fn absorb(&mut self, other: Found<T>) {
+        if self.entries.is_empty() {
+            *self = other;
+            return;
+        }
+        self.reserve(other.entries.len(), other.bytes.len());
+        for slot in &other.entries {
+            let item = &other.bytes[slot.start..slot.value().end];
+            let (key, value) = item.split_at(slot.key_len);
+            self.insert(key, value, slot.flags, slot.cas);
+        }
+    }
+
+    /// Room for `entries` more keys and `bytes` more bytes of keys and values, so that a
+    /// merge grows each buffer once at most.
+    fn reserve(&mut self, entries: usize, bytes: usize) {
+        self.bytes.reserve(bytes);
+        self.entries.reserve(entries);
+        if (self.entries.len() + entries) * 2 > self.table.len() {
+            self.table = vec![0; table_len(self.entries.len() + entries)];
+            for index in 0..self.entries.len() {
+                self.place(index);
+            }
+        }
+    }
+
+    /// Forgets the items of `keys` (those here; the others are ignored), keeping the rest in
+    /// the order found. Their bytes stay in the buffer, unused, and the index is rebuilt
+    /// once: this is for a server that failed after answering for some of its keys, which
+    /// is rare, so it need not be cheap, only not cost the maps no one removes from.
+    pub(crate) fn remove_all(&mut self, keys: &[&[u8]]) {
+        if self.entries.is_empty() || keys.is_empty() {
+            return;
+        }
+        let mut gone = vec![false; self.entries.len()];
+        let mut any = false;
+        for key in keys {
+            if let Some(index) = self.find(key, hash(self.seed, key)) {
+                gone[index] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let mut index = 0;
+        self.entries.retain(|_| {
+            index += 1;
+            !gone[index - 1]
+        });
+        self.table.fill(0);
+        for index in 0..self.entries.len() {
+            self.place(index);
+        }
+    }
+
     /// The position in `entries` of `key`, whose hash is `hash`.
     fn find(&self, key: &[u8], hash: u64) -> Option<usize> {
         if self.table.is_empty() {
@@ -755,6 +814,84 @@ mod tests {
         assert!(!found.contains_key(b"k"));
         assert!(!found.contains_key(b""));
         assert_eq!(found.keys().map(<[u8]>::to_vec).collect::<Vec<_>>(), keys);
+    }
+
+    #[test]
+    fn absorbing_a_map_adds_its_items_after_ours_and_its_repeated_keys_replace_ours() {
+        let mut ours = Found::<(Item, CasToken)>::with_capacity(2);
+        ours.insert(b"a", b"1", 1, 11);
+        ours.insert(b"b", b"2", 2, 12);
+        let mut theirs = Found::<(Item, CasToken)>::with_capacity(0);
+        for i in 0..300u32 {
+            theirs.insert(format!("t{i}").as_bytes(), &[i as u8; 3], i, u64::from(i));
+        }
+        theirs.insert(b"a", b"new", 7, 77);
+        ours.absorb(theirs);
+        assert_eq!(ours.len(), 302);
+        assert_eq!(
+            ours.get("a"),
+            Some((
+                ItemRef {
+                    value: b"new",
+                    flags: 7
+                },
+                CasToken(77)
+            ))
+        );
+        assert_eq!(&ours["b"], b"2");
+        for i in 0..300u32 {
+            let (item, token) = ours.get(format!("t{i}")).expect("absorbed");
+            assert_eq!(
+                (item.value, item.flags, token),
+                (&[i as u8; 3][..], i, CasToken(u64::from(i)))
+            );
+        }
+        let keys: Vec<Vec<u8>> = ours.keys().take(3).map(<[u8]>::to_vec).collect();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"t0".to_vec()]);
+
+        let mut empty = Found::<Item>::default();
+        let mut one = Found::<Item>::with_capacity(1);
+        one.insert(b"k", b"v", 3, 0);
+        empty.absorb(one.clone());
+        assert_eq!(empty, one);
+        one.absorb(Found::default());
+        assert_eq!(one.len(), 1);
+    }
+
+    #[test]
+    fn removing_keys_forgets_exactly_those_and_keeps_the_rest_findable_in_order() {
+        let mut found = Found::<Item>::with_capacity(0);
+        let keys: Vec<Vec<u8>> = (0..1000).map(|i| format!("key:{i}").into_bytes()).collect();
+        for (i, key) in keys.iter().enumerate() {
+            found.insert(key, key, i as u32, 0);
+        }
+        let gone: Vec<&[u8]> = keys
+            .iter()
+            .step_by(3)
+            .map(Vec::as_slice)
+            .chain([&b"never:found"[..]])
+            .collect();
+        found.remove_all(&gone);
+        let kept: Vec<&[u8]> = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .map(|(_, key)| key.as_slice())
+            .collect();
+        assert_eq!(found.len(), kept.len());
+        assert_eq!(found.keys().collect::<Vec<_>>(), kept);
+        for key in &gone {
+            assert!(!found.contains_key(key));
+        }
+        for key in &kept {
+            assert_eq!(&found[key], *key);
+        }
+        // Still a map to insert into, a removed key included.
+        found.insert(b"key:0", b"back", 9, 0);
+        assert_eq!(&found["key:0"], b"back");
+        assert_eq!(found.len(), kept.len() + 1);
+        found.remove_all(&[]);
+        Found::<Item>::default().remove_all(&gone);
     }
 
     #[test]

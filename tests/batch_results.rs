@@ -321,7 +321,7 @@ fn a_cluster_get_many_with_one_dead_server_reports_one_failure_holding_exactly_i
             assert!(!report.found.contains_key(key));
         } else {
             assert!(report.error_for(key).is_none());
-            assert_eq!(&report.found[key].value, key);
+            assert_eq!(&report.found[key], key);
         }
     }
     assert_eq!(report.found.len() + owned.len(), keys.len());

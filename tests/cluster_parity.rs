@@ -198,11 +198,11 @@ fn gets_many_returns_tokens_that_cas_accepts_and_fails_only_a_dead_servers_keys(
     let report = cluster.gets_many(&keys).unwrap();
     assert!(report.failed.is_empty());
     assert_eq!(report.found.len(), keys.len());
-    let (item, token) = &report.found[&keys[0]];
-    assert_eq!(&item.value, &keys[0]);
+    let (item, token) = report.found.get(&keys[0]).expect("every key was stored");
+    assert_eq!(item.value, keys[0].as_slice());
     assert_eq!(
         cluster
-            .cas(&keys[0], "new", *token, Expiry::after_secs(60))
+            .cas(&keys[0], "new", token, Expiry::after_secs(60))
             .unwrap(),
         CasOutcome::Stored
     );
@@ -222,8 +222,9 @@ fn gets_many_returns_tokens_that_cas_accepts_and_fails_only_a_dead_servers_keys(
         failure.error
     );
     assert_eq!(failure.keys, keys[3..6]);
-    let found: HashSet<&Vec<u8>> = report.found.keys().collect();
-    assert_eq!(found, keys[..3].iter().chain(&keys[6..]).collect());
+    let found: HashSet<&[u8]> = report.found.keys().collect();
+    let expected = keys[..3].iter().chain(&keys[6..]).map(Vec::as_slice);
+    assert_eq!(found, expected.collect());
 }
 
 #[test]

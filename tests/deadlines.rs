@@ -336,8 +336,8 @@ fn a_cluster_read_beside_servers_hanging_at_connect_finds_the_healthy_keys_in_on
     for key in &keys {
         if on_healthy(key) {
             assert_eq!(
-                report.found.get(key).map(|item| &item.value),
-                Some(key),
+                report.found.get(key).map(|item| item.value),
+                Some(key.as_slice()),
                 "{}",
                 String::from_utf8_lossy(key)
             );

@@ -195,7 +195,10 @@ fn cluster_get_many_through_the_proxy_returns_exactly_what_was_stored() {
         report.failed_keys().count(),
         report.failed.first()
     );
-    assert!(report.found == stored, "Cluster::get_many differs");
+    assert!(
+        report.found.into_inner() == stored,
+        "Cluster::get_many differs"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Batches across servers: keys split by server, one pipeline per server, run concurrently
 //! on scoped threads, results merged back in input order.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 
 use std::time::Instant;
@@ -14,16 +14,21 @@ use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
 use crate::client::{fits_one_window, Client};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
+use crate::found::{Found, FoundItem};
 use crate::item::{CasToken, Item, StoreOutcome};
 use crate::protocol::validate_key;
 
 /// What [`Cluster::get_many`] (or, with `T = (Item, CasToken)`, [`Cluster::gets_many`])
 /// found: the items, and each server that failed with the keys it was to read. A key found
 /// nowhere and failed nowhere is a miss.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GetManyReport<T = Item> {
-    /// The items found, by key.
-    pub found: HashMap<Vec<u8>, T>,
+    /// The items found, by key: the same one-buffer map [`Client::get_many`] returns, filled
+    /// from every server's replies as they are read, with no allocation per item.
+    /// `found["k"]` is the value's bytes, `found.get("k")` an [`ItemRef`](crate::ItemRef)
+    /// (with its [`CasToken`], for `gets_many`), and [`Found::into_inner`] a `HashMap` of
+    /// owned items.
+    pub found: Found<T>,
     /// The servers that could not be read (down, unreachable, or failed mid-reply), one entry
     /// each, in no particular order.
     pub failed: Vec<ServerFailure>,
@@ -51,9 +56,18 @@ pub struct ServerFailure {
 impl<T> Default for GetManyReport<T> {
     fn default() -> Self {
         Self {
-            found: HashMap::new(),
+            found: Found::default(),
             failed: Vec::new(),
         }
+    }
+}
+
+impl<T: FoundItem> fmt::Debug for GetManyReport<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetManyReport")
+            .field("found", &self.found)
+            .field("failed", &self.failed)
+            .finish()
     }
 }
 
@@ -79,9 +93,7 @@ impl<T> GetManyReport<T> {
     /// Records that `server` failed with `error` for all of `keys`, none of which then counts
     /// as found (a server that failed mid-reply may have delivered some before).
     fn fail(&mut self, server: &str, keys: &[&[u8]], error: Error) {
-        for key in keys {
-            self.found.remove(*key);
-        }
+        self.found.remove_all(keys);
         self.failed.push(ServerFailure {
             server: server.to_owned(),
             error,
@@ -139,31 +151,21 @@ impl Cluster {
                 self.get_many_from_one_thread(&ring, shares, started, &mut report);
                 return;
             }
-            // Owned items straight from the read buffer: a `Found` would hold them in its one
-            // buffer, only for each to be copied out again into the report's map.
-            let read = |client: &mut Client, group: &[&[u8]]| {
-                let mut items = Vec::with_capacity(group.len());
-                client
-                    .get_many_with(group, |at, value, flags| {
-                        let item = Item {
-                            value: value.to_vec(),
-                            flags,
-                        };
-                        items.push((group[at].to_vec(), item));
-                    })
-                    .map(|()| items)
-            };
+            // Each server's items in a map of its own (the threads cannot share one); the
+            // first becomes the report's, the others are copied in, item by item, without an
+            // allocation each.
+            let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
             let answered = |_: &_| Verdict::Answered;
             for (server, group, result) in
                 self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
             {
                 match result {
-                    Ok(found) => report.found.extend(found),
+                    Ok(found) => report.found.absorb(found),
                     Err(error) => report.fail(ring.addr(server), &group, error),
                 }
             }
         });
-        report.found.extend(from_gutter.found);
+        report.found.absorb(from_gutter.found);
         report.failed.extend(from_gutter.failed);
         Ok(report)
     }
@@ -177,10 +179,10 @@ impl Cluster {
     /// # let cluster = Cluster::builder([addr.as_str()]).build()?;
     /// cluster.set("doc:fan:gets", "1", Expiry::after_secs(60))?;
     /// let report = cluster.gets_many(&["doc:fan:gets", "doc:fan:missing"])?;
-    /// let (item, token) = &report.found[b"doc:fan:gets".as_slice()];
-    /// let outcome = cluster.cas("doc:fan:gets", "2", *token, Expiry::after_secs(60))?;
+    /// let (item, token) = report.found.get("doc:fan:gets").expect("just stored");
+    /// assert_eq!(item.value, b"1");
+    /// let outcome = cluster.cas("doc:fan:gets", "2", token, Expiry::after_secs(60))?;
     /// assert_eq!(outcome, CasOutcome::Stored);
-    /// # assert_eq!(item.value, b"1");
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn gets_many<K: AsRef<[u8]> + Sync>(
@@ -222,12 +224,12 @@ impl Cluster {
                 answered,
             ) {
                 match result {
-                    Ok(found) => report.found.extend(found.into_inner()),
+                    Ok(found) => report.found.absorb(found),
                     Err(error) => report.fail(ring.addr(server), &group, error),
                 }
             }
         });
-        report.found.extend(from_gutter.found);
+        report.found.absorb(from_gutter.found);
         report.failed.extend(from_gutter.failed);
         Ok(report)
     }
@@ -370,7 +372,13 @@ impl Cluster {
         started: Instant,
         report: &mut GetManyReport,
     ) {
-        let mut sent = Vec::new();
+        // One map for every server's items, sized for all the keys up front: each item read
+        // is copied once, from the read buffer into it. Only failures were reported yet, and
+        // they found nothing.
+        debug_assert!(report.found.is_empty());
+        let keys: usize = shares.iter().map(|share| share.group.len()).sum();
+        report.found = Found::with_capacity(keys);
+        let mut sent = Vec::with_capacity(shares.len());
         for Share {
             mut lease,
             group: keys,
@@ -389,11 +397,7 @@ impl Cluster {
         for (mut lease, keys, lines) in sent {
             let found = &mut report.found;
             let result = lease.client.receive_get_many(&keys, lines, |index, value| {
-                let item = Item {
-                    value: value.data.to_vec(),
-                    flags: value.flags,
-                };
-                found.insert(keys[index].to_vec(), item);
+                found.insert(keys[index], value.data, value.flags, 0);
                 Some(())
             });
             self.record(ring, lease.index, lease.admission, result.as_ref().err());
@@ -579,7 +583,14 @@ impl Cluster {
         items: impl IntoIterator<Item = I>,
         server: impl Fn(&I) -> usize,
     ) -> Vec<Vec<I>> {
-        let mut groups: Vec<Vec<I>> = (0..ring.nodes.len()).map(|_| Vec::new()).collect();
+        let items = items.into_iter();
+        let servers = ring.nodes.len();
+        // Room for an even share and a quarter more, so that the usual uneven split grows no
+        // group, or once; a few items per server are left to grow as they come, since a
+        // server owning none of them would be given room for nothing.
+        let share = items.size_hint().0.div_ceil(servers.max(1));
+        let room = if share >= 16 { share + share / 4 } else { 0 };
+        let mut groups: Vec<Vec<I>> = (0..servers).map(|_| Vec::with_capacity(room)).collect();
         for item in items {
             groups[server(&item)].push(item);
         }

@@ -597,7 +597,7 @@ impl Cluster {
             let Ok(read) = read(&gutter.cluster, &group.group) else {
                 continue;
             };
-            report.found.extend(read.found);
+            report.found.absorb(read.found);
             for failure in read.failed {
                 report.failed.push(owners_failure(ring, &group, failure));
             }
