@@ -3,7 +3,7 @@
 //! once; a cluster that keeps a server with a wrong password up; and the password never
 //! stored as an item, nor shown in `Debug` output or error text.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::thread;
