@@ -1,7 +1,7 @@
 //! Server-wide commands (`flush_all`, `version`, `stats`, `verbosity`, `quit`) against a real
 //! memcached. Tests that flush or read server-wide counters use a private server.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::thread;

@@ -8,7 +8,7 @@
 //! Set `ALLOC_BACKTRACE=1` to capture a backtrace of the first allocation inside each
 //! measured region; a failing assertion then prints where it came from.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::backtrace::Backtrace;

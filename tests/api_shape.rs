@@ -3,7 +3,7 @@
 //! flags, ported TTLs, `found["key"]`, one builder shape for `Client`, `Pool` and `Cluster`,
 //! and server lists parsed from text. Each compiles and runs against a real memcached.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `incr` and `decr` against a real memcached.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use memcache_sync::{Client, Error, Expiry, StoreOptions};
 use support::{shared_server, unique_key};

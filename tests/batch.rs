@@ -3,7 +3,7 @@
 //! validation and server errors, and batches cut short by a frozen or killed server, where
 //! nothing may be reported done that the server did not confirm.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::thread;

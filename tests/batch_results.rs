@@ -2,7 +2,7 @@
 //! `BatchError` naming the first failure otherwise, `?` into `Error::Batch`, counts that
 //! account for every item of the input, and `Cluster::get_many`'s one failure per server.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashSet;
 use std::thread;

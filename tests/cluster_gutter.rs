@@ -3,7 +3,7 @@
 //! the server is back. Checked by reading each server directly, and through the `Observer`'s
 //! events and the `log` lines.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

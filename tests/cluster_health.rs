@@ -3,7 +3,7 @@
 //! fast; a batch probe that sends nothing, or a `with_key` probe whose closure asks the server
 //! nothing, does not mark a server up.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

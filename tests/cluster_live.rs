@@ -6,7 +6,7 @@
 //!
 //! Where a key landed is checked by reading every server directly, not through the cluster.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //!
 //! Where the servers hold a key is checked over raw TCP, never through the client under test.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use memcache_sync::{
     CasOutcome, Client, Cluster, ClusterBuilder, Config, Entry, Error, Expiry, Failover,
     HealthConfig, StoreOptions, StoreOutcome,
 };
-use support::{raw_exchange, unique_key, Memcached};
+use support::{raw_get, unique_key, Memcached};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -63,22 +63,6 @@ fn keys_per_server(cluster: &Cluster, prefix: &str, n: usize) -> Vec<Vec<u8>> {
         }
     }
     keys.concat()
-}
-
-fn raw_get(addr: &str, key: &[u8]) -> Option<Vec<u8>> {
-    let mut request = b"get ".to_vec();
-    request.extend_from_slice(key);
-    request.extend_from_slice(b"\r\n");
-    let reply = raw_exchange(addr, &request, b"END\r\n");
-    let header_end = reply.windows(2).position(|w| w == b"\r\n")?;
-    let header = std::str::from_utf8(&reply[..header_end]).ok()?;
-    let length: usize = header
-        .strip_prefix("VALUE ")?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()?;
-    Some(reply[header_end + 2..header_end + 2 + length].to_vec())
 }
 
 /// Kills server `dead` and lets `cluster` mark it down through a call for one of its keys.

@@ -3,7 +3,7 @@
 //! own, a flapping server's growing backoff, and the failover budget. Each is checked through
 //! the calls' results, the `Observer`'s events and the `log` lines.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;

@@ -6,7 +6,7 @@
 //! Elapsed times are asserted as bounds (timeout plus a margin for a loaded, shared machine),
 //! never as speeds.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use support::timed;
 

@@ -6,7 +6,7 @@
 //! own threads do not blur the numbers. The counters are global, so the tests take turns
 //! through a mutex and pass whatever `--test-threads` is.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

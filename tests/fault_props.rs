@@ -10,7 +10,7 @@
 //! request's answer (see the README's Timeouts). The cases the check before every request
 //! does catch are pinned in `tests/faults.rs` (`late_unsolicited_*`) and `tests/deadlines.rs`.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -11,7 +11,7 @@
 //!
 //! Connection 0 is the client's eager connect in `Client::connect_with`; it carries the fault.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use support::timed;
 

@@ -1,14 +1,17 @@
 //! Proves the test harness itself, using raw TCP only (never the crate), so a
 //! failure here points at the harness or the environment, not the client.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{raw_exchange, raw_stats, shared_server, unique_key, Memcached};
+use support::{
+    dead_addr, raw_exchange, raw_get, raw_get_many, raw_set, raw_stats, shared_server, unique_key,
+    Memcached,
+};
 
 fn version(addr: &str) -> Vec<u8> {
     raw_exchange(addr, b"version\r\n", b"\r\n")
@@ -40,6 +43,32 @@ fn raw_stats_reports_the_servers_own_pid() {
     let stats = raw_stats(&server.addr());
     assert_eq!(stats["pid"], server.pid().to_string());
     assert!(stats["version"].starts_with("1.6"), "{stats:?}");
+}
+
+#[test]
+fn raw_get_many_reads_back_every_raw_set_across_requests_and_leaves_misses_out() {
+    let server = shared_server();
+    let addr = server.addr();
+    // More keys than one raw `get` asks for, and values with line ends inside: the reply is
+    // read by the lengths it states, not split into lines.
+    let keys: Vec<Vec<u8>> = (0..100).map(|_| unique_key("harness-raw-")).collect();
+    let value = |i: usize| format!("v{i}\r\nVALUE x 0 1\r\n").into_bytes();
+    for (i, key) in keys.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+        raw_set(&addr, key, &value(i));
+    }
+    let held = raw_get_many(&addr, &keys);
+    assert_eq!(held.len(), 66, "every stored key, no missed one");
+    for (i, key) in keys.iter().enumerate() {
+        let expected = (i % 3 != 0).then(|| value(i));
+        assert_eq!(held.get(key), expected.as_ref(), "key {i}");
+        assert_eq!(raw_get(&addr, key), expected, "key {i}");
+    }
+}
+
+#[test]
+fn dead_addr_refuses_connections() {
+    let err = TcpStream::connect(dead_addr()).expect_err("someone listens on a dead address");
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
 }
 
 #[test]
@@ -91,12 +120,8 @@ fn frozen_server_can_be_killed() {
 fn restarted_server_answers_on_the_same_port_without_old_data() {
     let mut server = Memcached::start();
     let (port, old_pid) = (server.port(), server.pid());
-    let key = String::from_utf8(unique_key("harness-restart-")).unwrap();
-    let set = format!("set {key} 0 0 1\r\nx\r\n");
-    assert_eq!(
-        raw_exchange(&server.addr(), set.as_bytes(), b"\r\n"),
-        b"STORED\r\n"
-    );
+    let key = unique_key("harness-restart-");
+    raw_set(&server.addr(), &key, b"x");
 
     server.kill();
     server.restart();
@@ -104,11 +129,7 @@ fn restarted_server_answers_on_the_same_port_without_old_data() {
     assert_eq!(server.port(), port);
     assert_ne!(server.pid(), old_pid);
     assert!(version(&server.addr()).starts_with(b"VERSION "));
-    let get = format!("get {key}\r\n");
-    assert_eq!(
-        raw_exchange(&server.addr(), get.as_bytes(), b"END\r\n"),
-        b"END\r\n"
-    );
+    assert_eq!(raw_get(&server.addr(), &key), None);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! scripted server that sends a reply in pieces, so the read path is exercised across many
 //! reads, within and past its deadline.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

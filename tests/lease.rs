@@ -2,7 +2,7 @@
 //! after a delete, the waiters' bounded wait, hits that never load, and stale values served
 //! while one caller refreshes an invalidated key.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! `Lock` against a real memcached: two owners, expiry and takeover, refusals to a non-owner,
 //! a server restart, the bounded wait, and the same over a `Cluster`.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The meta commands on `Client` and `Cluster` against a real memcached (1.6.18), and the
 //! replies memcached cannot produce from a scripted server.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::time::Duration;
 

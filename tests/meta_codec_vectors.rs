@@ -6,7 +6,7 @@
 //!
 //! Everything but the replay needs no server and runs in milliseconds.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

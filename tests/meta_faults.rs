@@ -15,7 +15,7 @@
 //! Connection 0 is the client's eager connect in `Client::connect_with`; it carries the fault,
 //! every later connection is healthy.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::time::Duration;
 

@@ -6,11 +6,11 @@
 //! Server-side counters are read over a persistent raw TCP connection ([`StatsProbe`]), so the
 //! probe itself adds no connection churn and a known number of bytes to what is measured.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use memcache_sync::{Config, Error, Expiry, Item, Phase, Pool, PoolConfig};
 use support::fault_server::{Fault, FaultServer};
-use support::{raw_exchange, raw_stats, unique_key, Memcached};
+use support::{dead_addr, raw_set, raw_stats, unique_key, Memcached};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 const READ_TIMEOUT: Duration = Duration::from_millis(300);
@@ -37,27 +37,6 @@ fn item(value: &[u8]) -> Option<Item> {
         value: value.to_vec(),
         flags: 0,
     })
-}
-
-/// A loopback port nobody listens on (bound, then released).
-fn dead_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    drop(listener);
-    addr
-}
-
-/// Stores `value` under `key` without the client under test.
-fn raw_set(addr: &str, key: &[u8], value: &[u8]) {
-    let mut request = format!(
-        "set {} 0 0 {}\r\n",
-        String::from_utf8_lossy(key),
-        value.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(value);
-    request.extend_from_slice(b"\r\n");
-    assert_eq!(raw_exchange(addr, &request, b"\r\n"), b"STORED\r\n");
 }
 
 /// One persistent raw connection that reads `stats`: opened before the pool opens anything,

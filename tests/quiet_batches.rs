@@ -4,7 +4,7 @@
 //! a scripted server for what memcached never does (a reply naming no item in flight, a close
 //! just before `MN`).
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

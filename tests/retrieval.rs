@@ -1,7 +1,7 @@
 //! Retrieval commands (`get`, `get_into`, `gets`, `get_many`, `gets_many`, `gat`, `gats`)
 //! against a real memcached.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::time::Duration;
 

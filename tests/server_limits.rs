@@ -1,7 +1,7 @@
 //! memcached's own limits, hit for real: memory with evictions forbidden, a small item size,
 //! and the connection limit. Each gives a typed error at once, and the client stays usable.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::time::{Duration, Instant};
 

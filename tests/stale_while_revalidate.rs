@@ -3,7 +3,7 @@
 //! flagged after `md … I`, refreshes refused after a delete or an invalidate, and failed
 //! refreshes that leave the cache as useful as they found it.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

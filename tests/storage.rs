@@ -2,7 +2,7 @@
 //! `touch`, the values and flags they carry, value size limits and expiration times, all
 //! against a real memcached.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

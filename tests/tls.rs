@@ -3,7 +3,7 @@
 //! reuse of sessions, each certificate failure and each refusal of a client certificate as
 //! its typed error, and a silent or stalled handshake as a connect timeout.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -11,7 +11,7 @@
 //! command was not applied. The last tests pin the README's claims about nutcracker's
 //! settings.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

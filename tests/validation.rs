@@ -3,7 +3,7 @@
 //! is checked on the server itself: a private memcached's `bytes_read` and command counters,
 //! read over raw TCP, must show that nothing of the refused call arrived.
 
-mod support;
+use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
