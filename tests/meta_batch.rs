@@ -123,6 +123,45 @@ fn a_key_asked_twice_is_read_twice_and_found_once() {
 }
 
 #[test]
+fn the_callback_form_lends_each_hit_its_own_value_with_its_keys_position() {
+    let server = Memcached::start();
+    let mut c = client(&server.addr());
+    let p = prefix("mgm:with:");
+    let keys: Vec<Vec<u8>> = (0..5).map(|i| format!("{p}{i}").into_bytes()).collect();
+    // Long, short, missing, long, empty: the lent item's reused value must never keep bytes
+    // of an earlier, longer one.
+    let values: [Option<&[u8]>; 5] = [
+        Some(&[b'a'; 300]),
+        Some(b"b"),
+        None,
+        Some(&[b'c'; 50]),
+        Some(b""),
+    ];
+    for (key, value) in keys.iter().zip(values) {
+        if let Some(value) = value {
+            store(&mut c, key, value, 9);
+        }
+    }
+    let asked = [&keys[0], &keys[1], &keys[2], &keys[3], &keys[4], &keys[1]];
+    let mut seen = Vec::new();
+    let options = MetaGetOptions::new().return_client_flags();
+    c.meta_get_many_with(&asked, &options, |index, item| {
+        assert_eq!(item.flags, Some(9));
+        seen.push((index, item.value.clone().unwrap()));
+    })
+    .unwrap();
+    let expected: Vec<(usize, Vec<u8>)> = [0, 1, 3, 4, 5]
+        .into_iter()
+        .map(|at| {
+            let key = asked[at];
+            let i = keys.iter().position(|k| k == key).unwrap();
+            (at, values[i].unwrap().to_vec())
+        })
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
 fn base64_keys_with_spaces_and_line_ends_are_found_by_their_raw_bytes() {
     let server = Memcached::start();
     let mut c = client(&server.addr());

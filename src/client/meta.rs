@@ -108,33 +108,47 @@ pub(super) fn get_request<'a>(
 /// value was asked for and `HD` when it was not; the other one would be a hit with no value
 /// for a caller who asked for it (or a value nobody asked for), so it answers some other
 /// request.
-pub(super) fn get_outcome(
-    r: &MetaResponse<'_>,
-    options: &MetaGetOptions,
-) -> Option<Option<MetaItem>> {
+fn get_outcome(r: &MetaResponse<'_>, options: &MetaGetOptions) -> Option<Option<MetaItem>> {
+    is_hit(r, options).map(|hit| hit.then(|| meta_item(r)))
+}
+
+/// Whether a reply to an `mg` sent with `options` is a hit (`Some(false)`: a miss), or `None`
+/// if it answers no such `mg`: see [`get_outcome`].
+pub(super) fn is_hit(r: &MetaResponse<'_>, options: &MetaGetOptions) -> Option<bool> {
     match r.code {
-        ReturnCode::Value if options.value => Some(Some(meta_item(r))),
-        ReturnCode::Success if !options.value => Some(Some(meta_item(r))),
-        ReturnCode::Miss => Some(None),
+        ReturnCode::Value if options.value => Some(true),
+        ReturnCode::Success if !options.value => Some(true),
+        ReturnCode::Miss => Some(false),
         _ => None,
     }
 }
 
 /// A hit, owned: the value copied out of the read buffer, and the metadata that came with it.
-fn meta_item(r: &MetaResponse<'_>) -> MetaItem {
+pub(super) fn meta_item(r: &MetaResponse<'_>) -> MetaItem {
+    let mut item = MetaItem::default();
+    fill_item(&mut item, r);
+    item
+}
+
+/// Makes `item` the hit `r`, reusing the room its value already has.
+pub(super) fn fill_item(item: &mut MetaItem, r: &MetaResponse<'_>) {
     let f = &r.flags;
-    MetaItem {
-        value: r.value.map(<[u8]>::to_vec),
-        flags: f.client_flags,
-        cas: f.cas.map(CasToken),
-        ttl: f.ttl,
-        size: f.size,
-        hit_before: f.hit_before,
-        last_access: f.last_access,
-        stale: f.stale,
-        win: f.won,
-        already_won: f.win_already_sent,
+    match (r.value, &mut item.value) {
+        (Some(value), Some(kept)) => {
+            kept.clear();
+            kept.extend_from_slice(value);
+        }
+        (value, kept) => *kept = value.map(<[u8]>::to_vec),
     }
+    item.flags = f.client_flags;
+    item.cas = f.cas.map(CasToken);
+    item.ttl = f.ttl;
+    item.size = f.size;
+    item.hit_before = f.hit_before;
+    item.last_access = f.last_access;
+    item.stale = f.stale;
+    item.win = f.won;
+    item.already_won = f.win_already_sent;
 }
 
 fn request_error(error: MetaError) -> Error {

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::meta::{get_outcome, get_request};
+use super::meta::{fill_item, get_request, is_hit, meta_item};
 use super::pipeline::READ_WINDOW_BYTES;
 use super::quiet::request_error;
 use super::Client;
@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::meta_types::{MetaGetOptions, MetaItem};
 use crate::protocol::meta::{check_key, Echo, MetaResponse};
 use crate::protocol::{ProtocolError, ProtocolErrorKind};
+
+/// The most hits [`Client::meta_get_many`] reserves room for before any has come.
+const MAX_RESERVED_HITS: usize = 4096;
 
 /// # Meta batches
 ///
@@ -81,20 +84,59 @@ impl Client {
         keys: &[K],
         options: &MetaGetOptions,
     ) -> Result<HashMap<Vec<u8>, MetaItem>> {
-        let mut found = HashMap::new();
-        self.meta_get_each(keys, options, |index, item| {
-            found.insert(keys[index].as_ref().to_vec(), item);
+        // Room for every key up to a bound: a batch of hits then never rehashes its keys, and
+        // one of many misses does not reserve for them all.
+        let mut found = HashMap::with_capacity(keys.len().min(MAX_RESERVED_HITS));
+        self.meta_get_each(keys, options, |index, response| {
+            found.insert(keys[index].as_ref().to_vec(), meta_item(response));
         })?;
         Ok(found)
     }
 
-    /// The engine of [`Client::meta_get_many`]: hands each hit to `hit` with the position of
-    /// its key in `keys`, as it is read.
+    /// Like [`Client::meta_get_many`], without a map or an allocation per hit: each hit is
+    /// lent to `found` as it is read, with the position of its key in `keys`. The item lent
+    /// is one reused for every hit, its value's room kept, so a batch allocates only when a
+    /// value is longer than every one before it. Keys not handed over are misses. If the
+    /// call fails part-way, `found` has already seen the hits read before the failure (each
+    /// one its own key's). A key asked for twice is handed over twice.
+    ///
+    /// ```
+    /// use memcache_sync::{Client, MetaGetOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let mut client = Client::connect(&addr)?;
+    /// client.meta_set("doc:mg_many_with:a", "12", &MetaSetOptions::new())?;
+    /// client.meta_set("doc:mg_many_with:b", "30", &MetaSetOptions::new())?;
+    /// let keys = ["doc:mg_many_with:a", "doc:mg_many_with:missing", "doc:mg_many_with:b"];
+    /// let mut total = 0;
+    /// client.meta_get_many_with(&keys, &MetaGetOptions::new().return_cas(), |index, item| {
+    ///     assert_ne!(index, 1);
+    ///     assert!(item.cas.is_some());
+    ///     let value = item.value.as_deref().expect("asked for");
+    ///     total += std::str::from_utf8(value).unwrap().parse::<u32>().unwrap();
+    /// })?;
+    /// assert_eq!(total, 42);
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_get_many_with<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+        options: &MetaGetOptions,
+        mut found: impl FnMut(usize, &MetaItem),
+    ) -> Result<()> {
+        let mut item = MetaItem::default();
+        self.meta_get_each(keys, options, |index, response| {
+            fill_item(&mut item, response);
+            found(index, &item);
+        })
+    }
+
+    /// The engine of the meta batches: hands each hit's reply to `hit` with the position of
+    /// its key in `keys`, as it is read, once its opaque and key echo are checked.
     fn meta_get_each<K: AsRef<[u8]>>(
         &mut self,
         keys: &[K],
         options: &MetaGetOptions,
-        mut hit: impl FnMut(usize, MetaItem),
+        mut hit: impl FnMut(usize, &MetaResponse<'_>),
     ) -> Result<()> {
         refuse_in_batch(options)?;
         for key in keys {
@@ -123,8 +165,8 @@ impl Client {
                     return Some(Err(error.into()));
                 }
                 // memcached hides a quiet miss; one that came anyway is still a miss.
-                if let Some(item) = get_outcome(response, options)? {
-                    hit(index, item);
+                if is_hit(response, options)? {
+                    hit(index, response);
                 }
                 Some(Ok(()))
             },
