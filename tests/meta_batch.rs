@@ -484,7 +484,8 @@ fn assert_protocol_error(
 ) {
     match result {
         Err(Error::Protocol(e)) => assert_eq!(e.kind, kind, "{e:?}"),
-        other => panic!("expected a protocol error, got {other:?}"),
+        Ok(found) => panic!("expected a protocol error, got {} hits", found.len()),
+        Err(other) => panic!("expected a protocol error, got {other:?}"),
     }
 }
 
@@ -563,4 +564,45 @@ fn a_hit_after_the_windows_mn_never_answers_the_next_call() {
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[0].len(), 3, "{requests:?}");
+}
+
+#[test]
+fn a_stray_hit_from_an_earlier_window_never_answers_the_key_now_at_its_position() {
+    // Enough keys for several windows; every one stored, its value naming its key.
+    let keys: Vec<Vec<u8>> = (0..2000)
+        .map(|i| format!("mgmfault:window:{i:05}").into_bytes())
+        .collect();
+    let fill = |server: &FaultServer, skip: Option<usize>| {
+        for (i, key) in keys.iter().enumerate() {
+            if Some(i) != skip {
+                server.insert(key, key);
+            }
+        }
+    };
+    // Where the first window's `mn` falls, from a healthy run of the same batch.
+    let healthy = FaultServer::start(vec![Fault::Healthy]);
+    fill(&healthy, None);
+    let found = client(&healthy.addr())
+        .meta_get_many(&keys, &MetaGetOptions::new())
+        .unwrap();
+    assert_eq!(found.len(), keys.len());
+    let requests = &healthy.requests()[0];
+    let first_mn = requests.iter().position(|r| r == "mn").unwrap();
+    assert!(first_mn < keys.len() / 2, "several windows: {first_mn}");
+    // Now the first window's `MN` is followed by a second, stray hit for its first key with
+    // position 0's opaque. Position 0 of the next window is another key, and a miss: no
+    // reply of its own comes after the stray one to show that it is out of order, so only
+    // the key echo tells them apart.
+    let mut stray = b"MN\r\n".to_vec();
+    stray.extend_from_slice(format!("VA {} k", keys[0].len()).as_bytes());
+    stray.extend_from_slice(&keys[0]);
+    stray.extend_from_slice(b" O0\r\n");
+    stray.extend_from_slice(&keys[0]);
+    stray.extend_from_slice(b"\r\n");
+    let faulty = FaultServer::start(vec![Fault::After(first_mn, Box::new(Fault::Reply(stray)))]);
+    fill(&faulty, Some(first_mn));
+    let mut c = client(&faulty.addr());
+    let result = c.meta_get_many(&keys, &MetaGetOptions::new());
+    assert_protocol_error(result, ProtocolErrorKind::UnsolicitedData);
+    assert!(!c.is_connected());
 }
