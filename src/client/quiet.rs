@@ -1,5 +1,6 @@
 //! Quiet batches: store, delete and touch batches as quiet meta commands, each window closed
-//! by `mn` (see [`Config::with_quiet_batches`](crate::Config::with_quiet_batches)).
+//! by `mn` (see [`Config::with_quiet_batches`](crate::Config::with_quiet_batches)), and the
+//! meta batch reads (`meta_get_many`, see the meta_batch module).
 //!
 //! With `q`, memcached answers an `ms`/`md` only when it did not succeed, and an `mg` only
 //! when it hit; `MN` answers the `mn` after the last command, once every command before it has
@@ -8,7 +9,8 @@
 //! for a touch, missed) only when `MN` arrives. The engine, windows and bounds are the
 //! classic pipeline's; only the reply reader differs. Their bound holds as it is: a failure
 //! reply (`NS O1a`) is no longer than the classic reply to the same command (`NOT_STORED`),
-//! and a success has none, so the replies to a window in flight stay short.
+//! and a success has none, so the replies to a window in flight stay short. A read's hits are
+//! as long as a classic `get`'s, so reads go in the classic retrievals' smaller windows.
 //!
 //! memcached writes its error lines without the opaque (observed on 1.6.18: a quiet `ms` of a
 //! value over the item size limit answers `SERVER_ERROR object too large for cache`, and
