@@ -6,7 +6,9 @@
 //!   classic raw floor, 32-byte keys and 100-byte values. Every implementation runs every
 //!   workload in every round, in slices whose order rotates (`common/rounds.rs`), and each
 //!   ratio is the median of per-round ratios, so a drift of a shared machine cancels out.
-//!   Target: ≤ 1.05 × the floor, as for classic.
+//!   Target: ≤ 1.05 × the floor, as for classic. The batch rows read 100 hits per
+//!   operation: `meta_get_many` against a raw quiet `mg … k O<i> q` + `mn` floor, and
+//!   `get_many` against the raw split-line `get` floor.
 //! - **Herd rows**: rounds of 32 threads (each its own `Client`) released by one barrier onto
 //!   one missing key whose `load` sleeps 50 ms: loads per key with `get_or_fill` (target: 1)
 //!   and with a naive get-then-set.
@@ -32,7 +34,7 @@ use common::placement::{child_marker, pin_process, Placement};
 use common::report::{duration_label, thousands, RunInfo, Section};
 use common::rounds::{median, sliced_turns, CpuClock, Laps, Record, Spread};
 use herd::{Herd, Strategy};
-use seq::{Contenders, Impl, Workload, IMPLS, WORKLOADS};
+use seq::{Contenders, Impl, Workload, BATCH, IMPLS, WORKLOADS};
 
 const PREFIX: &str = "META";
 /// One printed table: its title, headers and rows.
@@ -170,13 +172,27 @@ fn sequential(
         .flat_map(|&w| IMPLS.iter().map(move |&i| (w, i)))
         .collect();
     let keys_of = |w: Workload| match w {
-        Workload::MetaGet | Workload::Get => &hit,
+        Workload::MetaGet
+        | Workload::Get
+        | Workload::MetaGetMany
+        | Workload::MetaGetManyWith
+        | Workload::GetMany => &hit,
         Workload::MetaSet | Workload::Set => &set,
+    };
+    // A batch of `BATCH` keys from `n`, within the key list.
+    let batch_at = |keys: &[&'static str], n: usize| {
+        let start = (n * BATCH) % (keys.len() - BATCH + 1);
+        keys[start..start + BATCH].to_vec()
     };
     // Warm-up: connections, buffers and memcached's per-connection state, untimed.
     for &(w, i) in &configs {
-        for key in keys_of(w).iter().take(500) {
-            contenders.op(w, i, key, &value);
+        for n in 0..500 {
+            let keys = keys_of(w);
+            match w.is_batch() {
+                true if n < 20 => contenders.op(w, i, &batch_at(keys, n), &value),
+                true => {}
+                false => contenders.op(w, i, &[keys[n]], &value),
+            }
         }
     }
     let cpu = CpuClock::new(&[server_pid]);
@@ -188,15 +204,30 @@ fn sequential(
             let record = records.entry((w, i)).or_default();
             let keys = keys_of(w);
             let cursor = record.cursor;
+            // A batch reads `BATCH` keys: fewer of them keep its slice near a single's time.
+            let count = if w.is_batch() {
+                (per_slice / (BATCH / 5)).max(1)
+            } else {
+                per_slice
+            };
+            let batches: Vec<Vec<&str>> = match w.is_batch() {
+                true => (cursor..cursor + count)
+                    .map(|n| batch_at(keys, n))
+                    .collect(),
+                false => Vec::new(),
+            };
             let (elapsed, cpu_ns) = cpu.measure(|| {
                 let mut laps = Laps::start(&mut record.latencies_ns);
-                for n in cursor..cursor + per_slice {
-                    contenders.op(w, i, keys[n % keys.len()], &value);
+                for n in cursor..cursor + count {
+                    match w.is_batch() {
+                        true => contenders.op(w, i, &batches[n - cursor], &value),
+                        false => contenders.op(w, i, &[keys[n % keys.len()]], &value),
+                    }
                     laps.lap();
                 }
                 laps.elapsed()
             });
-            record.add(round, per_slice, elapsed, cpu_ns);
+            record.add(round, count, elapsed, cpu_ns);
         }
         eprintln!("meta: round {}/{rounds} done", round + 1);
     }
@@ -231,6 +262,16 @@ fn sequential(
     for (meta, classic, name) in [
         (Workload::MetaGet, Workload::Get, "meta get ÷ get"),
         (Workload::MetaSet, Workload::Set, "meta set ÷ set"),
+        (
+            Workload::MetaGetMany,
+            Workload::GetMany,
+            "meta_get_many ÷ get_many",
+        ),
+        (
+            Workload::MetaGetManyWith,
+            Workload::GetMany,
+            "meta_get_many_with ÷ get_many",
+        ),
     ] {
         for i in [Impl::Floor, Impl::Client] {
             let spread = Spread::of(

@@ -1,7 +1,8 @@
 //! The meta rows' floor: raw `mg` and `ms` over plain `std` TCP (nodelay), the same command
 //! lines memcache-sync writes (`mg <key> v O<n>`; `ms <key> <len> F0 T0 c O<n>`, a fresh opaque
 //! each), one write per request, a reused read buffer, and no parsing beyond finding the
-//! reply's end and checking its length and opaque.
+//! reply's end and checking its length and opaque. The batch row's floor writes a quiet
+//! `mg … k O<i> q` per key and one `mn`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -46,6 +47,23 @@ impl MetaFloor {
             self.buf[..len].starts_with(b"VA ") && self.buf[..len].ends_with(b"\r\n"),
             "raw mg"
         );
+    }
+
+    /// A quiet meta batch of keys that each hold `value_len` bytes, as `meta_get_many` sends
+    /// it: `mg <key> v k O<i> q` per key (the position as opaque) and `mn`, in one write;
+    /// reads up to `MN`, checking only the total length.
+    pub fn get_many(&mut self, keys: &[&str], value_len: usize) {
+        self.request.clear();
+        let mut expected = "MN\r\n".len();
+        for (i, key) in keys.iter().enumerate() {
+            write!(self.request, "mg {key} v k O{i} q\r\n").unwrap();
+            let header = "VA  k O\r\n".len() + digits(value_len as u64) + key.len();
+            expected += header + digits(i as u64) + value_len + 2;
+        }
+        self.request.extend_from_slice(b"mn\r\n");
+        self.send();
+        let len = self.read_to(expected);
+        assert!(self.buf[..len].ends_with(b"MN\r\n"), "raw mg batch");
     }
 
     /// `ms <key> <len> F0 T0 c O<n>` and the value: `HD c<cas> O<n>\r\n`.

@@ -14,14 +14,26 @@ pub enum Workload {
     MetaSet,
     Get,
     Set,
+    /// One batch of [`BATCH`] hits: `meta_get_many`.
+    MetaGetMany,
+    /// One batch of [`BATCH`] hits: `meta_get_many_with`, each hit lent.
+    MetaGetManyWith,
+    /// One batch of [`BATCH`] hits: `get_many`.
+    GetMany,
 }
 
-pub const WORKLOADS: [Workload; 4] = [
+pub const WORKLOADS: [Workload; 7] = [
     Workload::MetaGet,
     Workload::MetaSet,
     Workload::Get,
     Workload::Set,
+    Workload::MetaGetMany,
+    Workload::MetaGetManyWith,
+    Workload::GetMany,
 ];
+
+/// The keys in one operation of a batch workload.
+pub const BATCH: usize = 100;
 
 impl Workload {
     pub fn label(self) -> &'static str {
@@ -30,7 +42,17 @@ impl Workload {
             Workload::MetaSet => "meta set",
             Workload::Get => "get (hit)",
             Workload::Set => "set",
+            Workload::MetaGetMany => "meta get many (100 hits)",
+            Workload::MetaGetManyWith => "meta get many, lent (100 hits)",
+            Workload::GetMany => "get many (100 hits)",
         }
+    }
+
+    pub fn is_batch(self) -> bool {
+        matches!(
+            self,
+            Workload::MetaGetMany | Workload::MetaGetManyWith | Workload::GetMany
+        )
     }
 }
 
@@ -58,6 +80,15 @@ impl Impl {
             (Impl::Floor, Workload::Set) => "floor (raw set)",
             (Impl::FloorPeek, Workload::Set) => "floor (raw set) + peek",
             (Impl::Client, Workload::Set) => "memcache-sync set",
+            (Impl::Floor, Workload::MetaGetMany) => "floor (raw mg q … mn)",
+            (Impl::FloorPeek, Workload::MetaGetMany) => "floor (raw mg q … mn) + peek",
+            (Impl::Client, Workload::MetaGetMany) => "memcache-sync meta_get_many",
+            (Impl::Floor, Workload::GetMany) => "floor (raw get, split lines)",
+            (Impl::FloorPeek, Workload::GetMany) => "floor (raw get, split lines) + peek",
+            (Impl::Client, Workload::GetMany) => "memcache-sync get_many",
+            (Impl::Floor, Workload::MetaGetManyWith) => "floor (raw mg q … mn)",
+            (Impl::FloorPeek, Workload::MetaGetManyWith) => "floor (raw mg q … mn) + peek",
+            (Impl::Client, Workload::MetaGetManyWith) => "memcache-sync meta_get_many_with",
         }
     }
 }
@@ -88,10 +119,37 @@ impl Contenders {
         }
     }
 
-    /// One operation of `workload` by `imp`: a get of `key` (which holds `value`), or a set of
-    /// `value` under it.
-    pub fn op(&mut self, workload: Workload, imp: Impl, key: &str, value: &[u8]) {
+    /// One operation of `workload` by `imp`: a get of `keys[0]` (which holds `value`), or a
+    /// set of `value` under it; for a batch workload, a read of every key in `keys`.
+    pub fn op(&mut self, workload: Workload, imp: Impl, keys: &[&str], value: &[u8]) {
+        let key = keys[0];
         match (workload, imp) {
+            (Workload::MetaGetMany | Workload::MetaGetManyWith, Impl::Floor) => {
+                self.meta_floor.get_many(keys, value.len())
+            }
+            (Workload::MetaGetMany | Workload::MetaGetManyWith, Impl::FloorPeek) => {
+                self.meta_floor_peek.get_many(keys, value.len())
+            }
+            (Workload::MetaGetManyWith, Impl::Client) => {
+                let mut hits = 0;
+                let get = &self.get;
+                self.client
+                    .meta_get_many_with(keys, get, |_, item| {
+                        hits += usize::from(item.value.as_ref().map(Vec::len) == Some(value.len()));
+                    })
+                    .expect("meta_get_many_with");
+                assert_eq!(hits, keys.len());
+            }
+            (Workload::MetaGetMany, Impl::Client) => {
+                let found = self.client.meta_get_many(keys, &self.get);
+                assert_eq!(found.expect("meta_get_many").len(), keys.len());
+            }
+            (Workload::GetMany, Impl::Floor) => self.floor.get_split(keys, value.len()),
+            (Workload::GetMany, Impl::FloorPeek) => self.floor_peek.get_split(keys, value.len()),
+            (Workload::GetMany, Impl::Client) => {
+                let found = self.client.get_many(keys).expect("get_many");
+                assert_eq!(found.len(), keys.len());
+            }
             (Workload::MetaGet, Impl::Floor) => self.meta_floor.get(key, value.len()),
             (Workload::MetaGet, Impl::FloorPeek) => self.meta_floor_peek.get(key, value.len()),
             (Workload::MetaGet, Impl::Client) => {

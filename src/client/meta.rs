@@ -55,6 +55,102 @@ fn secs_up(duration: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
+/// The `mg` that `options` ask for, `touch` and `vivify` being their expiries on the wire.
+pub(super) fn get_request<'a>(
+    key: &'a [u8],
+    o: &MetaGetOptions,
+    touch: Option<i64>,
+    vivify: Option<i64>,
+    opaque: &'a [u8],
+) -> MetaGet<'a> {
+    let mut get = MetaGet::new(key).opaque(opaque);
+    get = if o.base64_key { get.base64_key() } else { get };
+    get = if o.value { get.value() } else { get };
+    get = if o.cas { get.return_cas() } else { get };
+    get = if o.client_flags {
+        get.return_client_flags()
+    } else {
+        get
+    };
+    get = if o.ttl { get.return_ttl() } else { get };
+    get = if o.size { get.return_size() } else { get };
+    get = if o.hit_before { get.return_hit() } else { get };
+    get = if o.last_access {
+        get.return_last_access()
+    } else {
+        get
+    };
+    get = if o.no_lru_bump {
+        get.no_lru_bump()
+    } else {
+        get
+    };
+    if let Some(ttl) = touch {
+        get = get.touch(ttl);
+    }
+    if let Some(ttl) = vivify {
+        get = get.vivify_on_miss(ttl);
+    }
+    if let Some(ttl) = o.recache_below {
+        get = get.recache_below(secs_up(ttl));
+    }
+    if let Some(CasToken(cas)) = o.unless_cas {
+        get = get.unless_cas(cas);
+    }
+    if let Some(CasToken(cas)) = o.new_cas {
+        get = get.new_cas(cas);
+    }
+    get
+}
+
+/// What a reply to an `mg` sent with `options` says: `Some(None)` a miss, `Some(Some(item))`
+/// a hit, `None` a reply that answers no such `mg`. memcached answers a hit `VA` when the
+/// value was asked for and `HD` when it was not; the other one would be a hit with no value
+/// for a caller who asked for it (or a value nobody asked for), so it answers some other
+/// request.
+fn get_outcome(r: &MetaResponse<'_>, options: &MetaGetOptions) -> Option<Option<MetaItem>> {
+    is_hit(r, options).map(|hit| hit.then(|| meta_item(r)))
+}
+
+/// Whether a reply to an `mg` sent with `options` is a hit (`Some(false)`: a miss), or `None`
+/// if it answers no such `mg`: see [`get_outcome`].
+pub(super) fn is_hit(r: &MetaResponse<'_>, options: &MetaGetOptions) -> Option<bool> {
+    match r.code {
+        ReturnCode::Value if options.value => Some(true),
+        ReturnCode::Success if !options.value => Some(true),
+        ReturnCode::Miss => Some(false),
+        _ => None,
+    }
+}
+
+/// A hit, owned: the value copied out of the read buffer, and the metadata that came with it.
+pub(super) fn meta_item(r: &MetaResponse<'_>) -> MetaItem {
+    let mut item = MetaItem::default();
+    fill_item(&mut item, r);
+    item
+}
+
+/// Makes `item` the hit `r`, reusing the room its value already has.
+pub(super) fn fill_item(item: &mut MetaItem, r: &MetaResponse<'_>) {
+    let f = &r.flags;
+    match (r.value, &mut item.value) {
+        (Some(value), Some(kept)) => {
+            kept.clear();
+            kept.extend_from_slice(value);
+        }
+        (value, kept) => *kept = value.map(<[u8]>::to_vec),
+    }
+    item.flags = f.client_flags;
+    item.cas = f.cas.map(CasToken);
+    item.ttl = f.ttl;
+    item.size = f.size;
+    item.hit_before = f.hit_before;
+    item.last_access = f.last_access;
+    item.stale = f.stale;
+    item.win = f.won;
+    item.already_won = f.win_already_sent;
+}
+
 fn request_error(error: MetaError) -> Error {
     match error {
         MetaError::Key(key) => Error::InvalidKey(key),
@@ -79,20 +175,18 @@ fn unanswered(response: &MetaResponse<'_>) -> Error {
 }
 
 /// Turns one reply frame into the command's value with `accept` (`None`: the code does not
-/// answer this command), after checking that it echoes `opaque` and nothing else.
+/// answer this command), after checking that it echoes `opaque` and nothing else (nothing at
+/// all for `mn` and `me`, which carry no opaque).
 fn judge<R>(
     frame: MetaReply<'_>,
-    opaque: &[u8],
+    opaque: Option<&[u8]>,
     gated: Option<char>,
     accept: impl FnOnce(&MetaResponse<'_>) -> Option<R>,
 ) -> Result<R> {
     let text = |message: &[u8]| String::from_utf8_lossy(message).into_owned();
     match frame {
         MetaReply::Response(response) => {
-            let echo = Echo {
-                key: None,
-                opaque: Some(opaque),
-            };
+            let echo = Echo { key: None, opaque };
             if !echo.matches(&response.flags) {
                 let echoed = response.flags.opaque.unwrap_or_default();
                 return Err(ProtocolError::new(ProtocolErrorKind::UnsolicitedData, echoed).into());
@@ -174,7 +268,8 @@ impl Client {
     ///
     /// # Returns
     /// `Some(item)` for a hit (`VA`, or `HD` when the value is left out), `None` for a miss
-    /// (`EN`). A flag the server is too old for is [`Error::Unsupported`], and the connection
+    /// (`EN`). A hit in the other form (`HD` when the value was asked for) is
+    /// [`Error::Protocol`] and drops the connection: it is no answer memcached gives. A flag the server is too old for is [`Error::Unsupported`], and the connection
     /// is kept if the server stayed in step.
     ///
     /// ```
@@ -201,67 +296,8 @@ impl Client {
         let gated = options.new_cas.map(|_| 'E');
         self.meta_call(
             gated,
-            |opaque, buf| {
-                let mut get = MetaGet::new(key).opaque(opaque);
-                let o = options;
-                get = if o.base64_key { get.base64_key() } else { get };
-                get = if o.value { get.value() } else { get };
-                get = if o.cas { get.return_cas() } else { get };
-                get = if o.client_flags {
-                    get.return_client_flags()
-                } else {
-                    get
-                };
-                get = if o.ttl { get.return_ttl() } else { get };
-                get = if o.size { get.return_size() } else { get };
-                get = if o.hit_before { get.return_hit() } else { get };
-                get = if o.last_access {
-                    get.return_last_access()
-                } else {
-                    get
-                };
-                get = if o.no_lru_bump {
-                    get.no_lru_bump()
-                } else {
-                    get
-                };
-                if let Some(ttl) = touch {
-                    get = get.touch(ttl);
-                }
-                if let Some(ttl) = vivify {
-                    get = get.vivify_on_miss(ttl);
-                }
-                if let Some(ttl) = o.recache_below {
-                    get = get.recache_below(secs_up(ttl));
-                }
-                if let Some(CasToken(cas)) = o.unless_cas {
-                    get = get.unless_cas(cas);
-                }
-                if let Some(CasToken(cas)) = o.new_cas {
-                    get = get.new_cas(cas);
-                }
-                get.encode(buf)
-            },
-            |r| {
-                let f = &r.flags;
-                let item = || MetaItem {
-                    value: r.value.map(<[u8]>::to_vec),
-                    flags: f.client_flags,
-                    cas: f.cas.map(CasToken),
-                    ttl: f.ttl,
-                    size: f.size,
-                    hit_before: f.hit_before,
-                    last_access: f.last_access,
-                    stale: f.stale,
-                    win: f.won,
-                    already_won: f.win_already_sent,
-                };
-                match r.code {
-                    ReturnCode::Value | ReturnCode::Success => Some(Some(item())),
-                    ReturnCode::Miss => Some(None),
-                    _ => None,
-                }
-            },
+            |opaque, buf| get_request(key, options, touch, vivify, opaque).encode(buf),
+            |r| get_outcome(r, options),
         )
     }
 
@@ -526,7 +562,7 @@ impl Client {
                         Err(unanswered(&r))
                     }
                 }
-                other => judge(other, b"", None, |_| None),
+                other => judge(other, None, None, |_| None),
             })
         })
     }
@@ -582,7 +618,7 @@ impl Client {
                         Err(unanswered(&r))
                     }
                 }
-                other => judge(other, b"", None, |_| None),
+                other => judge(other, None, None, |_| None),
             })
         })
     }
@@ -604,9 +640,9 @@ impl Client {
         self.request.clear();
         encode(opaque, &mut self.request).map_err(request_error)?;
         let connection = Self::connection(&mut self.connection, &self.addr, &self.config)?;
-        let result = connection
-            .send(&self.request)
-            .and_then(|mut replies| replies.next_meta(|frame| judge(frame, opaque, gated, accept)));
+        let result = connection.send(&self.request).and_then(|mut replies| {
+            replies.next_meta(|frame| judge(frame, Some(opaque), gated, accept))
+        });
         let kept = matches!(result, Err(Error::Unsupported { .. })) && in_step(connection);
         self.settle(if kept { None } else { result.as_ref().err() });
         result

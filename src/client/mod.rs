@@ -22,6 +22,8 @@ mod arithmetic;
 mod batch;
 // # Meta commands
 mod meta;
+// # Meta batches
+mod meta_batch;
 // # Server administration
 mod admin;
 // No public methods, so not on the page.
@@ -33,6 +35,7 @@ mod proxy;
 
 pub use admin::{CachedumpItem, PrefixStats};
 pub use builder::ClientBuilder;
+pub(crate) use meta_batch::refuse_in_batch;
 pub(crate) use retrieval::fits_one_window;
 
 use crate::config::Config;

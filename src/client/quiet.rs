@@ -1,5 +1,6 @@
 //! Quiet batches: store, delete and touch batches as quiet meta commands, each window closed
-//! by `mn` (see [`Config::with_quiet_batches`](crate::Config::with_quiet_batches)).
+//! by `mn` (see [`Config::with_quiet_batches`](crate::Config::with_quiet_batches)), and the
+//! meta batch reads (`meta_get_many`, see the meta_batch module).
 //!
 //! With `q`, memcached answers an `ms`/`md` only when it did not succeed, and an `mg` only
 //! when it hit; `MN` answers the `mn` after the last command, once every command before it has
@@ -8,7 +9,8 @@
 //! for a touch, missed) only when `MN` arrives. The engine, windows and bounds are the
 //! classic pipeline's; only the reply reader differs. Their bound holds as it is: a failure
 //! reply (`NS O1a`) is no longer than the classic reply to the same command (`NOT_STORED`),
-//! and a success has none, so the replies to a window in flight stay short.
+//! and a success has none, so the replies to a window in flight stay short. A read's hits are
+//! as long as a classic `get`'s, so reads go in the classic retrievals' smaller windows.
 //!
 //! memcached writes its error lines without the opaque (observed on 1.6.18: a quiet `ms` of a
 //! value over the item size limit answers `SERVER_ERROR object too large for cache`, and
@@ -87,12 +89,16 @@ pub(super) struct Quiet {
     pub(super) loud: bool,
 }
 
-/// The quiet reader. `answered` turns a reply that named its item into that item's outcome
-/// (`None`: the code does not answer this command); `hidden` is the outcome of an item that
-/// no reply named once `MN` has come.
+/// The quiet reader. `answered` turns a reply that named its item into that item's outcome,
+/// given the item's position in the batch (`None`: the reply does not answer this command);
+/// `hidden` is the outcome of an item that no reply named once `MN` has come.
 pub(super) struct QuietReader<A, H> {
     pub(super) answered: A,
     pub(super) hidden: H,
+    /// Whether a named reply may carry returned flags besides its opaque, and a value: a
+    /// retrieval's hits do, and `answered` judges them; a store's or a delete's failure
+    /// never does, so anything more there is out of step.
+    items: bool,
     /// Error lines that named no item, since the last reply that did.
     unmatched: Vec<Error>,
     /// Positions in the window whose outcome the unmatched errors leave unknown.
@@ -102,10 +108,11 @@ pub(super) struct QuietReader<A, H> {
 }
 
 impl<A, H> QuietReader<A, H> {
-    pub(super) fn new(answered: A, hidden: H) -> Self {
+    pub(super) fn new(answered: A, hidden: H, items: bool) -> Self {
         Self {
             answered,
             hidden,
+            items,
             unmatched: Vec::new(),
             unknown: Vec::new(),
             stop: None,
@@ -125,7 +132,7 @@ enum Frame<T> {
 
 impl<T, A, H> WindowReader<Quiet, T> for QuietReader<A, H>
 where
-    A: FnMut(&MetaResponse<'_>) -> Option<Result<T, Error>>,
+    A: FnMut(&MetaResponse<'_>, usize) -> Option<Result<T, Error>>,
     H: FnMut() -> T,
 {
     fn close(&mut self, request: &mut Vec<u8>) -> bool {
@@ -144,9 +151,9 @@ where
         // Every position before this one is accounted for: named, or left to `MN`.
         let mut next = 0;
         loop {
-            let answered = &mut self.answered;
+            let (answered, items) = (&mut self.answered, self.items);
             let frame =
-                replies.next_meta(|frame| classify(frame, next, commands.len(), answered))?;
+                replies.next_meta(|frame| classify(frame, next, commands, items, answered))?;
             match frame {
                 Frame::Named(position, outcome) => {
                     self.match_unnamed(next..position, commands, results)?;
@@ -219,12 +226,13 @@ impl<A, H> QuietReader<A, H> {
     }
 }
 
-/// Reads one frame of a quiet window whose positions `next..len` are still unnamed.
+/// Reads one frame of a quiet window whose positions from `next` on are still unnamed.
 fn classify<T>(
     frame: MetaReply<'_>,
     next: usize,
-    len: usize,
-    answered: &mut impl FnMut(&MetaResponse<'_>) -> Option<Result<T, Error>>,
+    commands: &[Sent<Quiet>],
+    items: bool,
+    answered: &mut impl FnMut(&MetaResponse<'_>, usize) -> Option<Result<T, Error>>,
 ) -> Result<Frame<T>, Error> {
     let text = |message: &[u8]| String::from_utf8_lossy(message).into_owned();
     let response = match frame {
@@ -252,10 +260,11 @@ fn classify<T>(
         opaque: response.flags.opaque,
         ..ReturnedFlags::default()
     };
-    if response.flags != only_opaque || response.value.is_some() {
-        return Err(out_of_step(response.code.as_bytes()));
-    }
+    let bare = response.flags == only_opaque && response.value.is_none();
     if response.code == ReturnCode::Noop {
+        if !bare {
+            return Err(out_of_step(response.code.as_bytes()));
+        }
         return match response.flags.opaque {
             None => Ok(Frame::Barrier),
             Some(token) => Err(out_of_step(token)),
@@ -265,9 +274,13 @@ fn classify<T>(
     // order answers some other request.
     let token = response.flags.opaque.unwrap_or(b"");
     let position = opaque::decode(token)
-        .filter(|position| (next..len).contains(position))
+        .filter(|position| (next..commands.len()).contains(position))
         .ok_or_else(|| out_of_step(token))?;
-    let outcome = answered(&response).ok_or_else(|| out_of_step(response.code.as_bytes()))?;
+    if !items && !bare {
+        return Err(out_of_step(response.code.as_bytes()));
+    }
+    let outcome = answered(&response, commands[position].index)
+        .ok_or_else(|| out_of_step(response.code.as_bytes()))?;
     Ok(Frame::Named(position, outcome))
 }
 
@@ -296,10 +309,45 @@ impl Client {
         &mut self,
         window_bytes: usize,
         commands: impl IntoIterator<Item = C>,
-        mut encode: impl FnMut(C, &[u8], &mut Vec<u8>) -> Result<bool, Error>,
-        answered: impl FnMut(&MetaResponse<'_>) -> Option<Result<T, Error>>,
+        encode: impl FnMut(C, &[u8], &mut Vec<u8>) -> Result<bool, Error>,
+        mut answered: impl FnMut(&MetaResponse<'_>) -> Option<Result<T, Error>>,
         hidden: impl FnMut() -> T,
     ) -> BatchReport<T> {
+        let answered = move |response: &MetaResponse<'_>, _: usize| answered(response);
+        self.run_quiet(
+            window_bytes,
+            commands,
+            encode,
+            QuietReader::new(answered, hidden, false),
+        )
+    }
+
+    /// A quiet batch of retrievals: as [`Client::quiet_pipeline`], but a reply naming its
+    /// item may carry returned flags and a value, which `answered` judges, with the item's
+    /// position in the batch (its key then checks the reply's key echo).
+    pub(super) fn quiet_reads<C, T>(
+        &mut self,
+        window_bytes: usize,
+        commands: impl IntoIterator<Item = C>,
+        encode: impl FnMut(C, &[u8], &mut Vec<u8>) -> Result<bool, Error>,
+        answered: impl FnMut(&MetaResponse<'_>, usize) -> Option<Result<T, Error>>,
+        hidden: impl FnMut() -> T,
+    ) -> BatchReport<T> {
+        let reader = QuietReader::new(answered, hidden, true);
+        self.run_quiet(window_bytes, commands, encode, reader)
+    }
+
+    fn run_quiet<C, T, A, H>(
+        &mut self,
+        window_bytes: usize,
+        commands: impl IntoIterator<Item = C>,
+        mut encode: impl FnMut(C, &[u8], &mut Vec<u8>) -> Result<bool, Error>,
+        mut reader: QuietReader<A, H>,
+    ) -> BatchReport<T>
+    where
+        A: FnMut(&MetaResponse<'_>, usize) -> Option<Result<T, Error>>,
+        H: FnMut() -> T,
+    {
         let commands = commands.into_iter();
         if let Err(refused) = self.refuse_unsupported("meta") {
             return BatchReport {
@@ -316,7 +364,7 @@ impl Client {
                 let loud = encode(command, opaque::encode(position, &mut token), buf)?;
                 Ok(Quiet { loud })
             },
-            &mut QuietReader::new(answered, hidden),
+            &mut reader,
         )
     }
 }

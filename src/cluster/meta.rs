@@ -7,9 +7,11 @@
 //! [`Client`](crate::Client)'s meta commands check it: in base64 key mode any bytes, up to
 //! [`MAX_BASE64_KEY_LEN`](crate::protocol::meta::MAX_BASE64_KEY_LEN) of them.
 
+use super::batch::{GetManyReport, ServerFailure};
 use super::gutter::Ttl;
+use super::health::Verdict;
 use super::Cluster;
-use crate::client::Client;
+use crate::client::{refuse_in_batch, Client};
 use crate::error::Result;
 use crate::meta_types::{
     MetaArithOptions, MetaArithOutcome, MetaDebugInfo, MetaDebugOptions, MetaDeleteOptions,
@@ -134,6 +136,65 @@ impl Cluster {
         self.with_meta_key(key, options.base64_key, "me", true, &mut |client, _| {
             client.meta_debug(key, options)
         })
+    }
+
+    /// [`Client::meta_get_many`] across the servers: the keys split by server as
+    /// [`Cluster::get_many`] splits them, each server's share one quiet `mg` batch, all
+    /// servers at once, under the same health and failover rules (and the gutter's TTL caps
+    /// for a touch). A failing server fails only its own keys: one [`ServerFailure`] in
+    /// [`GetManyReport::failed`] holds its error and its keys, none of which is in
+    /// [`GetManyReport::found`]. Not retried, as no batch is. An invalid key, or options
+    /// [`Client::meta_get_many`] refuses, fail the whole call before anything is sent.
+    ///
+    /// ```
+    /// use memcache_sync::{Cluster, MetaGetOptions, MetaSetOptions};
+    /// # let addr = std::env::var("MEMCACHED_ADDR").unwrap_or_else(|_| "127.0.0.1:11211".into());
+    /// let cluster = Cluster::builder([addr.as_str()]).build()?;
+    /// cluster.meta_set("doc:cluster-mg-many", "v", &MetaSetOptions::new())?;
+    /// let keys = ["doc:cluster-mg-many", "doc:cluster-mg-many:missing"];
+    /// let report = cluster.meta_get_many(&keys, &MetaGetOptions::new().return_cas())?;
+    /// assert!(report.failed.is_empty());
+    /// let item = &report.found[b"doc:cluster-mg-many".as_slice()];
+    /// assert!(item.cas.is_some());
+    /// assert!(!report.found.contains_key(b"doc:cluster-mg-many:missing".as_slice()));
+    /// # Ok::<(), memcache_sync::Error>(())
+    /// ```
+    pub fn meta_get_many<K: AsRef<[u8]> + Sync>(
+        &self,
+        keys: &[K],
+        options: &MetaGetOptions,
+    ) -> Result<GetManyReport<MetaItem>> {
+        refuse_in_batch(options)?;
+        for key in keys {
+            check_key(key.as_ref(), options.base64_key)?;
+        }
+        let ring = self.ring();
+        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
+            ring.server_for(key)
+        });
+        let work = |client: &mut Client, group: &[&[u8]], ttl: Ttl| {
+            client.meta_get_many(group, &ttl.meta_get(options))
+        };
+        let mut report = GetManyReport::default();
+        for (server, group, result) in self.fan_out(
+            &ring,
+            "meta_get_many",
+            groups,
+            |key: &&[u8]| key,
+            work,
+            |_| None,
+            |_| Verdict::Answered,
+        ) {
+            match result {
+                Ok(found) => report.found.extend(found),
+                Err(error) => report.failed.push(ServerFailure {
+                    server: ring.addr(server).to_owned(),
+                    error,
+                    keys: group.iter().map(|key| key.to_vec()).collect(),
+                }),
+            }
+        }
+        Ok(report)
     }
 
     /// The single-key path for a meta command: the key is checked by the rules of its key

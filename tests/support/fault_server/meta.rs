@@ -3,7 +3,8 @@
 //!
 //! Returned flags follow memcached 1.6.18: in the request's order, `k` and `O` echoed on every
 //! code (misses included), `b` after a base64 `k`; `t` is always `-1` (the emulation keeps no
-//! TTLs). Only what the client sends is emulated: no quiet mode, no vivify, no stale items.
+//! TTLs). Only what the client sends is emulated: of quiet mode only a hidden `mg` miss, no
+//! vivify, no stale items.
 
 use super::{Request, Shared, State, StoredItem, FALLBACK_VALUE};
 
@@ -75,6 +76,8 @@ pub(super) fn answer(state: &mut State, tokens: &[&[u8]], data: Option<&[u8]>) -
     match tokens.first().copied() {
         Some(b"mn") => b"MN\r\n".to_vec(),
         Some(b"mg") if tokens.len() >= 2 => match state.items.get(key) {
+            // `q` hides a miss, as memcached does; nothing else of quiet mode is emulated.
+            None if flag(flags, b'q').is_some() => Vec::new(),
             None => line(b"EN", flags, key, None),
             Some(item) if flag(flags, b'v').is_some() => {
                 let mut out = format!("VA {}", item.data.len()).into_bytes();
