@@ -99,7 +99,7 @@ pub use batch::{BatchError, BatchReport, Entry, ItemResult};
 pub use client::{CachedumpItem, Client, ClientBuilder, PrefixStats};
 pub use cluster::{
     Cluster, ClusterBuilder, Event, Failover, GetManyReport, GutterConfig, HealthConfig,
-    Membership, Observer, PerServer, RetryPolicy, ServerFailure, ServersChange,
+    Membership, MetaGetManyReport, Observer, PerServer, RetryPolicy, ServerFailure, ServersChange,
 };
 pub use config::{Config, Secret, ServerKind};
 pub use deadline::Deadline;

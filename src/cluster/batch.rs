@@ -53,6 +53,22 @@ pub struct ServerFailure {
     pub keys: Vec<Vec<u8>>,
 }
 
+/// Every key of `failed`, server by server: what a report's `failed_keys` lists.
+pub(crate) fn failed_keys(failed: &[ServerFailure]) -> impl Iterator<Item = &[u8]> {
+    failed
+        .iter()
+        .flat_map(|failure| failure.keys.iter().map(Vec::as_slice))
+}
+
+/// The error of the server in `failed` that was to read `key`: what a report's `error_for`
+/// says.
+pub(crate) fn error_for<'a>(failed: &'a [ServerFailure], key: &[u8]) -> Option<&'a Error> {
+    failed
+        .iter()
+        .find(|failure| failure.keys.iter().any(|failed| failed == key))
+        .map(|failure| &failure.error)
+}
+
 impl<T> Default for GetManyReport<T> {
     fn default() -> Self {
         Self {
@@ -74,20 +90,14 @@ impl<T: FoundItem> fmt::Debug for GetManyReport<T> {
 impl<T> GetManyReport<T> {
     /// Every key that could not be read, server by server.
     pub fn failed_keys(&self) -> impl Iterator<Item = &[u8]> {
-        self.failed
-            .iter()
-            .flat_map(|failure| failure.keys.iter().map(Vec::as_slice))
+        failed_keys(&self.failed)
     }
 
     /// Why `key` could not be read, if its server failed; `None` for a key found or missed.
     /// It looks through every failed key: for many lookups, build a map from
     /// [`GetManyReport::failed`].
     pub fn error_for(&self, key: impl AsRef<[u8]>) -> Option<&Error> {
-        let key = key.as_ref();
-        self.failed
-            .iter()
-            .find(|failure| failure.keys.iter().any(|failed| failed == key))
-            .map(|failure| &failure.error)
+        error_for(&self.failed, key.as_ref())
     }
 
     /// Records that `server` failed with `error` for all of `keys`, none of which then counts

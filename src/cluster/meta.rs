@@ -7,11 +7,14 @@
 //! [`Client`](crate::Client)'s meta commands check it: in base64 key mode any bytes, up to
 //! [`MAX_BASE64_KEY_LEN`](crate::protocol::meta::MAX_BASE64_KEY_LEN) of them.
 
-use super::batch::{GetManyReport, ServerFailure};
+use std::collections::HashMap;
+
+use super::batch::{error_for, failed_keys, ServerFailure};
 use super::gutter::Ttl;
 use super::health::Verdict;
 use super::Cluster;
 use crate::client::{refuse_in_batch, Client};
+use crate::error::Error;
 use crate::error::Result;
 use crate::meta_types::{
     MetaArithOptions, MetaArithOutcome, MetaDebugInfo, MetaDebugOptions, MetaDeleteOptions,
@@ -142,8 +145,8 @@ impl Cluster {
     /// [`Cluster::get_many`] splits them, each server's share one quiet `mg` batch, all
     /// servers at once, under the same health and failover rules (and the gutter's TTL caps
     /// for a touch). A failing server fails only its own keys: one [`ServerFailure`] in
-    /// [`GetManyReport::failed`] holds its error and its keys, none of which is in
-    /// [`GetManyReport::found`]. Not retried, as no batch is. An invalid key, or options
+    /// [`MetaGetManyReport::failed`] holds its error and its keys, none of which is in
+    /// [`MetaGetManyReport::found`]. Not retried, as no batch is. An invalid key, or options
     /// [`Client::meta_get_many`] refuses, fail the whole call before anything is sent.
     ///
     /// ```
@@ -163,7 +166,7 @@ impl Cluster {
         &self,
         keys: &[K],
         options: &MetaGetOptions,
-    ) -> Result<GetManyReport<MetaItem>> {
+    ) -> Result<MetaGetManyReport> {
         refuse_in_batch(options)?;
         for key in keys {
             check_key(key.as_ref(), options.base64_key)?;
@@ -175,7 +178,7 @@ impl Cluster {
         let work = |client: &mut Client, group: &[&[u8]], ttl: Ttl| {
             client.meta_get_many(group, &ttl.meta_get(options))
         };
-        let mut report = GetManyReport::default();
+        let mut report = MetaGetManyReport::default();
         for (server, group, result) in self.fan_out(
             &ring,
             "meta_get_many",
@@ -212,5 +215,31 @@ impl Cluster {
     ) -> Result<R> {
         check_key(key, base64)?;
         self.route_ttl(key, command, idempotent, op)
+    }
+}
+
+/// What [`Cluster::meta_get_many`] found: each hit with the metadata asked for, by key, and
+/// each server that failed with the keys it was to read. A key found nowhere and failed
+/// nowhere is a miss. (A [`MetaItem`] carries more than a value and flags, so the hits are
+/// a map of owned items, as [`Client::meta_get_many`] returns them, rather than the
+/// one-buffer [`Found`](crate::Found) of [`GetManyReport`](crate::GetManyReport).)
+#[derive(Debug, Clone, Default)]
+pub struct MetaGetManyReport {
+    /// The hits, by key.
+    pub found: HashMap<Vec<u8>, MetaItem>,
+    /// The servers that could not be read, one entry each, in no particular order; none of
+    /// their keys is in [`MetaGetManyReport::found`].
+    pub failed: Vec<ServerFailure>,
+}
+
+impl MetaGetManyReport {
+    /// Every key that could not be read, server by server.
+    pub fn failed_keys(&self) -> impl Iterator<Item = &[u8]> {
+        failed_keys(&self.failed)
+    }
+
+    /// Why `key` could not be read, if its server failed; `None` for a key found or missed.
+    pub fn error_for(&self, key: impl AsRef<[u8]>) -> Option<&Error> {
+        error_for(&self.failed, key.as_ref())
     }
 }

@@ -35,6 +35,7 @@ pub use health::HealthConfig;
 use health::{Admission, FailoverBudget, Fleet, Health, Verdict};
 use membership::{Members, NodeSettings, Ring};
 pub use membership::{Membership, ServersChange};
+pub use meta::MetaGetManyReport;
 pub use observer::{Event, Observer};
 pub use retry::{Failover, RetryPolicy};
 
