@@ -506,7 +506,7 @@ fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_a
 fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_tls() {
     let pki = tls::Pki::new();
     let server = pki.server();
-    let mut client = Client::builder(server.addr())
+    let mut client = Client::builder(&server.addr())
         .config(Config::default().with_tls(pki.trusting()))
         .connect()
         .unwrap();
