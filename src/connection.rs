@@ -524,9 +524,9 @@ impl Replies<'_> {
     /// data is put in `sink` (replacing what it held, which ends exactly as long as the data),
     /// and `f` sees it there. A data block of at least [`DIRECT_READ_MIN`] bytes that has not
     /// all arrived is read straight into `sink`, sized once to the length its header claims
-    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`make_room`]), instead of growing the read
-    /// buffer and copying out of it; within the same bound, with the same errors as a
-    /// buffered read.
+    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`room_target`]) and not zero-filled first where
+    /// the stream [drains](Stream::drains), instead of growing the read buffer and copying out
+    /// of it; within the same bound, with the same errors as a buffered read.
     pub(crate) fn next_into<R>(
         &mut self,
         sink: &mut Vec<u8>,

@@ -353,17 +353,15 @@ fn a_server_that_closes_inside_a_large_data_block_is_connection_closed_and_the_n
     let value = value();
     // Each read path meets the close: a fresh vector (drained into), one with room but no
     // contents (drained into, no allocation), one with old contents (read over).
-    let fresh = |_: &mut Vec<u8>| {};
-    let room = |buf: &mut Vec<u8>| buf.reserve_exact(LEN);
-    let old = |buf: &mut Vec<u8>| buf.resize(LEN + 10, b'?');
-    let paths: [(&str, &dyn Fn(&mut Vec<u8>)); 3] =
-        [("fresh", &fresh), ("room", &room), ("old contents", &old)];
-    for (path, prepare) in paths {
+    for path in ["fresh", "room", "old contents"] {
         let server = FaultServer::start(vec![Fault::CloseInsideData, Fault::Healthy]);
         server.insert(b"big", &value);
         let mut client = client(&server.addr(), Duration::from_secs(5));
-        let mut buf = Vec::new();
-        prepare(&mut buf);
+        let mut buf = match path {
+            "fresh" => Vec::new(),
+            "room" => Vec::with_capacity(LEN),
+            _ => vec![b'?'; LEN + 10],
+        };
         let error = client.get_into("big", &mut buf).unwrap_err();
         assert!(
             matches!(error, Error::ConnectionClosed { phase: Phase::Read }),
@@ -469,7 +467,7 @@ fn every_command_carries_every_edge_length(client: &mut Client, label: &str) {
         check(&found[&key], "get_many");
         assert_eq!(&found[&small], b"s");
         let found = client.gets_many(&keys).unwrap();
-        check(&found.get(&key).expect("found").0.value, "gets_many");
+        check(found.get(&key).expect("found").0.value, "gets_many");
         let mut seen = Vec::new();
         client
             .get_many_with(&keys, |index, got, flags| {
