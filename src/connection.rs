@@ -62,6 +62,12 @@ fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
     }
 }
 
+/// A data block at least this long is drained into spare capacity (see
+/// [`Stream::drain_into`]) rather than read into zero-filled room: below it, zeroing costs
+/// less than the drain's extra system calls (two to switch the socket's blocking mode, and
+/// std's reads that start at 8 KiB and double).
+const DRAIN_MIN: usize = 128 * 1024;
+
 /// The most parts one vectored write of [`Connection::send_parts`] takes.
 const MAX_PARTS: usize = 4;
 
@@ -596,13 +602,14 @@ impl Replies<'_> {
         let mut filled = buffered.len();
         // ...taken out of the buffer (the header stays until the frame is done), then the rest
         // straight from the stream: into the old contents while they last, then into spare
-        // capacity as it is, never zero-filled first where the stream can (a fresh 500 KiB
-        // vector costs as much to zero as to receive).
+        // capacity as it is, not zero-filled first where the stream can (a fresh 500 KiB
+        // vector costs as much to zero as to receive) and the block is long enough to repay
+        // the drain.
         conn.end = data_start;
         while filled < data_len {
             if filled < sink.len() {
                 filled += conn.read_into(&mut sink[filled..], &self.bound)?;
-            } else if conn.stream.drains() {
+            } else if data_len >= DRAIN_MIN && conn.stream.drains() {
                 let target = room_target(sink.capacity(), filled, data_len);
                 sink.reserve_exact(target - sink.len());
                 filled += conn.drain_into(sink, target - filled, &self.bound)?;
