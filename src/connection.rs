@@ -37,16 +37,22 @@ pub(crate) const DIRECT_READ_EXACT_MAX: usize = 1024 * 1024;
 /// this much, not 64 MiB.
 pub(crate) const DIRECT_READ_FIRST: usize = 256 * 1024;
 
-/// Grows `sink`, whose first `filled` bytes hold data, towards `data_len` bytes (see
-/// [`DIRECT_READ_EXACT_MAX`] and [`DIRECT_READ_FIRST`]); a reused `sink` is first given all
-/// of its capacity's worth.
-fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
+/// How long a destination of `capacity`, whose first `filled` bytes hold data, may grow next
+/// on its way to `data_len` bytes (see [`DIRECT_READ_EXACT_MAX`] and [`DIRECT_READ_FIRST`]): a
+/// reused one is first given all of its capacity's worth.
+fn room_target(capacity: usize, filled: usize, data_len: usize) -> usize {
     let wanted = if data_len <= DIRECT_READ_EXACT_MAX {
         data_len
     } else {
         filled.saturating_mul(2).max(DIRECT_READ_FIRST)
     };
-    let target = data_len.min(wanted.max(sink.capacity()));
+    data_len.min(wanted.max(capacity))
+}
+
+/// Grows `sink` to [`room_target`] bytes, zero-filled: for a stream that cannot
+/// [`drain`](Stream::drains) into spare capacity.
+fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
+    let target = room_target(sink.capacity(), filled, data_len);
     if sink.capacity() == 0 {
         // Allocated zeroed, which the allocator may do for free.
         *sink = vec![0; target];
@@ -55,6 +61,12 @@ fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
         sink.resize(target, 0);
     }
 }
+
+/// A data block at least this long is drained into spare capacity (see
+/// [`Stream::drain_into`]) rather than read into zero-filled room: below it, zeroing costs
+/// less than the drain's extra system calls (two to switch the socket's blocking mode, and
+/// std's reads that start at 8 KiB and double).
+const DRAIN_MIN: usize = 128 * 1024;
 
 /// The most parts one vectored write of [`Connection::send_parts`] takes.
 const MAX_PARTS: usize = 4;
@@ -347,6 +359,42 @@ impl Connection {
         }
     }
 
+    /// Appends between one and `limit` bytes to `sink` (see [`Stream::drain_into`]) within
+    /// `bound`: what is waiting, else what arrives first. Each drain moves at most `limit`
+    /// bytes without waiting, each wait is one blocking peek under the armed timeout, and the
+    /// bound is checked before both, so a peer that trickles cannot stretch the read.
+    fn drain_into(
+        &mut self,
+        sink: &mut Vec<u8>,
+        limit: usize,
+        bound: &Bound,
+    ) -> Result<usize, Error> {
+        loop {
+            if bound.passed() {
+                return Err(bound.expired(Phase::Read));
+            }
+            // Drained first: the header just read says the data is on its way, and most
+            // often it is already here.
+            match self.stream.drain_into(sink, limit) {
+                Ok(0) => return Err(Error::ConnectionClosed { phase: Phase::Read }),
+                Ok(n) => return Ok(n),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    if let Some(error) = classify(error, Phase::Read, bound) {
+                        return Err(error);
+                    }
+                    continue;
+                }
+            }
+            self.arm(Phase::Read, bound)?;
+            if let Err(error) = self.stream.wait_readable() {
+                if let Some(error) = classify(error, Phase::Read, bound) {
+                    return Err(error);
+                }
+            }
+        }
+    }
+
     fn consume(&mut self, len: usize) {
         self.start += len;
         if self.start == self.end {
@@ -504,9 +552,9 @@ impl Replies<'_> {
     /// data is put in `sink` (replacing what it held, which ends exactly as long as the data),
     /// and `f` sees it there. A data block of at least [`DIRECT_READ_MIN`] bytes that has not
     /// all arrived is read straight into `sink`, sized once to the length its header claims
-    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`make_room`]), instead of growing the read
-    /// buffer and copying out of it; within the same bound, with the same errors as a
-    /// buffered read.
+    /// (up to [`DIRECT_READ_EXACT_MAX`], see [`room_target`]) and not zero-filled first where
+    /// the stream [drains](Stream::drains), instead of growing the read buffer and copying out
+    /// of it; within the same bound, with the same errors as a buffered read.
     pub(crate) fn next_into<R>(
         &mut self,
         sink: &mut Vec<u8>,
@@ -563,25 +611,33 @@ impl Replies<'_> {
         let data_start = conn.start + header_len;
         // The old contents of a reused `sink` are room to read into: all of it is overwritten.
         sink.truncate(data_len);
-        // First the part of the data already buffered (less than all of it)...
-        let mut filled = 0;
-        while data_start + filled < conn.end {
-            if sink.len() == filled {
-                make_room(sink, filled, data_len);
-            }
-            let n = (conn.end - data_start - filled).min(sink.len() - filled);
-            let from = data_start + filled;
-            sink[filled..filled + n].copy_from_slice(&conn.buf[from..from + n]);
-            filled += n;
+        // First the part of the data already buffered (less than all of it): over the old
+        // contents, then after them...
+        let buffered = &conn.buf[data_start..conn.end];
+        let in_place = buffered.len().min(sink.len());
+        sink[..in_place].copy_from_slice(&buffered[..in_place]);
+        if in_place < buffered.len() {
+            let target = room_target(sink.capacity(), in_place, data_len).max(buffered.len());
+            sink.reserve_exact(target - sink.len());
+            sink.extend_from_slice(&buffered[in_place..]);
         }
+        let mut filled = buffered.len();
         // ...taken out of the buffer (the header stays until the frame is done), then the rest
-        // straight from the stream.
+        // straight from the stream: into the old contents while they last, then into spare
+        // capacity as it is, not zero-filled first where the stream can (a fresh 500 KiB
+        // vector costs as much to zero as to receive) and the block is long enough to repay
+        // the drain.
         conn.end = data_start;
         while filled < data_len {
-            if sink.len() == filled {
+            if filled < sink.len() {
+                filled += conn.read_into(&mut sink[filled..], &self.bound)?;
+            } else if data_len >= DRAIN_MIN && conn.stream.drains() {
+                let target = room_target(sink.capacity(), filled, data_len);
+                sink.reserve_exact(target - sink.len());
+                filled += conn.drain_into(sink, target - filled, &self.bound)?;
+            } else {
                 make_room(sink, filled, data_len);
             }
-            filled += conn.read_into(&mut sink[filled..], &self.bound)?;
         }
         while conn.end - conn.start < header_len + 2 {
             conn.fill(&self.bound)?;

@@ -11,7 +11,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::protocol::ProtocolErrorKind;
-use memcache_sync::{Client, Config, Error, Item, Phase};
+use memcache_sync::{
+    CasOutcome, Client, Config, Deadline, Error, Expiry, Item, Phase, StoreOptions,
+};
+use support::fault_server::{Fault, FaultServer};
+use support::Memcached;
 
 const LEN: usize = 300 * 1024 + 3;
 
@@ -28,6 +32,9 @@ struct Script {
     pause: Duration,
     /// Close after this many bytes of the reply instead of sending it all.
     close_after: Option<usize>,
+    /// Fall silent after this many bytes of the reply, the connection kept open, instead of
+    /// sending it all.
+    stall_after: Option<usize>,
 }
 
 /// A server that reads one request line, answers it as `script` says, then answers every
@@ -54,7 +61,10 @@ fn serve(script: Script) -> String {
         if read_request(&mut stream).is_none() {
             return;
         }
-        let end = script.close_after.unwrap_or(script.reply.len());
+        let end = script
+            .close_after
+            .or(script.stall_after)
+            .unwrap_or(script.reply.len());
         for chunk in script.reply[..end].chunks(script.piece) {
             if stream.write_all(chunk).is_err() {
                 return;
@@ -62,6 +72,11 @@ fn serve(script: Script) -> String {
             thread::sleep(script.pause);
         }
         if script.close_after.is_some() {
+            return;
+        }
+        if script.stall_after.is_some() {
+            // Silent until the client gives up and closes.
+            let _ = stream.read(&mut [0u8; 1]);
             return;
         }
         while read_request(&mut stream).is_some() {
@@ -97,6 +112,7 @@ fn a_large_value_arriving_in_many_small_pieces_within_the_deadline_is_read_whole
         piece: 4096,
         pause: Duration::from_micros(300),
         close_after: None,
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     let item = client.get("big").unwrap();
@@ -122,6 +138,7 @@ fn a_large_value_in_odd_sized_pieces_is_read_into_a_reused_buffer_without_reallo
         piece: 7 * 1024 + 1,
         pause: Duration::from_micros(100),
         close_after: None,
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     let mut buf = vec![b'?'; LEN + 100];
@@ -143,6 +160,7 @@ fn a_large_value_with_its_cas_token_is_read_whole() {
         piece: 64 * 1024,
         pause: Duration::from_millis(1),
         close_after: None,
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     let (item, token) = client.gets("big").unwrap().unwrap();
@@ -158,6 +176,7 @@ fn a_large_value_trickled_past_the_deadline_times_out_on_time() {
         piece: 1024,
         pause: Duration::from_millis(5),
         close_after: None,
+        stall_after: None,
     });
     let timeout = Duration::from_millis(300);
     let mut client = client(&addr, timeout);
@@ -181,6 +200,7 @@ fn a_close_in_the_middle_of_a_large_data_block_is_connection_closed() {
         piece: 16 * 1024,
         pause: Duration::from_micros(100),
         close_after: Some(LEN / 2),
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     let mut buf = Vec::new();
@@ -204,6 +224,7 @@ fn a_large_data_block_of_the_wrong_length_is_unterminated_data() {
         piece: 32 * 1024,
         pause: Duration::from_micros(100),
         close_after: None,
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     match client.get("big") {
@@ -221,6 +242,7 @@ fn a_large_value_for_another_key_is_refused() {
         piece: 64 * 1024,
         pause: Duration::ZERO,
         close_after: None,
+        stall_after: None,
     });
     let mut client = client(&addr, Duration::from_secs(10));
     let error = client.get("not-big").unwrap_err();
@@ -263,5 +285,299 @@ fn large_stores_and_reads_round_trip_through_memcached() {
             client.get_many(&[&key]).unwrap()[&key] == value[..],
             "{len}: get_many"
         );
+    }
+}
+
+#[test]
+fn a_value_that_falls_silent_halfway_times_out_on_time_and_drops_the_connection() {
+    let value = value();
+    for reused in [false, true] {
+        let addr = serve(Script {
+            reply: reply(&value, None),
+            piece: 32 * 1024,
+            pause: Duration::ZERO,
+            close_after: None,
+            stall_after: Some(LEN / 2),
+        });
+        let timeout = Duration::from_millis(300);
+        let mut client = client(&addr, timeout);
+        // A fresh vector is filled by draining into its spare capacity; a reused one, longer
+        // than the value, by reads over its old contents: each path waits within the bound.
+        let mut buf = if reused { vec![0; LEN + 1] } else { Vec::new() };
+        let started = Instant::now();
+        let error = client.get_into("big", &mut buf).unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            error.timeout_phase(),
+            Some(Phase::Read),
+            "reused {reused}: {error:?}"
+        );
+        assert!(elapsed + Duration::from_millis(2) >= timeout, "{elapsed:?}");
+        assert!(
+            elapsed < timeout + Duration::from_millis(300),
+            "{elapsed:?}"
+        );
+        assert!(buf.is_empty(), "a failed read left {} bytes", buf.len());
+        assert!(!client.is_connected());
+    }
+}
+
+#[test]
+fn a_callers_deadline_ends_a_large_value_that_falls_silent_halfway() {
+    let value = value();
+    let addr = serve(Script {
+        reply: reply(&value, None),
+        piece: 32 * 1024,
+        pause: Duration::ZERO,
+        close_after: None,
+        stall_after: Some(LEN / 3),
+    });
+    let mut client = client(&addr, Duration::from_secs(10));
+    let limit = Duration::from_millis(200);
+    let started = Instant::now();
+    let error = Deadline::after(limit)
+        .run(|| client.get("big"))
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(error, Error::DeadlineExceeded { phase: Phase::Read }),
+        "{error:?}"
+    );
+    assert!(elapsed < limit + Duration::from_millis(300), "{elapsed:?}");
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn a_server_that_closes_inside_a_large_data_block_is_connection_closed_and_the_next_call_reconnects(
+) {
+    let value = value();
+    // Each read path meets the close: a fresh vector (drained into), one with room but no
+    // contents (drained into, no allocation), one with old contents (read over).
+    for path in ["fresh", "room", "old contents"] {
+        let server = FaultServer::start(vec![Fault::CloseInsideData, Fault::Healthy]);
+        server.insert(b"big", &value);
+        let mut client = client(&server.addr(), Duration::from_secs(5));
+        let mut buf = match path {
+            "fresh" => Vec::new(),
+            "room" => Vec::with_capacity(LEN),
+            _ => vec![b'?'; LEN + 10],
+        };
+        let error = client.get_into("big", &mut buf).unwrap_err();
+        assert!(
+            matches!(error, Error::ConnectionClosed { phase: Phase::Read }),
+            "{path}: {error:?}"
+        );
+        assert!(
+            buf.is_empty(),
+            "{path}: a failed read left {} bytes",
+            buf.len()
+        );
+        assert!(!client.is_connected(), "{path}");
+        // A new connection, and the whole value on it.
+        let item = client.get("big").unwrap().expect("stored");
+        assert!(item.value == value, "{path}: the value came back changed");
+        assert!(client.is_connected(), "{path}");
+    }
+}
+
+#[test]
+fn a_server_that_closes_inside_a_large_data_block_fails_get_and_gets_alike() {
+    let value = value();
+    let server = FaultServer::start(vec![
+        Fault::CloseInsideData,
+        Fault::CloseInsideData,
+        Fault::Healthy,
+    ]);
+    server.insert(b"big", &value);
+    let mut client = client(&server.addr(), Duration::from_secs(5));
+    let error = client.get("big").unwrap_err();
+    assert!(
+        matches!(error, Error::ConnectionClosed { phase: Phase::Read }),
+        "{error:?}"
+    );
+    let error = client.gets("big").unwrap_err();
+    assert!(
+        matches!(error, Error::ConnectionClosed { phase: Phase::Read }),
+        "{error:?}"
+    );
+    let (item, _) = client.gets("big").unwrap().expect("stored");
+    assert!(item.value == value);
+}
+
+/// The lengths around each threshold of the large-value paths (the direct read and the
+/// vectored write start at 8 KiB; a read of up to 1 MiB is sized exactly), and one just
+/// under memcached's default item size limit, which also counts the key and the item header.
+const EDGE_LENGTHS: [usize; 6] = [
+    8 * 1024 - 1,
+    8 * 1024,
+    8 * 1024 + 1,
+    16 * 1024 + 3,
+    500 * 1024,
+    1024 * 1024 - 1024,
+];
+
+/// Every command that carries a value, at every edge length, each value read back by every
+/// command that reads one, and a small value after each, so a connection out of step shows.
+fn every_command_carries_every_edge_length(client: &mut Client, label: &str) {
+    for len in EDGE_LENGTHS {
+        let key = format!("large:edge:{len}");
+        let value: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let check = |got: &[u8], how: &str| {
+            assert!(
+                got == &value[..],
+                "{label} {len}: {how} came back changed ({} bytes)",
+                got.len()
+            );
+        };
+        client
+            .set(&key, &value, StoreOptions::new().flags(9))
+            .unwrap();
+        let item = client.get(&key).unwrap().expect("just stored");
+        check(&item.value, "get");
+        assert_eq!(item.flags, 9);
+        // get_into: an empty vector, room without contents, shorter and longer old contents.
+        for start in [0, 1, len / 2, len + 100] {
+            let mut buf = vec![b'#'; start];
+            buf.reserve(if start == 1 { len } else { 0 });
+            assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(9));
+            check(&buf, &format!("get_into over {start} bytes"));
+        }
+        let (item, token) = client.gets(&key).unwrap().expect("just stored");
+        check(&item.value, "gets");
+        let changed: Vec<u8> = value.iter().map(|b| b ^ 0x5a).collect();
+        assert_eq!(
+            client.cas(&key, &changed, token, Expiry::Never).unwrap(),
+            CasOutcome::Stored,
+            "{label} {len}"
+        );
+        assert_eq!(
+            client.cas(&key, &value, token, Expiry::Never).unwrap(),
+            CasOutcome::Exists,
+            "{label} {len}: a stale token"
+        );
+        assert!(client.get(&key).unwrap().unwrap().value == changed);
+        client
+            .set(&key, &value, StoreOptions::new().flags(9))
+            .unwrap();
+        let small = format!("large:edge:small:{len}");
+        client.set(&small, b"s", Expiry::Never).unwrap();
+        let keys = [key.as_str(), small.as_str(), "large:edge:missing"];
+        let found = client.get_many(&keys).unwrap();
+        assert_eq!(found.len(), 2, "{label} {len}");
+        check(&found[&key], "get_many");
+        assert_eq!(&found[&small], b"s");
+        let found = client.gets_many(&keys).unwrap();
+        check(found.get(&key).expect("found").0.value, "gets_many");
+        let mut seen = Vec::new();
+        client
+            .get_many_with(&keys, |index, got, flags| {
+                seen.push(index);
+                if index == 0 {
+                    check(got, "get_many_with");
+                    assert_eq!(flags, 9);
+                }
+            })
+            .unwrap();
+        assert_eq!(seen, [0, 1], "{label} {len}");
+        assert_eq!(client.get(&small).unwrap().unwrap().value, b"s");
+        assert!(client.is_connected(), "{label} {len}");
+    }
+}
+
+#[test]
+fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_tcp() {
+    let server = Memcached::start();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    every_command_carries_every_edge_length(&mut client, "tcp");
+}
+
+#[cfg(unix)]
+#[test]
+fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_a_unix_socket() {
+    let server = Memcached::start_unix();
+    let mut client = Client::connect(&server.addr()).unwrap();
+    every_command_carries_every_edge_length(&mut client, "unix");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_tls() {
+    let pki = tls::Pki::new();
+    let server = pki.server();
+    let mut client = Client::builder(&server.addr())
+        .config(Config::default().with_tls(pki.trusting()))
+        .connect()
+        .unwrap();
+    every_command_carries_every_edge_length(&mut client, "tls");
+}
+
+/// A CA and memcached serving a certificate it signed, over TLS only (as `tests/tls.rs`
+/// starts them, reduced to what these tests need).
+#[cfg(feature = "tls")]
+mod tls {
+    use std::fs;
+    use std::path::PathBuf;
+
+    use memcache_sync::TlsConfig;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+
+    use super::support::{unique_key, Memcached};
+
+    pub struct Pki {
+        dir: PathBuf,
+    }
+
+    impl Pki {
+        pub fn new() -> Pki {
+            let suffix: String = unique_key("")
+                .iter()
+                .map(|&b| b as char)
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            let dir = std::env::temp_dir().join(format!(
+                "memcache-sync-large-tls-{}-{suffix}",
+                std::process::id()
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            let ca_key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "memcache-sync large values CA");
+            let ca = params.self_signed(&ca_key).unwrap();
+            fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+            let key = KeyPair::generate().unwrap();
+            let mut params =
+                CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                    .unwrap();
+            params.distinguished_name.push(DnType::CommonName, "server");
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+            fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+            fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+            Pki { dir }
+        }
+
+        pub fn server(&self) -> Memcached {
+            let options = format!(
+                "ssl_chain_cert={},ssl_key={}",
+                self.dir.join("server.pem").display(),
+                self.dir.join("server.key").display()
+            );
+            Memcached::start_tls(&["-o", &options])
+        }
+
+        pub fn trusting(&self) -> TlsConfig {
+            TlsConfig::new().ca_file(self.dir.join("ca.pem")).unwrap()
+        }
+    }
+
+    impl Drop for Pki {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }

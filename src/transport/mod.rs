@@ -6,10 +6,12 @@
 //! `send`, one `recv`, one peek before it) with nothing boxed or dispatched at run time.
 //!
 //! # The contract every variant keeps
-//! - **At most one blocking system call per [`Stream::read`] or [`Stream::write`].** The
+//! - **At most one blocking system call per [`Stream::read`], [`Stream::write`] or
+//!   [`Stream::wait_readable`]; none in [`Stream::drain_into`].** The
 //!   [`Connection`](crate::connection::Connection) sets the socket timeout to the time left
-//!   before its deadline ahead of every call, so that is the only way one deadline can bound a
-//!   whole reply. A layer that must read or write again before it has anything for the caller
+//!   before its deadline ahead of every blocking call, so that is the only way one deadline can
+//!   bound a whole reply. A drain may take several system calls, but none of them waits for
+//!   the peer: it moves at most the bytes asked for, already waiting, and stops. A layer that must read or write again before it has anything for the caller
 //!   (a TLS record that arrived in part, ciphertext still queued) returns
 //!   [`io::ErrorKind::Interrupted`]: the connection re-arms the timeout and calls again.
 //! - **`Ok(n)` from a write means `n` of the caller's bytes left**, handed to the kernel, not
@@ -138,6 +140,50 @@ impl Stream {
         }
     }
 
+    /// Whether [`Stream::drain_into`] works here: a plain socket reads into room it has not
+    /// initialised (std's sockets read into a vector's spare capacity), a TLS layer does not.
+    pub(crate) fn drains(&self) -> bool {
+        match self {
+            Self::Tcp(_) => true,
+            #[cfg(unix)]
+            Self::Unix(_) => true,
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => false,
+        }
+    }
+
+    /// Appends to `sink` at most `limit` bytes (not zero) that are already waiting, without
+    /// blocking, into `sink`'s spare capacity as it is: a fresh vector for a large value is
+    /// never zero-filled before the data overwrites it. `Ok(n)`: `n` bytes appended; `Ok(0)`:
+    /// end of stream; a `WouldBlock` error: nothing is waiting (see
+    /// [`Stream::wait_readable`]). Reserve the room first: `sink` grows only if it has less
+    /// spare capacity than `limit`. A stream that does not [`drain`](Stream::drains)
+    /// answers `Unsupported`.
+    pub(crate) fn drain_into(&mut self, sink: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => drain(stream, TcpStream::set_nonblocking, sink, limit),
+            #[cfg(unix)]
+            Self::Unix(stream) => drain(stream, UnixStream::set_nonblocking, sink, limit),
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
+    /// Waits, for at most the read timeout, until the stream has bytes to read or has ended,
+    /// consuming nothing: one blocking peek of one byte. `Ok` says only that the wait is
+    /// over; the next read or drain says what ended it.
+    pub(crate) fn wait_readable(&mut self) -> io::Result<()> {
+        let mut probe = [0u8; 1];
+        match self {
+            Self::Tcp(stream) => stream.peek(&mut probe).map(drop),
+            #[cfg(unix)]
+            Self::Unix(stream) => unix::peek(stream).map(drop),
+            // Never drained, so never waited on: a read waits as it reads.
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     /// The most bytes one write may carry so that they go out as one frame of the layer's
     /// (a TLS record), for a caller that must choose where frames end; `None` for a stream
     /// that sends bytes as they come.
@@ -183,6 +229,35 @@ impl Stream {
             #[cfg(feature = "tls")]
             Self::Tls(stream) => stream.is_quiet(),
         }
+    }
+}
+
+/// [`Stream::drain_into`] on a socket whose reads fill uninitialised room (std's TCP and
+/// Unix streams): non-blocking for the drain alone, so that std's `read_to_end` (the one safe
+/// way to read into a vector's spare capacity) stops at the first read that would wait,
+/// instead of waiting on the peer with no deadline but the socket timeout of each read.
+fn drain<S>(
+    socket: &S,
+    set_nonblocking: fn(&S, bool) -> io::Result<()>,
+    sink: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<usize>
+where
+    for<'s> &'s S: Read,
+{
+    set_nonblocking(socket, true)?;
+    let before = sink.len();
+    let read = socket.take(limit as u64).read_to_end(sink);
+    let restored = set_nonblocking(socket, false);
+    let got = sink.len() - before;
+    restored?;
+    match read {
+        // The bytes that were waiting, all of them.
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        Err(error) => Err(error),
+        // The limit reached, or the end of the stream after `got` bytes (the next drain
+        // answers `Ok(0)`).
+        Ok(_) => Ok(got),
     }
 }
 

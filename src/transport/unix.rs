@@ -47,6 +47,13 @@ pub(super) fn send_vectored(socket: SockRef<'_>, bufs: &[io::IoSlice<'_>]) -> io
     socket.send_vectored_with_flags(bufs, SEND_FLAGS)
 }
 
+/// One blocking peek of a byte (std's `UnixStream::peek` is not stable): `Ok(0)` at end of
+/// stream, a `WouldBlock` error when the read timeout passes first.
+pub(super) fn peek(stream: &UnixStream) -> io::Result<usize> {
+    let mut probe = [MaybeUninit::<u8>::uninit()];
+    SockRef::from(stream).peek(&mut probe)
+}
+
 pub(super) fn is_quiet(stream: &UnixStream) -> bool {
     peek_is_quiet(SockRef::from(stream))
 }
