@@ -250,7 +250,7 @@ impl<S: LockStore> Lock<S> {
             .expiry(lock_expiry(options.ttl));
         let mut backoff = options.first_backoff;
         loop {
-            if let MetaStoreOutcome::Stored { cas } = store.lock_set(key, &token, &set)? {
+            if let MetaStoreOutcome::Stored { cas, .. } = store.lock_set(key, &token, &set)? {
                 return Ok(Some(Self {
                     store,
                     key: key.to_vec(),
@@ -295,7 +295,7 @@ impl<S: LockStore> Lock<S> {
             .compare_cas(self.cas)
             .expiry(lock_expiry(ttl));
         match self.store.lock_set(&self.key, &self.token, &set)? {
-            MetaStoreOutcome::Stored { cas } => {
+            MetaStoreOutcome::Stored { cas, .. } => {
                 self.cas = cas;
                 Ok(true)
             }

@@ -257,6 +257,7 @@ pub struct MetaSetOptions {
     pub(crate) invalidate: bool,
     pub(crate) new_cas: Option<CasToken>,
     pub(crate) base64_key: bool,
+    pub(crate) return_size: bool,
 }
 
 impl MetaSetOptions {
@@ -270,6 +271,7 @@ impl MetaSetOptions {
             invalidate: false,
             new_cas: None,
             base64_key: false,
+            return_size: false,
         }
     }
 
@@ -321,6 +323,14 @@ impl MetaSetOptions {
         self.base64_key = true;
         self
     }
+
+    /// Asks for the stored item's size (`s`), in [`MetaStoreOutcome::size`]: after an
+    /// append or prepend, the size it grew to. memcached 1.6.18 accepts the flag but does
+    /// not report the size (the outcome's size is then `None`); later servers report it.
+    pub const fn return_size(mut self) -> Self {
+        self.return_size = true;
+        self
+    }
 }
 
 /// What became of a [`Client::meta_set`](crate::Client::meta_set). Every refusal is a
@@ -328,7 +338,7 @@ impl MetaSetOptions {
 ///
 /// ```
 /// use memcache_sync::{CasToken, MetaStoreOutcome};
-/// let outcome = MetaStoreOutcome::Stored { cas: CasToken(9) };
+/// let outcome = MetaStoreOutcome::Stored { cas: CasToken(9), size: None };
 /// assert_eq!(outcome.cas(), Some(CasToken(9)));
 /// assert!(!MetaStoreOutcome::NotStored.is_stored());
 /// ```
@@ -339,6 +349,9 @@ pub enum MetaStoreOutcome {
     Stored {
         /// The CAS token the item was stored with.
         cas: CasToken,
+        /// The stored item's size in bytes (after an append, the new size), if
+        /// [`MetaSetOptions::return_size`] asked for it and the server reports it.
+        size: Option<u64>,
     },
     /// The mode's condition failed (`NS`): add found an item, replace, append or prepend
     /// found none.
@@ -358,7 +371,16 @@ impl MetaStoreOutcome {
     /// The stored item's CAS token, if it was stored.
     pub const fn cas(self) -> Option<CasToken> {
         match self {
-            Self::Stored { cas } => Some(cas),
+            Self::Stored { cas, .. } => Some(cas),
+            _ => None,
+        }
+    }
+
+    /// The stored item's size, if it was stored and the size was asked for and reported
+    /// (see [`MetaSetOptions::return_size`]).
+    pub const fn size(self) -> Option<u64> {
+        match self {
+            Self::Stored { size, .. } => size,
             _ => None,
         }
     }

@@ -810,3 +810,30 @@ fn a_debug_miss_echoing_an_opaque_answers_another_request() {
     assert!(matches!(result, Err(Error::Protocol(_))), "{result:?}");
     assert!(!c.is_connected());
 }
+
+#[test]
+fn a_meta_set_asking_for_the_size_stores_and_reports_a_size_only_if_the_server_does() {
+    let server = shared_server();
+    let mut c = client(&server.addr());
+    let key = unique_key("meta:ms-size:");
+    let sized = MetaSetOptions::new().return_size();
+    let first = c.meta_set(&key, "hello", &sized).unwrap();
+    assert!(first.is_stored(), "{first:?}");
+    let appended = c
+        .meta_set(&key, "!!", &sized.mode(MetaSetMode::Append))
+        .unwrap();
+    assert!(appended.is_stored(), "{appended:?}");
+    // memcached 1.6.18 takes `s` on `ms` without reporting the size; a server that reports
+    // it must report the size the item has now.
+    for (outcome, len) in [(first, 5), (appended, 7)] {
+        if let Some(size) = outcome.size() {
+            assert_eq!(size, len, "{outcome:?}");
+        }
+    }
+    assert_eq!(value(&mut c, &key).as_deref(), Some(&b"hello!!"[..]));
+    let stored = c
+        .meta_get(&key, &MetaGetOptions::new().without_value().return_size())
+        .unwrap()
+        .expect("just stored");
+    assert_eq!(stored.size, Some(7));
+}

@@ -281,6 +281,7 @@ fn meta_reply_delayed_or_trickled_within_the_timeout_is_returned_and_keeps_the_c
         Outcome::Get(Some(hit)),
         Outcome::Set(MetaStoreOutcome::Stored {
             cas: memcache_sync::CasToken(4),
+            size: None,
         }),
         Outcome::Delete(MetaDeleteOutcome::Deleted),
         Outcome::Noop,

@@ -305,7 +305,7 @@ impl Client {
     /// CAS token. Every refusal is a value.
     ///
     /// # Format
-    /// `ms <key> <len> [M…] [C…] [I] F<flags> T<ttl> c O<opaque>` and the data block.
+    /// `ms <key> <len> [M…] [C…] [I] [s] F<flags> T<ttl> c O<opaque>` and the data block.
     ///
     /// # Returns
     /// [`MetaStoreOutcome::Stored`] with the CAS (`HD`), `NotStored` (`NS`), `Exists` (`EX`),
@@ -366,6 +366,11 @@ impl Client {
                     .ttl(ttl)
                     .return_cas();
                 set = if o.base64_key { set.base64_key() } else { set };
+                set = if o.return_size {
+                    set.return_size()
+                } else {
+                    set
+                };
                 match o.compare_cas {
                     Some(CasToken(cas)) if o.invalidate => set = set.compare_cas_allow_stale(cas),
                     Some(CasToken(cas)) => set = set.compare_cas(cas),
@@ -379,6 +384,7 @@ impl Client {
             |r| match r.code {
                 ReturnCode::Success => Some(MetaStoreOutcome::Stored {
                     cas: CasToken(r.flags.cas?),
+                    size: r.flags.size,
                 }),
                 ReturnCode::NotStored => Some(MetaStoreOutcome::NotStored),
                 ReturnCode::Exists => Some(MetaStoreOutcome::Exists),
