@@ -486,16 +486,15 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
 /// servers at once: [`Client::send_get_many`] writes, [`Client::receive_get_many`] reads.
 impl Client {
     /// Writes the `get` lines for `keys`, which must fit in one pipeline window (see
-    /// [`fits_one_window`]), and returns the lines to read the replies of, with when they
-    /// were sent: the replies' read timeout runs from then, so servers written to together
-    /// are waited for together, however many of them stall.
+    /// [`fits_one_window`]) and must all have passed [`validate_key`] (the caller checks the
+    /// whole call's keys before any server is written to), and returns the lines to read the
+    /// replies of, with when they were sent: the replies' read timeout runs from then, so
+    /// servers written to together are waited for together, however many of them stall.
     pub(crate) fn send_get_many<K: AsRef<[u8]>>(
         &mut self,
         keys: &[K],
     ) -> Result<(Vec<Range<usize>>, Instant)> {
-        for key in keys {
-            validate_key(key.as_ref())?;
-        }
+        debug_assert!(keys.iter().all(|key| validate_key(key.as_ref()).is_ok()));
         let lines = split_retrieval_lines(RetrievalCommand::Get, keys);
         self.request.clear();
         for line in &lines {
