@@ -511,73 +511,27 @@ fn every_command_carries_values_at_each_threshold_and_near_the_item_limit_over_t
     every_command_carries_every_edge_length(&mut client, "tls");
 }
 
-/// A CA and memcached serving a certificate it signed, over TLS only (as `tests/tls.rs`
-/// starts them, reduced to what these tests need).
+/// A CA and memcached serving a certificate it signed, over TLS only.
 #[cfg(feature = "tls")]
 mod tls {
-    use std::fs;
-    use std::path::PathBuf;
-
     use memcache_sync::TlsConfig;
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    };
 
-    use super::support::{unique_key, Memcached};
+    use super::support::pki::{serve_tls, Pki as Certificates};
+    use super::support::Memcached;
 
-    pub struct Pki {
-        dir: PathBuf,
-    }
+    pub struct Pki(Certificates);
 
     impl Pki {
         pub fn new() -> Pki {
-            let suffix: String = unique_key("")
-                .iter()
-                .map(|&b| b as char)
-                .filter(char::is_ascii_alphanumeric)
-                .collect();
-            let dir = std::env::temp_dir().join(format!(
-                "memcache-sync-large-tls-{}-{suffix}",
-                std::process::id()
-            ));
-            fs::create_dir_all(&dir).unwrap();
-            let ca_key = KeyPair::generate().unwrap();
-            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "memcache-sync large values CA");
-            let ca = params.self_signed(&ca_key).unwrap();
-            fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-            let key = KeyPair::generate().unwrap();
-            let mut params =
-                CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                    .unwrap();
-            params.distinguished_name.push(DnType::CommonName, "server");
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-            fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-            fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
-            Pki { dir }
+            Pki(Certificates::new("large-values"))
         }
 
         pub fn server(&self) -> Memcached {
-            let options = format!(
-                "ssl_chain_cert={},ssl_key={}",
-                self.dir.join("server.pem").display(),
-                self.dir.join("server.key").display()
-            );
-            Memcached::start_tls(&["-o", &options])
+            serve_tls(&self.0.server(), None)
         }
 
         pub fn trusting(&self) -> TlsConfig {
-            TlsConfig::new().ca_file(self.dir.join("ca.pem")).unwrap()
-        }
-    }
-
-    impl Drop for Pki {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.dir);
+            TlsConfig::new().ca_file(self.0.ca_file()).unwrap()
         }
     }
 }

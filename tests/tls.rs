@@ -8,7 +8,6 @@ use memcache_sync_test_support as support;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,115 +17,11 @@ use memcache_sync::{
     CasOutcome, Client, Config, Error, Expiry, Item, Phase, Pool, PoolConfig, StoreOptions,
     StoreOutcome, TlsConfig, TlsFailure,
 };
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use support::pki::{serve_tls as start, ExtendedKeyUsagePurpose, Pki};
 use support::{unique_key, Memcached};
 
 /// What a bound may exceed its timeout by on a shared, loaded machine.
 const MARGIN: Duration = Duration::from_millis(300);
-
-/// A CA, and the files of certificates it signed, in a directory of the test's own.
-struct Pki {
-    dir: PathBuf,
-    ca: rcgen::Certificate,
-    ca_key: KeyPair,
-}
-
-/// A certificate and its key, as files.
-struct Issued {
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let dir = std::env::temp_dir().join(format!(
-            "memcache-sync-tls-{}-{name}-{}",
-            std::process::id(),
-            unique_key("")
-                .iter()
-                .map(|&b| b as char)
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("memcache-sync test CA {name}"));
-        let ca = params.self_signed(&ca_key).unwrap();
-        fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        Pki { dir, ca, ca_key }
-    }
-
-    fn ca_file(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    /// A certificate for `names`, for a server or a client, valid now unless `expired`.
-    fn issue(&self, file: &str, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> Issued {
-        self.issue_with(file, names, purpose, false)
-    }
-
-    fn issue_with(
-        &self,
-        file: &str,
-        names: &[&str],
-        purpose: ExtendedKeyUsagePurpose,
-        expired: bool,
-    ) -> Issued {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, file);
-        params.extended_key_usages = vec![purpose];
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let cert = params.signed_by(&key, &self.ca, &self.ca_key).unwrap();
-        let issued = Issued {
-            cert: self.dir.join(format!("{file}.pem")),
-            key: self.dir.join(format!("{file}.key")),
-        };
-        fs::write(&issued.cert, cert.pem()).unwrap();
-        fs::write(&issued.key, key.serialize_pem()).unwrap();
-        issued
-    }
-
-    fn server(&self) -> Issued {
-        self.issue(
-            "server",
-            &["localhost", "127.0.0.1"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        )
-    }
-
-    fn client(&self) -> Issued {
-        self.issue("client", &["client"], ExtendedKeyUsagePurpose::ClientAuth)
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// memcached serving `cert` over TLS only; with `client_ca`, requiring client certificates
-/// signed by it (`ssl_verify_mode=2`).
-fn start(cert: &Issued, client_ca: Option<&Path>) -> Memcached {
-    let mut options = format!(
-        "ssl_chain_cert={},ssl_key={}",
-        cert.cert.display(),
-        cert.key.display()
-    );
-    if let Some(ca) = client_ca {
-        options.push_str(&format!(",ssl_ca_cert={},ssl_verify_mode=2", ca.display()));
-    }
-    Memcached::start_tls(&["-o", &options])
-}
 
 fn config(tls: TlsConfig) -> Config {
     Config::default()

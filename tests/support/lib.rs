@@ -7,6 +7,7 @@ pub mod expiry;
 pub mod fault_server;
 pub mod memcached;
 pub mod nutcracker;
+pub mod pki;
 pub mod raw;
 
 pub use memcached::*;
