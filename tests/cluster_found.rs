@@ -1,8 +1,8 @@
-//! `Cluster::get_many`'s `found`: one `Found` filled from every server's replies, on both of
-//! the call's paths (every request written before any reply is read, from the calling
-//! thread; and a thread per server for a read too big to write whole), with each item's own
-//! value and flags, a key asked twice found once, and nothing of a server that failed
-//! part-way through its reply.
+//! `Cluster::get_many`'s and `gets_many`'s `found`: one `Found` filled from every server's
+//! replies, on both of the calls' paths (every request written before any reply is read,
+//! from the calling thread; and a thread per server for a read too big to write whole), with
+//! each item's own value, flags and CAS token, a key asked twice found once, and nothing of
+//! a server that failed part-way through its reply.
 
 mod support;
 
@@ -82,8 +82,11 @@ fn assert_found_whole(cluster: &Cluster, keys: &[Vec<u8>]) {
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
     assert_eq!(report.found.len(), keys.len());
     for (i, key) in keys.iter().enumerate() {
-        let (item, _token): (ItemRef<'_>, CasToken) = report.found.get(key).expect("stored");
+        let (item, token): (ItemRef<'_>, CasToken) = report.found.get(key).expect("stored");
         assert_eq!((item.value, item.flags), (&value(i)[..], flags(i)));
+        // Each item's own token, as a single `gets` of its key reports it.
+        let single = cluster.gets(key).unwrap().map(|(_, token)| token);
+        assert_eq!(Some(token), single, "{}", String::from_utf8_lossy(key));
     }
 }
 

@@ -485,24 +485,22 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
 /// A multi-key read split in two, so that one thread can have requests out to several
 /// servers at once: [`Client::send_get_many`] writes, [`Client::receive_get_many`] reads.
 impl Client {
-    /// Writes the `get` lines for `keys`, which must fit in one pipeline window (see
-    /// [`fits_one_window`]) and must all have passed [`validate_key`] (the caller checks the
+    /// Writes the `command` lines (`get` or `gets`) for `keys`, which must fit in one
+    /// pipeline window (see [`fits_one_window`]) and must all have passed [`validate_key`]
+    /// (the caller checks the
     /// whole call's keys before any server is written to), and returns the lines to read the
     /// replies of, with when they were sent: the replies' read timeout runs from then, so
     /// servers written to together are waited for together, however many of them stall.
     pub(crate) fn send_get_many<K: AsRef<[u8]>>(
         &mut self,
+        command: RetrievalCommand,
         keys: &[K],
     ) -> Result<(Vec<Range<usize>>, Instant)> {
         debug_assert!(keys.iter().all(|key| validate_key(key.as_ref()).is_ok()));
-        let lines = split_retrieval_lines(RetrievalCommand::Get, keys);
+        let lines = split_retrieval_lines(command, keys);
         self.request.clear();
         for line in &lines {
-            put_retrieval_line(
-                &mut self.request,
-                RetrievalCommand::Get,
-                &keys[line.clone()],
-            );
+            put_retrieval_line(&mut self.request, command, &keys[line.clone()]);
         }
         // Every line ends at its `\n` (a valid key holds none); found only if the stream
         // needs them (TLS), so a plain socket pays nothing for them.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::found::{Found, FoundItem};
 use crate::item::{CasToken, Item, StoreOutcome};
-use crate::protocol::validate_key;
+use crate::protocol::{validate_key, RetrievalCommand, Value};
 
 /// What [`Cluster::get_many`] (or, with `T = (Item, CasToken)`, [`Cluster::gets_many`])
 /// found: the items, and each server that failed with the keys it was to read. A key found
@@ -51,6 +51,15 @@ pub struct ServerFailure {
     /// given. None of them is in [`GetManyReport::found`], even if the server answered for
     /// some before it failed.
     pub keys: Vec<Vec<u8>>,
+}
+
+/// Which multi-get [`Cluster::get_many_from_one_thread`] runs: its command, its name for the
+/// observer, and the CAS value it keeps from each `VALUE` (`None`: the frame does not answer
+/// the command).
+struct OneThread {
+    command: RetrievalCommand,
+    name: &'static str,
+    cas: fn(&Value<'_>) -> Option<u64>,
 }
 
 /// Every key of `failed`, server by server: what a report's `failed_keys` lists.
@@ -158,7 +167,12 @@ impl Cluster {
         let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.get_many(keys);
         let from_gutter = self.beside_gutter(&ring, "get_many", gutter, read_gutter, || {
             if shares.iter().all(|share| fits_one_window(&share.group)) {
-                self.get_many_from_one_thread(&ring, shares, started, &mut report);
+                let one = OneThread {
+                    command: RetrievalCommand::Get,
+                    name: "get_many",
+                    cas: |_| Some(0),
+                };
+                self.get_many_from_one_thread(&ring, one, shares, started, &mut report);
                 return;
             }
             // Each server's items in a map of its own (the threads cannot share one); the
@@ -222,6 +236,15 @@ impl Cluster {
         }
         let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.gets_many(keys);
         let from_gutter = self.beside_gutter(&ring, "gets_many", gutter, read_gutter, || {
+            if shares.iter().all(|share| fits_one_window(&share.group)) {
+                let one = OneThread {
+                    command: RetrievalCommand::Gets,
+                    name: "gets_many",
+                    cas: |value| value.cas,
+                };
+                self.get_many_from_one_thread(&ring, one, shares, started, &mut report);
+                return;
+            }
             let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
             let answered = |_: &_| Verdict::Answered;
             for (server, group, result) in self.run_shares(
@@ -313,7 +336,10 @@ impl Cluster {
             let mut sent = Vec::new();
             for Share { mut lease, group } in shares {
                 let group_keys = share_keys(&group);
-                match lease.client.send_get_many(&group_keys) {
+                match lease
+                    .client
+                    .send_get_many(RetrievalCommand::Get, &group_keys)
+                {
                     Ok(lines) => sent.push((lease, group, group_keys, lines)),
                     Err(error) => {
                         self.record(&ring, lease.index, lease.admission, Some(&error));
@@ -375,12 +401,13 @@ impl Cluster {
     /// calling thread. The servers work in parallel, and each one's replies are waited for
     /// from its own send; no thread is started here (nor, if every server had an idle
     /// connection, by [`Cluster::lease_all`]).
-    fn get_many_from_one_thread(
+    fn get_many_from_one_thread<T>(
         &self,
         ring: &Ring,
+        one: OneThread,
         shares: Vec<Share<'_, &[u8]>>,
         started: Instant,
-        report: &mut GetManyReport,
+        report: &mut GetManyReport<T>,
     ) {
         // One map for every server's items, sized for all the keys up front: each item read
         // is copied once, from the read buffer into it. Only failures were reported yet, and
@@ -394,12 +421,12 @@ impl Cluster {
             group: keys,
         } in shares
         {
-            match lease.client.send_get_many(&keys) {
+            match lease.client.send_get_many(one.command, &keys) {
                 Ok(lines) => sent.push((lease, keys, lines)),
                 Err(error) => {
                     self.record(ring, lease.index, lease.admission, Some(&error));
                     let server = lease.recorded();
-                    self.finished(ring, "get_many", server, started, Some(&error));
+                    self.finished(ring, one.name, server, started, Some(&error));
                     report.fail(ring.addr(server), &keys, error);
                 }
             }
@@ -407,12 +434,13 @@ impl Cluster {
         for (mut lease, keys, lines) in sent {
             let found = &mut report.found;
             let result = lease.client.receive_get_many(&keys, lines, |index, value| {
-                found.insert(keys[index], value.data, value.flags, 0);
+                // `None`: a `gets` reply without its CAS value, malformed.
+                found.insert(keys[index], value.data, value.flags, (one.cas)(value)?);
                 Some(())
             });
             self.record(ring, lease.index, lease.admission, result.as_ref().err());
             let server = lease.recorded();
-            self.finished(ring, "get_many", server, started, result.as_ref().err());
+            self.finished(ring, one.name, server, started, result.as_ref().err());
             if let Err(error) = result {
                 report.fail(ring.addr(server), &keys, error);
             }
