@@ -324,8 +324,13 @@ impl<T> Found<T> {
     }
 
     fn grow(&mut self) {
-        let len = table_len(self.entries.len() + 1).max(self.table.len() * 2);
-        self.table = vec![0; len];
+        self.reindex(table_len(self.entries.len() + 1).max(self.table.len() * 2));
+    }
+
+    /// Rebuilds the index, `len` slots long, over the entries as they are now.
+    fn reindex(&mut self, len: usize) {
+        self.table.clear();
+        self.table.resize(len, 0);
         for index in 0..self.entries.len() {
             self.place(index);
         }
@@ -353,10 +358,7 @@ impl<T> Found<T> {
         self.bytes.reserve(bytes);
         self.entries.reserve(entries);
         if (self.entries.len() + entries) * 2 > self.table.len() {
-            self.table = vec![0; table_len(self.entries.len() + entries)];
-            for index in 0..self.entries.len() {
-                self.place(index);
-            }
+            self.reindex(table_len(self.entries.len() + entries));
         }
     }
 
@@ -384,10 +386,7 @@ impl<T> Found<T> {
             index += 1;
             !gone[index - 1]
         });
-        self.table.fill(0);
-        for index in 0..self.entries.len() {
-            self.place(index);
-        }
+        self.reindex(self.table.len());
     }
 
     /// The position in `entries` of `key`, whose hash is `hash`.

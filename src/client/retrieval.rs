@@ -487,10 +487,10 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
 impl Client {
     /// Writes the `command` lines (`get` or `gets`) for `keys`, which must fit in one
     /// pipeline window (see [`fits_one_window`]) and must all have passed [`validate_key`]
-    /// (the caller checks the
-    /// whole call's keys before any server is written to), and returns the lines to read the
-    /// replies of, with when they were sent: the replies' read timeout runs from then, so
-    /// servers written to together are waited for together, however many of them stall.
+    /// (the caller checks the whole call's keys before any server is written to), and
+    /// returns the lines to read the replies of, with when they were sent: the replies' read
+    /// timeout runs from then, so servers written to together are waited for together,
+    /// however many of them stall.
     pub(crate) fn send_get_many<K: AsRef<[u8]>>(
         &mut self,
         command: RetrievalCommand,
