@@ -1,7 +1,7 @@
 //! Byte scans eight bytes at a time, for the two scans every request and reply makes: the
 //! end of a reply line, and the bytes a key may not hold. Safe code over `u64` words (the
-//! standard library's `memchr` is not public); the tail shorter than a word is scanned byte by
-//! byte.
+//! standard library's `memchr` is not public); only input shorter than a word is scanned byte
+//! by byte.
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -31,37 +31,54 @@ fn first_flagged(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
-fn words(bytes: &[u8]) -> (std::slice::ChunksExact<'_, u8>, usize) {
-    let chunks = bytes.chunks_exact(8);
-    let tail = bytes.len() - chunks.remainder().len();
-    (chunks, tail)
+/// The eight bytes of `bytes` from `at`, as one little-endian word.
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
-fn word(chunk: &[u8]) -> u64 {
-    u64::from_le_bytes(chunk.try_into().expect("a chunk of eight bytes"))
+/// The position of the first byte of `bytes` that `matches`, found a word at a time by
+/// `mask` (which flags, exactly at its lowest flag, the bytes of a word that match). A tail
+/// after the last whole word is read as the last eight bytes, overlapping the word before:
+/// cheaper than a byte at a time, and the bytes it shares were found not to match, so its
+/// first flag is in the tail. Only input shorter than a word goes byte by byte.
+fn first_match(
+    bytes: &[u8],
+    mask: impl Fn(u64) -> u64,
+    matches: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let Some(last) = bytes.len().checked_sub(8) else {
+        return bytes.iter().position(|&b| matches(b));
+    };
+    let chunks = bytes.chunks_exact(8);
+    let whole = bytes.len() - chunks.remainder().len();
+    for (i, chunk) in chunks.enumerate() {
+        let flags = mask(word_at(chunk, 0));
+        if flags != 0 {
+            return Some(i * 8 + first_flagged(flags));
+        }
+    }
+    if whole == bytes.len() {
+        return None;
+    }
+    let flags = mask(word_at(bytes, last));
+    (flags != 0).then(|| last + first_flagged(flags))
 }
 
 /// The position of the first `byte` in `haystack`.
 pub(crate) fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
-    let (chunks, tail) = words(haystack);
-    for (i, chunk) in chunks.enumerate() {
-        let mask = zero_bytes(word(chunk) ^ pattern);
-        if mask != 0 {
-            return Some(i * 8 + first_flagged(mask));
-        }
-    }
-    haystack[tail..]
-        .iter()
-        .position(|&b| b == byte)
-        .map(|p| tail + p)
+    first_match(haystack, |word| zero_bytes(word ^ pattern), |b| b == byte)
 }
 
 fn forbidden(b: u8) -> bool {
     b <= b' ' || b == 0x7f
 }
 
-/// Whether `key` holds a byte no memcached key may: a control byte, a space, or DEL.
+/// Whether `key` holds a byte no memcached key may: a control byte, a space, or DEL. Every
+/// word is checked, with no early exit: keys almost always pass, and a branch per word would
+/// cost them.
 pub(crate) fn has_forbidden_key_byte(key: &[u8]) -> bool {
     let Some(last) = key.len().checked_sub(8) else {
         return key.iter().any(|&b| forbidden(b));
@@ -72,41 +89,15 @@ pub(crate) fn has_forbidden_key_byte(key: &[u8]) -> bool {
         seen |= forbidden_key_bytes(word_at(key, at));
         at += 8;
     }
-    // The last word is the last eight bytes, overlapping the word before when the length is
-    // not a multiple of eight: cheaper than a tail a byte at a time, and re-reading checked
-    // bytes changes nothing.
+    // The last eight bytes, overlapping the word before (see first_match).
     seen |= forbidden_key_bytes(word_at(key, last));
     seen != 0
-}
-
-/// The eight bytes of `bytes` from `at`, as one little-endian word.
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
 }
 
 /// The position of the first byte in `bytes` that no key may hold: where a key that starts
 /// `bytes` ends, if the byte there is the space after it.
 pub(crate) fn key_end(bytes: &[u8]) -> Option<usize> {
-    let (chunks, tail) = words(bytes);
-    for (i, chunk) in chunks.enumerate() {
-        let mask = forbidden_key_bytes(word(chunk));
-        if mask != 0 {
-            return Some(i * 8 + first_flagged(mask));
-        }
-    }
-    // The tail as the last eight bytes (see has_forbidden_key_byte): the bytes it shares with
-    // the word before were clean, so its first flag is in the tail.
-    if tail < bytes.len() && bytes.len() >= 8 {
-        let start = bytes.len() - 8;
-        let mask = forbidden_key_bytes(word_at(bytes, start));
-        return (mask != 0).then(|| start + first_flagged(mask));
-    }
-    bytes[tail..]
-        .iter()
-        .position(|&b| forbidden(b))
-        .map(|p| tail + p)
+    first_match(bytes, forbidden_key_bytes, forbidden)
 }
 
 #[cfg(test)]
