@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use super::keys::{deleted, touched};
 use super::pipeline::STORE_WINDOW_BYTES;
-use super::quiet::{request_error, LOUD_VALUE_MIN};
-use super::storage::{encode_entry, set_outcome, store_outcome};
+use super::quiet::LOUD_VALUE_MIN;
+use super::storage::{check_entry, encode_entry, set_outcome, store_outcome};
 use super::{expect, Client};
 use crate::batch::{BatchError, BatchReport, Entry};
 use crate::error::Error;
@@ -241,7 +241,7 @@ impl Client {
                     keys,
                     |key, token, buf| {
                         let delete = MetaDelete::new(key.as_ref()).opaque(token).quiet();
-                        delete.encode(buf).map_err(request_error)?;
+                        delete.encode(buf)?;
                         Ok(false)
                     },
                     |response| found(response, ReturnCode::NotFound),
@@ -283,7 +283,7 @@ impl Client {
                     |(key, expiry), token, buf| {
                         let ttl = expiry.to_wire(now)?;
                         let touch = MetaGet::new(key.as_ref()).touch(ttl).opaque(token).quiet();
-                        touch.encode(buf).map_err(request_error)?;
+                        touch.encode(buf)?;
                         Ok(false)
                     },
                     // A quiet `mg` hides the miss and answers the hit, `HD` without `v`.
@@ -321,13 +321,8 @@ fn encode_meta_set<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     now: SystemTime,
     token: &[u8],
 ) -> Result<bool, Error> {
+    check_entry(entry, max_value_size)?;
     let value = entry.value.as_ref();
-    if value.len() > max_value_size {
-        return Err(Error::ValueTooLarge {
-            len: value.len(),
-            limit: max_value_size,
-        });
-    }
     let ttl = entry.expiry.to_wire(now)?;
     let mut set = MetaSet::new(entry.key.as_ref(), value)
         .mode(mode)
@@ -345,7 +340,7 @@ fn encode_meta_set<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     if !loud {
         set = set.quiet();
     }
-    set.encode(buf).map_err(request_error)?;
+    set.encode(buf)?;
     Ok(loud)
 }
 

@@ -151,22 +151,18 @@ pub(super) fn fill_item(item: &mut MetaItem, r: &MetaResponse<'_>) {
     item.already_won = f.win_already_sent;
 }
 
-fn request_error(error: MetaError) -> Error {
-    match error {
-        MetaError::Key(key) => Error::InvalidKey(key),
-        other => Error::InvalidArgument {
-            what: "meta request",
-            reason: other.to_string(),
-        },
-    }
-}
-
 /// A meta request the codec refused, as the caller's error: a bad key stays
 /// [`Error::InvalidKey`], whichever key mode judged it. The cluster's meta commands check
 /// keys with it too, so a key is refused (or taken) alike everywhere.
 impl From<MetaError> for Error {
     fn from(error: MetaError) -> Self {
-        request_error(error)
+        match error {
+            MetaError::Key(key) => Error::InvalidKey(key),
+            other => Error::InvalidArgument {
+                what: "meta request",
+                reason: other.to_string(),
+            },
+        }
     }
 }
 
@@ -229,7 +225,8 @@ fn debug_info(reply: &DebugReply<'_>, key: &[u8]) -> Result<MetaDebugInfo> {
         fetched: info.fetched,
         slab_class: info.slab_class,
         size: info.size,
-        stored_in_base64: info.stored_in_base64(key),
+        // The printed key matched `key` as is or as its base64 form, checked above.
+        stored_in_base64: info.key != key,
         other: info
             .unknown()
             .map(|(name, value)| (name.to_vec(), value.to_vec()))
@@ -644,7 +641,7 @@ impl Client {
         let mut opaque_buf = OpaqueBuf::default();
         let opaque = next_opaque(&mut opaque_buf);
         self.request.clear();
-        encode(opaque, &mut self.request).map_err(request_error)?;
+        encode(opaque, &mut self.request)?;
         let connection = Self::connection(&mut self.connection, &self.addr, &self.config)?;
         let result = connection.send(&self.request).and_then(|mut replies| {
             replies.next_meta(|frame| judge(frame, Some(opaque), gated, accept))

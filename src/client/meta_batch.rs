@@ -13,12 +13,11 @@ use std::time::SystemTime;
 
 use super::meta::{fill_item, get_request, is_hit, meta_item};
 use super::pipeline::READ_WINDOW_BYTES;
-use super::quiet::request_error;
 use super::Client;
 use crate::batch::ItemResult;
 use crate::error::{Error, Result};
 use crate::meta_types::{MetaGetOptions, MetaItem};
-use crate::protocol::meta::{check_key, Echo, MetaResponse};
+use crate::protocol::meta::{check_key, MetaResponse};
 use crate::protocol::{ProtocolError, ProtocolErrorKind};
 
 /// The most hits [`Client::meta_get_many`] reserves room for before any has come.
@@ -151,15 +150,14 @@ impl Client {
             keys,
             |key, token, buf| {
                 let get = get_request(key.as_ref(), options, touch, None, token);
-                get.return_key()
-                    .quiet()
-                    .encode(buf)
-                    .map_err(request_error)?;
+                get.return_key().quiet().encode(buf)?;
                 Ok(false)
             },
             |response, index| {
                 let key = keys[index].as_ref();
-                if !echoes(response, key) {
+                // The opaque was matched already; the key echo guards across windows,
+                // where positions repeat.
+                if !response.flags.key.is_some_and(|echoed| echoed.matches(key)) {
                     let echoed = response.flags.key.map_or(&b""[..], |k| k.wire());
                     let error = ProtocolError::new(ProtocolErrorKind::UnsolicitedData, echoed);
                     return Some(Err(error.into()));
@@ -183,15 +181,6 @@ impl Client {
         });
         failed.map_or(Ok(()), Err)
     }
-}
-
-/// Whether a reply echoes `key` (it was asked back with `k`) and the opaque it was matched by.
-fn echoes(response: &MetaResponse<'_>, key: &[u8]) -> bool {
-    let echo = Echo {
-        key: Some(key),
-        opaque: response.flags.opaque,
-    };
-    echo.matches(&response.flags)
 }
 
 /// Refuses the `mg` options that have no meaning for many keys at once: see

@@ -89,13 +89,19 @@ where
         results: &mut [ItemResult<T>],
     ) -> Result<(), Error> {
         for sent in commands {
-            results[sent.index] = match (self.0)(&sent.context, replies) {
-                Ok(value) => ItemResult::Done(value),
-                Err(error) if !error.breaks_connection() => ItemResult::Failed(error),
-                Err(error) => return Err(error),
-            };
+            results[sent.index] = item_result((self.0)(&sent.context, replies))?;
         }
         Ok(())
+    }
+}
+
+/// An item's outcome as a batch records it: `Done`, or `Failed` with an error that leaves the
+/// connection in step; an error that breaks it stops the window instead (`Err`).
+pub(super) fn item_result<T>(outcome: Result<T, Error>) -> Result<ItemResult<T>, Error> {
+    match outcome {
+        Ok(value) => Ok(ItemResult::Done(value)),
+        Err(error) if !error.breaks_connection() => Ok(ItemResult::Failed(error)),
+        Err(error) => Err(error),
     }
 }
 

@@ -25,12 +25,12 @@
 
 use std::ops::Range;
 
-use super::pipeline::{exact_len, Sent, WindowReader};
+use super::pipeline::{exact_len, item_result, Sent, WindowReader};
 use super::Client;
 use crate::batch::{BatchReport, ItemResult};
 use crate::connection::Replies;
 use crate::error::Error;
-use crate::protocol::meta::{MetaError, MetaReply, MetaResponse, ReturnCode, ReturnedFlags};
+use crate::protocol::meta::{MetaReply, MetaResponse, ReturnCode, ReturnedFlags};
 use crate::protocol::{ProtocolError, ProtocolErrorKind, ServerErrorKind};
 
 /// A value at least this long is sent without `q`. Its reply costs nothing next to its bytes,
@@ -157,11 +157,7 @@ where
             match frame {
                 Frame::Named(position, outcome) => {
                     self.match_unnamed(next..position, commands, results)?;
-                    results[commands[position].index] = match outcome {
-                        Ok(value) => ItemResult::Done(value),
-                        Err(error) if !error.breaks_connection() => ItemResult::Failed(error),
-                        Err(error) => return Err(error),
-                    };
+                    results[commands[position].index] = item_result(outcome)?;
                     next = position + 1;
                 }
                 Frame::Unnamed(error) => self.unmatched.push(error),
@@ -256,13 +252,17 @@ fn classify<T>(
         }
         MetaReply::Debug(debug) => return Err(out_of_step(debug.key)),
     };
-    let only_opaque = ReturnedFlags {
-        opaque: response.flags.opaque,
-        ..ReturnedFlags::default()
+    // Asked only of `MN` and of replies to commands that carry no item: most replies do not
+    // need it.
+    let bare = || {
+        let only_opaque = ReturnedFlags {
+            opaque: response.flags.opaque,
+            ..ReturnedFlags::default()
+        };
+        response.flags == only_opaque && response.value.is_none()
     };
-    let bare = response.flags == only_opaque && response.value.is_none();
     if response.code == ReturnCode::Noop {
-        if !bare {
+        if !bare() {
             return Err(out_of_step(response.code.as_bytes()));
         }
         return match response.flags.opaque {
@@ -276,7 +276,7 @@ fn classify<T>(
     let position = opaque::decode(token)
         .filter(|position| (next..commands.len()).contains(position))
         .ok_or_else(|| out_of_step(token))?;
-    if !items && !bare {
+    if !items && !bare() {
         return Err(out_of_step(response.code.as_bytes()));
     }
     let outcome = answered(&response, commands[position].index)
@@ -287,17 +287,6 @@ fn classify<T>(
 /// A frame that answers no command in flight: the connection cannot be trusted further.
 fn out_of_step(excerpt: &[u8]) -> Error {
     ProtocolError::new(ProtocolErrorKind::UnexpectedReply, excerpt).into()
-}
-
-/// A meta request the codec refused: the same errors the classic encoders give.
-pub(super) fn request_error(error: MetaError) -> Error {
-    match error {
-        MetaError::Key(key) => Error::InvalidKey(key),
-        other => Error::InvalidArgument {
-            what: "meta request",
-            reason: other.to_string(),
-        },
-    }
 }
 
 impl Client {

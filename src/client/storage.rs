@@ -272,7 +272,10 @@ impl Client {
 const VECTORED_WRITE_MIN: usize = 8 * 1024;
 
 /// The value's size limit, which no store may skip.
-fn check_entry<K, V: AsRef<[u8]>>(entry: &Entry<K, V>, max_value_size: usize) -> Result<()> {
+pub(super) fn check_entry<K, V: AsRef<[u8]>>(
+    entry: &Entry<K, V>,
+    max_value_size: usize,
+) -> Result<()> {
     let len = entry.value.as_ref().len();
     if len > max_value_size {
         return Err(Error::ValueTooLarge {

@@ -111,15 +111,11 @@ impl<'a> DebugInfo<'a> {
 
     /// The fields this codec does not type, as `(name, value)` pairs in reply order.
     pub fn unknown(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
-        // The fields were checked by the frame parser: every token is `name=value`.
-        let fields: &'a [u8] = self.fields;
-        fields
-            .split(|&b| b == b' ')
-            .filter_map(|field| {
-                let eq = field.iter().position(|&b| b == b'=')?;
-                Some((&field[..eq], &field[eq + 1..]))
-            })
-            .filter(|(name, _)| !KNOWN.contains(name))
+        let reply = DebugReply {
+            key: self.key,
+            fields: self.fields,
+        };
+        reply.pairs().filter(|(name, _)| !KNOWN.contains(name))
     }
 
     /// Whether the printed key is `raw`: as is, or base64-encoded (an item stored in base64
