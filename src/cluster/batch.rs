@@ -53,14 +53,22 @@ pub struct ServerFailure {
     pub keys: Vec<Vec<u8>>,
 }
 
-/// Which multi-get [`Cluster::get_many_from_one_thread`] runs: its command, its name for the
-/// observer, and the CAS value it keeps from each `VALUE` (`None`: the frame does not answer
-/// the command).
-struct OneThread {
+/// Which multi-get [`Cluster::read_many`] runs: its command and its name for the observer,
+/// the CAS value it keeps from each `VALUE` (`None`: the frame does not answer the command),
+/// and the same read of one server's share and of the gutter's, for the per-thread path.
+struct ReadMany<T> {
     command: RetrievalCommand,
     name: &'static str,
     cas: fn(&Value<'_>) -> Option<u64>,
+    read: ReadShare<T>,
+    gutter: ReadGutter<T>,
 }
+
+/// One server's share of a multi-get, read on a thread of its own.
+type ReadShare<T> = fn(&mut Client, &[&[u8]]) -> Result<Found<T>>;
+
+/// The gutter's share of a multi-get.
+type ReadGutter<T> = fn(&Cluster, &[&[u8]]) -> Result<GetManyReport<T>>;
 
 /// Every key of `failed`, server by server: what a report's `failed_keys` lists.
 pub(crate) fn failed_keys(failed: &[ServerFailure]) -> impl Iterator<Item = &[u8]> {
@@ -142,56 +150,16 @@ impl Cluster {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn get_many<K: AsRef<[u8]> + Sync>(&self, keys: &[K]) -> Result<GetManyReport> {
-        for key in keys {
-            validate_key(key.as_ref())?;
-        }
-        let started = Instant::now();
-        let ring = self.ring();
-        // Grouped as the keys' bytes: every path below needs them, none the positions.
-        let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
-            ring.server_for(key)
-        });
-        let (shares, refused) = self.lease_all(&ring, groups, |key: &&[u8]| key);
-        let (refused, gutter) = self.gutter_takes(&ring, refused);
-        let mut report = GetManyReport::default();
-        for refused in refused {
-            self.finished(
-                &ring,
-                "get_many",
-                refused.owner,
-                started,
-                Some(&refused.error),
-            );
-            report.fail(ring.addr(refused.owner), &refused.group, refused.error);
-        }
-        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.get_many(keys);
-        let from_gutter = self.beside_gutter(&ring, "get_many", gutter, read_gutter, || {
-            if shares.iter().all(|share| fits_one_window(&share.group)) {
-                let one = OneThread {
-                    command: RetrievalCommand::Get,
-                    name: "get_many",
-                    cas: |_| Some(0),
-                };
-                self.get_many_from_one_thread(&ring, one, shares, started, &mut report);
-                return;
-            }
-            // Each server's items in a map of its own (the threads cannot share one); the
-            // first becomes the report's, the others are copied in, item by item, without an
-            // allocation each.
-            let read = |client: &mut Client, group: &[&[u8]]| client.get_many(group);
-            let answered = |_: &_| Verdict::Answered;
-            for (server, group, result) in
-                self.run_shares(&ring, "get_many", shares, started, read, |_| None, answered)
-            {
-                match result {
-                    Ok(found) => report.found.absorb(found),
-                    Err(error) => report.fail(ring.addr(server), &group, error),
-                }
-            }
-        });
-        report.found.absorb(from_gutter.found);
-        report.failed.extend(from_gutter.failed);
-        Ok(report)
+        self.read_many(
+            keys,
+            ReadMany {
+                command: RetrievalCommand::Get,
+                name: "get_many",
+                cas: |_| Some(0),
+                read: |client, group| client.get_many(group),
+                gutter: |gutter, keys| gutter.get_many(keys),
+            },
+        )
     }
 
     /// Like [`Cluster::get_many`], with each item's [`CasToken`] ([`Client::gets_many`] on
@@ -213,11 +181,30 @@ impl Cluster {
         &self,
         keys: &[K],
     ) -> Result<GetManyReport<(Item, CasToken)>> {
+        self.read_many(
+            keys,
+            ReadMany {
+                command: RetrievalCommand::Gets,
+                name: "gets_many",
+                cas: |value| value.cas,
+                read: |client, group| client.gets_many(group),
+                gutter: |gutter, keys| gutter.gets_many(keys),
+            },
+        )
+    }
+
+    /// [`Cluster::get_many`] or [`Cluster::gets_many`], as `how` says.
+    fn read_many<K: AsRef<[u8]> + Sync, T: Send>(
+        &self,
+        keys: &[K],
+        how: ReadMany<T>,
+    ) -> Result<GetManyReport<T>> {
         for key in keys {
             validate_key(key.as_ref())?;
         }
         let started = Instant::now();
         let ring = self.ring();
+        // Grouped as the keys' bytes: every path below needs them, none the positions.
         let groups = self.group(&ring, keys.iter().map(AsRef::as_ref), |key| {
             ring.server_for(key)
         });
@@ -227,32 +214,28 @@ impl Cluster {
         for refused in refused {
             self.finished(
                 &ring,
-                "gets_many",
+                how.name,
                 refused.owner,
                 started,
                 Some(&refused.error),
             );
             report.fail(ring.addr(refused.owner), &refused.group, refused.error);
         }
-        let read_gutter = |gutter: &Cluster, keys: &[&[u8]]| gutter.gets_many(keys);
-        let from_gutter = self.beside_gutter(&ring, "gets_many", gutter, read_gutter, || {
+        let from_gutter = self.beside_gutter(&ring, how.name, gutter, how.gutter, || {
             if shares.iter().all(|share| fits_one_window(&share.group)) {
-                let one = OneThread {
-                    command: RetrievalCommand::Gets,
-                    name: "gets_many",
-                    cas: |value| value.cas,
-                };
-                self.get_many_from_one_thread(&ring, one, shares, started, &mut report);
+                self.get_many_from_one_thread(&ring, &how, shares, started, &mut report);
                 return;
             }
-            let read = |client: &mut Client, group: &[&[u8]]| client.gets_many(group);
+            // Each server's items in a map of its own (the threads cannot share one); the
+            // first becomes the report's, the others are copied in, item by item, without an
+            // allocation each.
             let answered = |_: &_| Verdict::Answered;
             for (server, group, result) in self.run_shares(
                 &ring,
-                "gets_many",
+                how.name,
                 shares,
                 started,
-                read,
+                how.read,
                 |_| None,
                 answered,
             ) {
@@ -404,7 +387,7 @@ impl Cluster {
     fn get_many_from_one_thread<T>(
         &self,
         ring: &Ring,
-        one: OneThread,
+        how: &ReadMany<T>,
         shares: Vec<Share<'_, &[u8]>>,
         started: Instant,
         report: &mut GetManyReport<T>,
@@ -421,12 +404,12 @@ impl Cluster {
             group: keys,
         } in shares
         {
-            match lease.client.send_get_many(one.command, &keys) {
+            match lease.client.send_get_many(how.command, &keys) {
                 Ok(lines) => sent.push((lease, keys, lines)),
                 Err(error) => {
                     self.record(ring, lease.index, lease.admission, Some(&error));
                     let server = lease.recorded();
-                    self.finished(ring, one.name, server, started, Some(&error));
+                    self.finished(ring, how.name, server, started, Some(&error));
                     report.fail(ring.addr(server), &keys, error);
                 }
             }
@@ -435,12 +418,12 @@ impl Cluster {
             let found = &mut report.found;
             let result = lease.client.receive_get_many(&keys, lines, |index, value| {
                 // `None`: a `gets` reply without its CAS value, malformed.
-                found.insert(keys[index], value.data, value.flags, (one.cas)(value)?);
+                found.insert(keys[index], value.data, value.flags, (how.cas)(value)?);
                 Some(())
             });
             self.record(ring, lease.index, lease.admission, result.as_ref().err());
             let server = lease.recorded();
-            self.finished(ring, one.name, server, started, result.as_ref().err());
+            self.finished(ring, how.name, server, started, result.as_ref().err());
             if let Err(error) = result {
                 report.fail(ring.addr(server), &keys, error);
             }
