@@ -164,7 +164,7 @@ impl Ttl {
     pub(super) fn expiry(self, expiry: Expiry) -> Expiry {
         match self.cap {
             None => expiry,
-            Some(cap) => capped(expiry, cap, SystemTime::now()),
+            Some(cap) => capped(expiry, cap, SystemTime::now),
         }
     }
 
@@ -214,13 +214,23 @@ impl Ttl {
     }
 }
 
-/// `expiry` no later than `cap` from `now`. One already past stays past: capping never turns
-/// "expired" into "stored".
-fn capped(expiry: Expiry, cap: Duration, now: SystemTime) -> Expiry {
+/// A server of `gutter` that `main` lists too: a key it holds would move within the main
+/// ring when its owner is down.
+fn in_both(gutter: &Cluster, main: &[String]) -> Option<String> {
+    gutter
+        .servers()
+        .into_iter()
+        .find(|g| main.iter().any(|m| m == g))
+}
+
+/// `expiry` no later than `cap` from `now` (read only for an absolute expiry, the one kind
+/// that needs it: a batch's entries are capped one by one). One already past stays past:
+/// capping never turns "expired" into "stored".
+fn capped(expiry: Expiry, cap: Duration, now: impl FnOnce() -> SystemTime) -> Expiry {
     match expiry {
         Expiry::Never => Expiry::After(cap),
         Expiry::After(ttl) => Expiry::After(ttl.min(cap)),
-        Expiry::At(moment) => match moment.duration_since(now) {
+        Expiry::At(moment) => match moment.duration_since(now()) {
             Ok(ttl) if ttl > cap => Expiry::After(cap),
             _ => Expiry::At(moment),
         },
@@ -296,11 +306,7 @@ pub(super) fn build(
         Error::InvalidArgument { reason, .. } => invalid(reason),
         error => error,
     })?;
-    if let Some(both) = cluster
-        .servers()
-        .into_iter()
-        .find(|g| main.iter().any(|m| m == g))
-    {
+    if let Some(both) = in_both(&cluster, main) {
         return Err(invalid(format!(
             "{both} is both a main server and a gutter server: a key would move within the main ring"
         )));
@@ -401,12 +407,7 @@ impl Cluster {
         let Some(gutter) = &self.shared.gutter else {
             return Ok(());
         };
-        match gutter
-            .cluster
-            .servers()
-            .into_iter()
-            .find(|g| main.iter().any(|m| m == g))
-        {
+        match in_both(&gutter.cluster, main) {
             Some(both) => Err(Error::InvalidArgument {
                 what: "cluster",
                 reason: format!("{both} is a gutter server: a key would move within the main ring"),
@@ -734,25 +735,25 @@ mod tests {
     fn a_cap_shortens_never_and_long_expiries_and_keeps_short_and_past_ones() {
         let cap = Duration::from_secs(10);
         let now = SystemTime::now();
-        assert_eq!(capped(Expiry::Never, cap, now), Expiry::After(cap));
+        assert_eq!(capped(Expiry::Never, cap, || now), Expiry::After(cap));
         assert_eq!(
-            capped(Expiry::after_secs(3600), cap, now),
+            capped(Expiry::after_secs(3600), cap, || now),
             Expiry::After(cap)
         );
         assert_eq!(
-            capped(Expiry::after_secs(3), cap, now),
+            capped(Expiry::after_secs(3), cap, || now),
             Expiry::after_secs(3)
         );
         assert_eq!(
-            capped(Expiry::after_secs(0), cap, now),
+            capped(Expiry::after_secs(0), cap, || now),
             Expiry::after_secs(0)
         );
         let later = now + Duration::from_secs(86_400);
-        assert_eq!(capped(Expiry::At(later), cap, now), Expiry::After(cap));
+        assert_eq!(capped(Expiry::At(later), cap, || now), Expiry::After(cap));
         let soon = now + Duration::from_secs(5);
-        assert_eq!(capped(Expiry::At(soon), cap, now), Expiry::At(soon));
+        assert_eq!(capped(Expiry::At(soon), cap, || now), Expiry::At(soon));
         let past = now - Duration::from_secs(5);
-        assert_eq!(capped(Expiry::At(past), cap, now), Expiry::At(past));
+        assert_eq!(capped(Expiry::At(past), cap, || now), Expiry::At(past));
     }
 
     #[test]

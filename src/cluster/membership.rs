@@ -328,15 +328,7 @@ impl Cluster {
         servers: impl IntoIterator<Item = S>,
         distribution: Option<Box<dyn Distribution>>,
     ) -> Result<ServersChange> {
-        let parsed = servers
-            .into_iter()
-            .map(|spec| parse_server(spec.as_ref()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(invalid)?;
-        if parsed.is_empty() {
-            return Err(invalid("a cluster needs at least one server".into()));
-        }
-        let (addrs, servers): (Vec<String>, Vec<Server>) = parsed.into_iter().unzip();
+        let (addrs, servers) = parse_list(servers)?;
         self.refuse_gutter_servers(&addrs)?;
         let members = &self.shared.members;
         let changing = members.changing.lock().unwrap_or_else(|p| p.into_inner());
@@ -350,19 +342,7 @@ impl Cluster {
                 swapped: false,
             });
         }
-        let distribution = match distribution {
-            Some(distribution) => distribution,
-            None => {
-                Box::new(Ketama::libmemcached_ketama(&servers).map_err(|e| invalid(e.to_string()))?)
-            }
-        };
-        if distribution.server_count() != servers.len() {
-            return Err(invalid(format!(
-                "the distribution is built for {} servers, the list has {}",
-                distribution.server_count(),
-                servers.len()
-            )));
-        }
+        let distribution = placing(distribution, &servers, "the list")?;
         // By address: the same server listed twice is one node, as it is one server.
         let mut nodes: HashMap<&str, Arc<Node>> = old
             .nodes
@@ -466,11 +446,48 @@ impl Cluster {
     }
 }
 
-fn invalid(reason: String) -> Error {
+pub(super) fn invalid(reason: String) -> Error {
     Error::InvalidArgument {
         what: "cluster",
         reason,
     }
+}
+
+/// A server list as written: each server's address and the server a ketama ring hashes for
+/// it. An empty list, or a server that does not parse, is refused.
+pub(super) fn parse_list<S: AsRef<str>>(
+    specs: impl IntoIterator<Item = S>,
+) -> Result<(Vec<String>, Vec<Server>)> {
+    let parsed = specs
+        .into_iter()
+        .map(|spec| parse_server(spec.as_ref()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    if parsed.is_empty() {
+        return Err(invalid("a cluster needs at least one server".into()));
+    }
+    Ok(parsed.into_iter().unzip())
+}
+
+/// The distribution that places keys over `servers`: the one `given`, which must be built for
+/// as many servers, or libmemcached's ketama of them. `list` names the list in the error.
+pub(super) fn placing(
+    given: Option<Box<dyn Distribution>>,
+    servers: &[Server],
+    list: &str,
+) -> Result<Box<dyn Distribution>> {
+    let distribution = match given {
+        Some(distribution) => distribution,
+        None => Box::new(Ketama::libmemcached_ketama(servers).map_err(|e| invalid(e.to_string()))?),
+    };
+    if distribution.server_count() != servers.len() {
+        return Err(invalid(format!(
+            "the distribution is built for {} servers, {list} has {}",
+            distribution.server_count(),
+            servers.len()
+        )));
+    }
+    Ok(distribution)
 }
 
 #[cfg(test)]

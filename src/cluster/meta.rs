@@ -189,6 +189,8 @@ impl Cluster {
             |_| Verdict::Answered,
         ) {
             match result {
+                // The first server's map becomes the report's, rehashed for no one.
+                Ok(found) if report.found.is_empty() => report.found = found,
                 Ok(found) => report.found.extend(found),
                 Err(error) => report.failed.push(ServerFailure {
                     server: ring.addr(server).to_owned(),

@@ -18,7 +18,7 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::distribution::{Distribution, Ketama, Server};
+use crate::distribution::{Distribution, Server};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::item::{CasOutcome, CasToken, Item, StoreOutcome};
@@ -267,8 +267,9 @@ impl Cluster {
         )
     }
 
-    /// [`Cluster::with_key`]'s body, generic only over what `op` returns: every call site's
-    /// closure shares it.
+    /// One key's command that sends no expiry, routed as every single-key command is (the
+    /// gutter included), and generic only over what `op` returns: every call site's closure
+    /// shares it.
     fn with_key_bytes<R>(
         &self,
         key: &[u8],
@@ -276,19 +277,6 @@ impl Cluster {
         idempotent: bool,
         op: &mut dyn FnMut(&mut Client) -> Result<R>,
     ) -> Result<R> {
-        if self.shared.gutter.is_none() {
-            // The common case takes the direct path: no closure around `op`.
-            validate_key(key)?;
-            let ring = self.ring();
-            return self.run_on(
-                &ring,
-                ring.server_for(key),
-                Some(key),
-                command,
-                idempotent,
-                op,
-            );
-        }
         self.with_key_ttl(key, command, idempotent, &mut |client, _| op(client))
     }
 
@@ -798,34 +786,9 @@ impl ClusterBuilder {
     /// [`ServerParseError`](crate::distribution::ServerParseError) does), or a distribution
     /// built for another number of servers.
     pub fn build(mut self) -> Result<Cluster> {
-        let invalid = |reason: String| Error::InvalidArgument {
-            what: "cluster",
-            reason,
-        };
-        if self.servers.is_empty() {
-            return Err(invalid("a cluster needs at least one server".into()));
-        }
-        let servers = self
-            .servers
-            .iter()
-            .map(|spec| parse_server(spec))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(invalid)?;
-        let (addrs, servers): (Vec<String>, Vec<Server>) = servers.into_iter().unzip();
+        let (addrs, servers) = membership::parse_list(&self.servers)?;
         let default_distribution = self.distribution.is_none();
-        let distribution = match self.distribution.take() {
-            Some(distribution) => distribution,
-            None => {
-                Box::new(Ketama::libmemcached_ketama(&servers).map_err(|e| invalid(e.to_string()))?)
-            }
-        };
-        if distribution.server_count() != servers.len() {
-            return Err(invalid(format!(
-                "the distribution is built for {} servers, the cluster has {}",
-                distribution.server_count(),
-                servers.len()
-            )));
-        }
+        let distribution = membership::placing(self.distribution.take(), &servers, "the cluster")?;
         let count = servers.len();
         let failover = self
             .failover_rate
