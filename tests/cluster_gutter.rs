@@ -7,7 +7,7 @@ use memcache_sync_test_support as support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use memcache_sync::{
     CasOutcome, Client, Cluster, Config, Entry, Error, Event, Expiry, Failover, GutterConfig,
     HealthConfig, MetaArithOptions, MetaGetOptions, MetaSetOptions, StoreOutcome,
 };
+use support::logs::{capture_logs, logged};
 use support::{unique_key, Memcached};
 
 /// How long recovery may take on a loaded machine.
@@ -24,41 +25,6 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// The TTL cap the tests set: short enough to tell from "never", long enough not to expire
 /// while a test looks.
 const CAP: Duration = Duration::from_secs(20);
-
-struct Captured(Mutex<Vec<String>>);
-
-impl log::Log for Captured {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let line = format!("{} {}", record.level(), record.args());
-            self.0.lock().unwrap().push(line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn logs() -> &'static Captured {
-    static LOGGER: OnceLock<&'static Captured> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static Captured = Box::leak(Box::new(Captured(Mutex::new(Vec::new()))));
-        log::set_logger(logger).expect("no other logger in this binary");
-        log::set_max_level(log::LevelFilter::Info);
-        logger
-    })
-}
-
-fn logged(level: log::Level, parts: &[&str]) -> bool {
-    let lines = logs().0.lock().unwrap();
-    let level = level.to_string();
-    lines
-        .iter()
-        .any(|line| line.starts_with(&level) && parts.iter().all(|part| line.contains(part)))
-}
 
 /// One `Event::Gutter`: `(server, gutter, command, keys)`.
 type Moved = (String, String, &'static str, usize);
@@ -107,7 +73,7 @@ fn timeouts(timeout: Duration) -> Config {
 /// A cluster over `main` with `gutter` as its gutter: marked down at the first refused
 /// connection, probed again 100-200 ms later.
 fn cluster(main: &[String], gutter: &[String], events: &Events) -> Cluster {
-    logs();
+    capture_logs();
     Cluster::builder(main)
         .config(timeouts(Duration::from_millis(500)))
         .health(
@@ -561,7 +527,7 @@ fn a_batch_waits_for_the_gutter_and_the_main_servers_together_not_one_after_the_
     let (mut main, addrs) = start(2);
     let (mut gutter, gutter_addrs) = start(1);
     let timeout = Duration::from_secs(1);
-    logs();
+    capture_logs();
     let cluster = Cluster::builder(&addrs)
         .config(timeouts(timeout))
         .health(HealthConfig::default().with_failure_threshold(1))

@@ -5,53 +5,17 @@
 
 use memcache_sync_test_support as support;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::distribution::{Distribution, Ketama, Server};
 use memcache_sync::{Cluster, Config, Error, Event, Failover, HealthConfig};
+use support::logs::{capture_logs, logged};
 use support::{unique_key, Memcached};
 
 /// How long recovery may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(5);
-
-/// Every `log` line of this test binary, for the checks that a policy says what it does.
-struct Captured(Mutex<Vec<String>>);
-
-impl log::Log for Captured {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let line = format!("{} {}", record.level(), record.args());
-            self.0.lock().unwrap().push(line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn logs() -> &'static Captured {
-    static LOGGER: OnceLock<&'static Captured> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static Captured = Box::leak(Box::new(Captured(Mutex::new(Vec::new()))));
-        log::set_logger(logger).expect("no other logger in this binary");
-        log::set_max_level(log::LevelFilter::Info);
-        logger
-    })
-}
-
-/// Whether a log line at `level` contains every one of `parts`.
-fn logged(level: log::Level, parts: &[&str]) -> bool {
-    let lines = logs().0.lock().unwrap();
-    let level = level.to_string();
-    lines
-        .iter()
-        .any(|line| line.starts_with(&level) && parts.iter().all(|part| line.contains(part)))
-}
 
 /// The events a test looks at, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +142,7 @@ fn four_frozen_servers_at_half_share_fail_open_two_marked_down_two_still_tried_t
     let mut servers: Vec<Memcached> = (0..4).map(|_| Memcached::start()).collect();
     let addrs: Vec<String> = servers.iter().map(Memcached::addr).collect();
     let events = Events::default();
-    logs();
+    capture_logs();
     let cluster = Cluster::builder(&addrs)
         .config(timeouts(timeout))
         .health(
@@ -258,7 +222,7 @@ fn a_refused_server_goes_down_at_the_failure_threshold_and_a_slow_one_at_the_tim
     let (mut refused, mut slow) = (Memcached::start(), Memcached::start());
     let addrs = [refused.addr(), slow.addr()];
     let events = Events::default();
-    logs();
+    capture_logs();
     let cluster = Cluster::builder(&addrs)
         .config(timeouts(timeout))
         .health(
@@ -332,7 +296,7 @@ fn a_flapping_servers_backoff_grows_with_each_recent_outage_and_resets_after_qui
     let mut server = Memcached::start();
     let addr = server.addr();
     let events = Events::default();
-    logs();
+    capture_logs();
     let cluster = Cluster::builder([addr.as_str()])
         .config(timeouts(Duration::from_secs(1)))
         .health(
@@ -402,7 +366,7 @@ fn past_the_failover_budget_a_down_servers_keys_fail_with_its_own_error() {
     let mut servers: Vec<Memcached> = (0..3).map(|_| Memcached::start()).collect();
     let addrs: Vec<String> = servers.iter().map(Memcached::addr).collect();
     let events = Events::default();
-    logs();
+    capture_logs();
     let cluster = Cluster::builder(&addrs)
         .config(timeouts(Duration::from_secs(1)))
         .health(
