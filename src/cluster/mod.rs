@@ -768,7 +768,8 @@ impl ClusterBuilder {
 
     /// How keys map to servers; it must be built for the same servers, in the same order, and
     /// the weights written in the server list are then not used. Default: libmemcached's
-    /// ketama over the servers' hosts, ports and weights ([`Ketama::libmemcached_ketama`]). A
+    /// ketama over the servers' hosts, ports and weights
+    /// ([`Ketama::libmemcached_ketama`](crate::distribution::Ketama::libmemcached_ketama)). A
     /// Unix domain socket is hashed by its path and port 0 (points named `PATH:0-i`), as
     /// libmemcached's `memcached_server_add_unix_socket` (and so pylibmc, and a `--SOCKET=`
     /// configuration string) names it; `unix:/x.sock` and `/x.sock` are one server to the
