@@ -489,24 +489,26 @@ impl Replies<'_> {
         self.next_frame::<Text, R>(f)
     }
 
-    /// Decodes frames, reading as needed, and passes each to `f` until it returns `false`:
-    /// [`Replies::next`] in one loop, for a reply of many frames (a multi-get's). Each frame
-    /// is consumed whatever `f` returns, so the stream stays in step.
+    /// Decodes frames, reading as needed, and handles each until one is the last: for a reply
+    /// of many frames (a multi-get's), decoded by the caller, which knows what frame comes
+    /// next. `decode` sees the bytes buffered and the maximum value length; it returns `None`
+    /// while they do not hold a whole frame, else the frame's length and what handling it
+    /// gave: `false` at the last frame. The frame is consumed whatever that handling returned,
+    /// so the stream stays in step; an error decoding consumes nothing.
     pub(crate) fn each(
         &mut self,
-        mut f: impl FnMut(Reply<'_>) -> Result<bool, Error>,
+        mut decode: impl FnMut(&[u8], usize) -> Result<Option<(usize, Result<bool, Error>)>, Error>,
     ) -> Result<(), Error> {
         let conn = &mut *self.connection;
         loop {
-            match parse_reply(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
-                Status::Complete { frame, len } => {
-                    let more = f(frame);
+            match decode(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+                Some((len, more)) => {
                     conn.consume(len);
                     if !more? {
                         return Ok(());
                     }
                 }
-                Status::Incomplete => conn.fill(&self.bound)?,
+                None => conn.fill(&self.bound)?,
             }
         }
     }

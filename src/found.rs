@@ -203,6 +203,7 @@ impl FoundItem for (Item, CasToken) {
 /// typical memcached key, where SipHash (the `HashMap` default) costs several times that.
 /// Only the keys a caller asked for can be inserted (see the retrieval's key matching), and
 /// the seed is drawn per map, so a caller's keys do not collide on purpose.
+#[inline]
 fn hash(seed: u64, key: &[u8]) -> u64 {
     const K0: u64 = 0x243F_6A88_85A3_08D3;
     const K1: u64 = 0x1319_8A2E_0370_7344;

@@ -24,8 +24,8 @@ use crate::found::Found;
 use crate::item::{CasToken, Item};
 use crate::protocol::request::put_retrieval_line;
 use crate::protocol::{
-    encode_retrieval, split_retrieval_lines, validate_key, ProtocolError, ProtocolErrorKind, Reply,
-    RetrievalCommand, Value,
+    encode_retrieval, parse_reply, parse_value_of, split_retrieval_lines, validate_key,
+    ProtocolError, ProtocolErrorKind, Reply, RetrievalCommand, Status, Value,
 };
 
 /// # Reading
@@ -366,7 +366,21 @@ fn read_line_items<K: AsRef<[u8]>>(
     mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
 ) -> Result<()> {
     let mut line = LineKeys::new(keys, line, answered);
-    replies.each(|reply| line_item(&mut line, &mut take, &reply))
+    replies.each(|buffered, max_value_len| {
+        // memcached answers in the order asked: the frame is first read as the next key's.
+        if let Some(position) = line.next_unanswered() {
+            if let Some((value, len)) =
+                parse_value_of(buffered, keys[position].as_ref(), max_value_len)
+            {
+                line.answer(position);
+                return Ok(Some((len, taken(&mut take, position, &value))));
+            }
+        }
+        Ok(match parse_reply(buffered, max_value_len)? {
+            Status::Complete { frame, len } => Some((len, line_item(&mut line, &mut take, &frame))),
+            Status::Incomplete => None,
+        })
+    })
 }
 
 /// The frame reader one way of reading an item's data gives [`read_items`]: hands the next
@@ -399,28 +413,39 @@ fn line_item<K: AsRef<[u8]>>(
             let Some(position) = line.claim(value.key) else {
                 return Err(unexpected(reply));
             };
-            // The key was asked for; a frame the command still cannot use (a `gets` reply
-            // without a CAS value) is malformed.
-            take(position, value).ok_or_else(|| {
-                Error::from(ProtocolError::unexpected(
-                    ProtocolErrorKind::MalformedLine,
-                    reply,
-                ))
-            })?;
-            Ok(true)
+            taken(take, position, value)
         }
         _ => Err(unexpected(reply)),
     }
+}
+
+/// Hands `take` the `value` answering the key at `position`: `Ok(true)`, as [`line_item`]
+/// says of a `VALUE` taken. The key was asked for; a frame the command still cannot use (a
+/// `gets` reply without a CAS value) is malformed.
+#[inline]
+fn taken(
+    take: &mut impl FnMut(usize, &Value<'_>) -> Option<()>,
+    position: usize,
+    value: &Value<'_>,
+) -> Result<bool> {
+    take(position, value).ok_or_else(|| {
+        Error::from(ProtocolError::unexpected(
+            ProtocolErrorKind::MalformedLine,
+            &Reply::Value(*value),
+        ))
+    })?;
+    Ok(true)
 }
 
 /// The keys one retrieval line asked for, and which of them have been answered: matches the
 /// line's `VALUE`s to the positions of their keys whatever order they come in, and refuses a
 /// key that was not asked for or comes more times than it was asked.
 ///
-/// In-order replies (memcached's) cost what they did when no other order was accepted: each
-/// `VALUE` is looked for from just after the last one matched, so the scan passes only the
-/// misses in between, and costs one more bit set; each line clears one word per 64 keys. Only
-/// a `VALUE` that comes out of order costs a scan of the whole line.
+/// In-order replies (memcached's) cost no scan: the reader reads each frame as the next
+/// unanswered key's first ([`LineKeys::next_unanswered`]), and only a frame that is not
+/// ([`LineKeys::claim`]) is looked for from just after the last one matched, so the scan
+/// passes only the misses in between; each line clears one word per 64 keys. Only a `VALUE`
+/// that comes out of order costs a scan of the whole line.
 struct LineKeys<'a, K> {
     keys: &'a [K],
     line: Range<usize>,
@@ -449,20 +474,25 @@ impl<'a, K: AsRef<[u8]>> LineKeys<'a, K> {
     /// before it. `None` if `key` was not asked for, or every occurrence of it was answered.
     /// (A key asked twice may come back twice; each `VALUE` takes one occurrence.)
     fn claim(&mut self, key: &[u8]) -> Option<usize> {
-        // memcached answers in request order, so the next key asked is almost always the one
-        // named: tried alone first, before any scan.
         let next = self.next;
-        let position =
-            if next < self.line.end && self.keys[next].as_ref() == key && !self.is_answered(next) {
-                next
-            } else {
-                self.find(next..self.line.end, key)
-                    .or_else(|| self.find(self.line.start..next, key))?
-            };
+        let position = self
+            .find(next..self.line.end, key)
+            .or_else(|| self.find(self.line.start..next, key))?;
+        self.answer(position);
+        Some(position)
+    }
+
+    /// The next key asked after the last match, if it is still unanswered: the key
+    /// memcached's next `VALUE` names, if any does.
+    fn next_unanswered(&self) -> Option<usize> {
+        (self.next < self.line.end && !self.is_answered(self.next)).then_some(self.next)
+    }
+
+    /// Marks the occurrence at `position` answered, the last match.
+    fn answer(&mut self, position: usize) {
         let bit = position - self.line.start;
         self.answered[bit / 64] |= 1 << (bit % 64);
         self.next = position + 1;
-        Some(position)
     }
 
     /// The first unanswered occurrence of `key` in `range`. The key is compared first: most

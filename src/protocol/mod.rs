@@ -44,6 +44,7 @@ pub use request::{
     StorageCommand, MAX_RETRIEVAL_LINE_LEN, MAX_TOUCH_RETRIEVAL_LINE_LEN,
 };
 pub use request_parse::{parse_request, Keys, Request};
+pub(crate) use response::parse_value_of;
 pub use response::{
     encode_reply, parse_reply, parse_value_header, ProtocolError, ProtocolErrorKind, Reply, Status,
     Value, ValueHeader, MAX_LINE_LEN,

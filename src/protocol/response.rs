@@ -420,7 +420,14 @@ fn value_fields(bytes: &[u8]) -> Option<(ValueFields<'_>, &[u8])> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return None;
     }
-    let (flags, rest) = leading_u64(rest.strip_prefix(b" ")?)?;
+    value_numbers(key, rest.strip_prefix(b" ")?)
+}
+
+/// The numbers of a `VALUE` header for `key`, `<flags> <bytes>[ <cas>]`, from the start of
+/// `bytes`, and what follows the last digit.
+#[inline]
+fn value_numbers<'a>(key: &'a [u8], bytes: &'a [u8]) -> Option<(ValueFields<'a>, &'a [u8])> {
+    let (flags, rest) = leading_u64(bytes)?;
     let (claimed, rest) = leading_u64(rest.strip_prefix(b" ")?)?;
     let (cas, rest) = match rest.strip_prefix(b" ") {
         Some(rest) => {
@@ -439,6 +446,44 @@ fn value_fields(bytes: &[u8]) -> Option<(ValueFields<'_>, &[u8])> {
         },
         rest,
     ))
+}
+
+/// The `VALUE` frame for `key` that starts `buf`, if `buf` starts with one whole and
+/// well-formed, with the frame's length; `None` for anything else, which [`parse_reply`]
+/// then judges. `key` must be a valid key (see [`validate_key`](super::validate_key)): the
+/// key asked for next, whose bytes need no check where the reply names it.
+///
+/// Where this returns a frame, `parse_reply` returns the same frame and length: this is the
+/// same reading with the key compared instead of scanned, for the reader of a multi-get, which
+/// knows the key memcached answers next (it answers in the order asked) and would otherwise
+/// scan every key's bytes once in the header and compare them again to match it.
+pub(crate) fn parse_value_of<'a>(
+    buf: &'a [u8],
+    key: &[u8],
+    max_value_len: usize,
+) -> Option<(Value<'a>, usize)> {
+    debug_assert!(super::validate_key(key).is_ok());
+    let named = buf.get(VALUE.len()..VALUE.len() + key.len())?;
+    if !buf.starts_with(VALUE) || !super::scan::same_bytes(named, key) {
+        return None;
+    }
+    let rest = buf[VALUE.len() + key.len()..].strip_prefix(b" ")?;
+    let (fields, rest) = value_numbers(named, rest)?;
+    let data = rest.strip_prefix(b"\r\n")?;
+    if fields.claimed > max_value_len as u64 || fields.claimed > data.len() as u64 {
+        return None;
+    }
+    let (data, after) = data.split_at(fields.claimed as usize);
+    if !after.starts_with(b"\r\n") {
+        return None;
+    }
+    let value = Value {
+        key: fields.key,
+        flags: fields.flags,
+        cas: fields.cas,
+        data,
+    };
+    Some((value, buf.len() - after.len() + 2))
 }
 
 /// The `VALUE` header that starts `buf` (which starts with `VALUE `), and its line's length
@@ -706,6 +751,60 @@ mod tests {
             let read = value_header(&buf, usize::MAX);
             prop_assert_eq!(&read, &header_by_line(&buf, usize::MAX));
             prop_assert_eq!(read, Ok(Status::Complete { frame: expected, len: line_len }));
+        }
+
+        #[test]
+        fn a_value_read_as_the_key_expected_is_the_frame_parse_reply_reads(
+            buf in header_like().prop_flat_map(|head| {
+                let data = proptest::collection::vec(
+                    prop_oneof![4 => Just(b'd'), 1 => Just(b'\r'), 1 => Just(b'\n')],
+                    0..12,
+                );
+                (Just(head), data).prop_map(|(head, data)| [head, data].concat())
+            }),
+            key in prop_oneof![Just(b"k".to_vec()), Just(b"kk".to_vec()), Just(b"kkk".to_vec())],
+            max in prop_oneof![Just(usize::MAX), 0usize..12],
+        ) {
+            match parse_value_of(&buf, &key, max) {
+                Some((value, len)) => prop_assert_eq!(
+                    parse_reply(&buf, max),
+                    Ok(Status::Complete { frame: Reply::Value(value), len })
+                ),
+                // Whatever parse_reply makes of it, it is no whole frame for this key.
+                None => {
+                    let read_as_its = matches!(
+                        parse_reply(&buf, max),
+                        Ok(Status::Complete { frame: Reply::Value(Value { key: k, .. }), .. })
+                            if k == &key[..]
+                    );
+                    prop_assert!(!read_as_its);
+                }
+            }
+        }
+
+        #[test]
+        fn a_whole_value_frame_for_the_key_expected_is_read_as_it(
+            key in "[!-~]{1,250}",
+            flags in any::<u32>(),
+            data in proptest::collection::vec(any::<u8>(), 0..300),
+            cas in proptest::option::of(any::<u64>()),
+            after in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let mut buf = format!("VALUE {key} {flags} {}", data.len()).into_bytes();
+            if let Some(cas) = cas {
+                buf.extend_from_slice(format!(" {cas}").as_bytes());
+            }
+            buf.extend_from_slice(b"\r\n");
+            buf.extend_from_slice(&data);
+            buf.extend_from_slice(b"\r\n");
+            let frame_len = buf.len();
+            buf.extend_from_slice(&after);
+            let expected = Value { key: key.as_bytes(), flags, cas, data: &data };
+            prop_assert_eq!(parse_value_of(&buf, key.as_bytes(), usize::MAX), Some((expected, frame_len)));
+            // Every proper prefix is left to parse_reply, which finds it incomplete.
+            for end in [0, frame_len / 2, frame_len - 1] {
+                prop_assert_eq!(parse_value_of(&buf[..end], key.as_bytes(), usize::MAX), None);
+            }
         }
     }
 }
