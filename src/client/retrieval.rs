@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::found::Found;
 use crate::item::{CasToken, Item};
-use crate::protocol::request::put_retrieval_line;
+use crate::protocol::request::{checked_retrieval_lines, put_retrieval_line};
 use crate::protocol::{
     encode_retrieval, parse_reply, parse_value_of, split_retrieval_lines, validate_key,
     ProtocolError, ProtocolErrorKind, Reply, RetrievalCommand, Status, Value,
@@ -294,15 +294,13 @@ impl Client {
         keys: &[K],
         mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
     ) -> Result<()> {
-        for key in keys {
-            validate_key(key.as_ref())?;
-        }
+        // Every key is checked here, before anything is sent.
+        let lines = checked_retrieval_lines(command, keys)?;
         let report = self.with_answered(|client, answered| {
             client.pipeline(
                 READ_WINDOW_BYTES,
-                split_retrieval_lines(command, keys),
+                lines,
                 |line, buf| {
-                    // Every key was checked above, before anything was sent.
                     put_retrieval_line(buf, command, &keys[line.clone()]);
                     Ok(line)
                 },
@@ -367,14 +365,23 @@ fn read_line_items<K: AsRef<[u8]>>(
 ) -> Result<()> {
     let mut line = LineKeys::new(keys, line, answered);
     replies.each(|buffered, max_value_len| {
-        // memcached answers in the order asked: the frame is first read as the next key's.
-        if let Some(position) = line.next_unanswered() {
-            if let Some((value, len)) =
-                parse_value_of(buffered, keys[position].as_ref(), max_value_len)
-            {
-                line.answer(position);
-                return Ok(Some((len, taken(&mut take, position, &value))));
+        // memcached answers in the order asked: each frame is first read as the next key's,
+        // and as many of those as are buffered in one go.
+        let mut at = 0;
+        while let Some(position) = line.next_unanswered() {
+            let Some((value, len)) =
+                parse_value_of(&buffered[at..], keys[position].as_ref(), max_value_len)
+            else {
+                break;
+            };
+            line.answer(position);
+            at += len;
+            if let Err(error) = taken(&mut take, position, &value) {
+                return Ok(Some((at, Err(error))));
             }
+        }
+        if at > 0 {
+            return Ok(Some((at, Ok(true))));
         }
         Ok(match parse_reply(buffered, max_value_len)? {
             Status::Complete { frame, len } => Some((len, line_item(&mut line, &mut take, &frame))),

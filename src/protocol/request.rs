@@ -69,6 +69,19 @@ impl RetrievalCommand {
         }
     }
 
+    /// The length of the line's head, [`RetrievalCommand::put_head`]'s bytes.
+    fn head_len(self) -> usize {
+        match self {
+            Self::Get => "get".len(),
+            Self::Gets => "gets".len(),
+            Self::Gat(_) | Self::Gats(_) => {
+                let mut head = Vec::new();
+                self.put_head(&mut head);
+                head.len()
+            }
+        }
+    }
+
     fn put_head(self, buf: &mut Vec<u8>) {
         match self {
             Self::Get => buf.extend_from_slice(b"get"),
@@ -258,24 +271,46 @@ pub fn split_retrieval_lines<K: AsRef<[u8]>>(
     command: RetrievalCommand,
     keys: &[K],
 ) -> Vec<Range<usize>> {
-    let mut head = Vec::new();
-    command.put_head(&mut head);
+    let unchecked: Result<_, KeyError> = retrieval_lines(command, keys, |_| Ok(()));
+    unchecked.unwrap_or_default()
+}
+
+/// [`split_retrieval_lines`] with every key checked as its line is planned: the first key
+/// that fails [`validate_key`] fails the whole plan (the index of a key that fails is the
+/// caller's to find, if it needs one).
+pub(crate) fn checked_retrieval_lines<K: AsRef<[u8]>>(
+    command: RetrievalCommand,
+    keys: &[K],
+) -> Result<Vec<Range<usize>>, KeyError> {
+    retrieval_lines(command, keys, validate_key)
+}
+
+/// The lines `keys` need, each key passed to `check` first.
+fn retrieval_lines<K: AsRef<[u8]>>(
+    command: RetrievalCommand,
+    keys: &[K],
+    check: impl Fn(&[u8]) -> Result<(), KeyError>,
+) -> Result<Vec<Range<usize>>, KeyError> {
+    let head_len = command.head_len();
+    let max_line_len = command.max_line_len();
     let mut lines = Vec::new();
     let mut first_key = 0;
-    let mut line_len = head.len() + 2;
+    let mut line_len = head_len + 2;
     for (i, key) in keys.iter().enumerate() {
-        let added = 1 + key.as_ref().len();
-        if i > first_key && line_len + added > command.max_line_len() {
+        let key = key.as_ref();
+        check(key)?;
+        let added = 1 + key.len();
+        if i > first_key && line_len + added > max_line_len {
             lines.push(first_key..i);
             first_key = i;
-            line_len = head.len() + 2;
+            line_len = head_len + 2;
         }
         line_len += added;
     }
     if first_key < keys.len() {
         lines.push(first_key..keys.len());
     }
-    lines
+    Ok(lines)
 }
 
 /// Appends as many retrieval lines as `keys` need (see [`split_retrieval_lines`]) and returns
@@ -297,10 +332,7 @@ pub fn encode_retrieval_lines<K: AsRef<[u8]>>(
     if keys.is_empty() {
         return Err(KeyError::Empty);
     }
-    for key in keys {
-        validate_key(key.as_ref())?;
-    }
-    let lines = split_retrieval_lines(command, keys);
+    let lines = checked_retrieval_lines(command, keys)?;
     for line in &lines {
         put_retrieval_line(buf, command, &keys[line.clone()]);
     }
@@ -416,6 +448,28 @@ pub fn encode_quit(buf: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_planned_with_their_keys_checked_are_the_unchecked_plan_or_the_first_key_error() {
+        let keys: Vec<Vec<u8>> = (0..200)
+            .map(|i| format!("key:{i:0>60}").into_bytes())
+            .collect();
+        for command in [RetrievalCommand::Get, RetrievalCommand::Gat(60)] {
+            let checked = checked_retrieval_lines(command, &keys);
+            assert_eq!(checked, Ok(split_retrieval_lines(command, &keys)));
+            assert!(checked.unwrap().len() > 1, "long enough for several lines");
+        }
+        let mut bad = keys.clone();
+        bad[150] = b"x\r\nflush_all".to_vec();
+        bad[170] = Vec::new();
+        assert_eq!(
+            checked_retrieval_lines(RetrievalCommand::Get, &bad),
+            Err(KeyError::ForbiddenByte {
+                byte: b'\r',
+                index: 1
+            })
+        );
+    }
 
     #[test]
     fn an_auth_request_is_one_set_whose_data_is_user_space_password() {
