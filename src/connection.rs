@@ -2,6 +2,7 @@
 //! deadline.
 
 use std::io::{self, IoSlice};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -10,6 +11,7 @@ use crate::error::{Error, Phase};
 use crate::protocol::meta::{parse_meta_reply, MetaReply};
 use crate::protocol::{
     parse_reply, parse_value_header, ProtocolError, ProtocolErrorKind, Reply, Status, Value,
+    ValueHeader,
 };
 use crate::transport::Stream;
 
@@ -49,16 +51,16 @@ fn room_target(capacity: usize, filled: usize, data_len: usize) -> usize {
     data_len.min(wanted.max(capacity))
 }
 
-/// Grows `sink` to [`room_target`] bytes, zero-filled: for a stream that cannot
-/// [`drain`](Stream::drains) into spare capacity.
-fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
-    let target = room_target(sink.capacity(), filled, data_len);
+/// Grows the data area of `sink`, which starts at `base`, to [`room_target`] bytes,
+/// zero-filled: for a stream that cannot [`drain`](Stream::drains) into spare capacity.
+fn make_room(sink: &mut Vec<u8>, base: usize, filled: usize, data_len: usize) {
+    let target = room_target(sink.capacity() - base, filled, data_len);
     if sink.capacity() == 0 {
         // Allocated zeroed, which the allocator may do for free.
         *sink = vec![0; target];
     } else {
-        sink.reserve_exact(target - sink.len());
-        sink.resize(target, 0);
+        sink.reserve_exact(base + target - sink.len());
+        sink.resize(base + target, 0);
     }
 }
 
@@ -491,24 +493,38 @@ impl Replies<'_> {
 
     /// Decodes frames, reading as needed, and handles each until one is the last: for a reply
     /// of many frames (a multi-get's), decoded by the caller, which knows what frame comes
-    /// next. `decode` sees the bytes buffered and the maximum value length; it returns `None`
-    /// while they do not hold a whole frame, else the frame's length and what handling it
-    /// gave: `false` at the last frame. The frame is consumed whatever that handling returned,
-    /// so the stream stays in step; an error decoding consumes nothing.
-    pub(crate) fn each(
-        &mut self,
-        mut decode: impl FnMut(&[u8], usize) -> Result<Option<(usize, Result<bool, Error>)>, Error>,
-    ) -> Result<(), Error> {
-        let conn = &mut *self.connection;
+    /// next (see [`Frames`]). A frame is consumed whatever its handling returned, so the stream
+    /// stays in step; an error decoding consumes nothing. A `VALUE` whose data is at least
+    /// [`DIRECT_READ_MIN`] bytes and not all buffered is read straight into the vector
+    /// [`Frames::direct_sink`] gives, if it gives one, as [`Replies::next_into`] reads one.
+    pub(crate) fn each(&mut self, frames: &mut impl Frames) -> Result<(), Error> {
         loop {
-            match decode(&conn.buf[conn.start..conn.end], conn.max_value_len)? {
+            let conn = &mut *self.connection;
+            let buffered = &conn.buf[conn.start..conn.end];
+            match frames.decode(buffered, conn.max_value_len)? {
                 Some((len, more)) => {
                     conn.consume(len);
                     if !more? {
                         return Ok(());
                     }
                 }
-                None => conn.fill(&self.bound)?,
+                None => {
+                    if let Some((header, header_len)) = large_value_pending(buffered, conn)? {
+                        let data_len = header.data_len;
+                        if let Some(sink) = frames.direct_sink(&header) {
+                            let base = sink.len();
+                            self.read_direct_data(sink, base, header_len, data_len)?;
+                            let data = base..base + data_len;
+                            let more = self
+                                .finish_direct(header_len, |header| frames.direct(header, data))?;
+                            if !more? {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    }
+                    self.connection.fill(&self.bound)?;
+                }
             }
         }
     }
@@ -583,16 +599,18 @@ impl Replies<'_> {
                     return result;
                 }
                 Status::Incomplete => {
-                    if let Status::Complete {
-                        frame: Some(header),
-                        len: header_len,
-                    } = parse_value_header(buffered, conn.max_value_len)?
-                    {
-                        let have = buffered.len() - header_len;
-                        if header.data_len >= DIRECT_READ_MIN && have < header.data_len {
-                            let len = header.data_len;
-                            return self.read_direct(sink, header_len, len, f);
-                        }
+                    if let Some((header, header_len)) = large_value_pending(buffered, conn)? {
+                        let data_len = header.data_len;
+                        self.read_direct_data(sink, 0, header_len, data_len)?;
+                        let result = self.finish_direct(header_len, |header| {
+                            f(Reply::Value(Value {
+                                key: header.key,
+                                flags: header.flags,
+                                cas: header.cas,
+                                data: sink,
+                            }))
+                        })?;
+                        return result;
                     }
                     conn.fill(&self.bound)?;
                 }
@@ -600,27 +618,29 @@ impl Replies<'_> {
         }
     }
 
-    /// The rest of [`Replies::next_into`] for a `VALUE` whose header, `header_len` bytes, is
-    /// buffered with fewer than `data_len` bytes of its data after it.
-    fn read_direct<R>(
+    /// Reads the data of a `VALUE` whose header, `header_len` bytes, is buffered with fewer
+    /// than its `data_len` bytes of data after it, into `sink` from `base` on: what `sink`
+    /// holds past `base` is room to read into (all of it is overwritten, and `sink` ends
+    /// exactly `base + data_len` long); what it holds before `base` stays.
+    fn read_direct_data(
         &mut self,
         sink: &mut Vec<u8>,
+        base: usize,
         header_len: usize,
         data_len: usize,
-        f: impl FnOnce(Reply<'_>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
+    ) -> Result<(), Error> {
         let conn = &mut *self.connection;
         let data_start = conn.start + header_len;
-        // The old contents of a reused `sink` are room to read into: all of it is overwritten.
-        sink.truncate(data_len);
+        sink.truncate(base + data_len);
         // First the part of the data already buffered (less than all of it): over the old
         // contents, then after them...
         let buffered = &conn.buf[data_start..conn.end];
-        let in_place = buffered.len().min(sink.len());
-        sink[..in_place].copy_from_slice(&buffered[..in_place]);
+        let in_place = buffered.len().min(sink.len() - base);
+        sink[base..base + in_place].copy_from_slice(&buffered[..in_place]);
         if in_place < buffered.len() {
-            let target = room_target(sink.capacity(), in_place, data_len).max(buffered.len());
-            sink.reserve_exact(target - sink.len());
+            let target =
+                room_target(sink.capacity() - base, in_place, data_len).max(buffered.len());
+            sink.reserve_exact(base + target - sink.len());
             sink.extend_from_slice(&buffered[in_place..]);
         }
         let mut filled = buffered.len();
@@ -631,16 +651,27 @@ impl Replies<'_> {
         // the drain.
         conn.end = data_start;
         while filled < data_len {
-            if filled < sink.len() {
-                filled += conn.read_into(&mut sink[filled..], &self.bound)?;
+            if base + filled < sink.len() {
+                filled += conn.read_into(&mut sink[base + filled..], &self.bound)?;
             } else if data_len >= DRAIN_MIN && conn.stream.drains() {
-                let target = room_target(sink.capacity(), filled, data_len);
-                sink.reserve_exact(target - sink.len());
+                let target = room_target(sink.capacity() - base, filled, data_len);
+                sink.reserve_exact(base + target - sink.len());
                 filled += conn.drain_into(sink, target - filled, &self.bound)?;
             } else {
-                make_room(sink, filled, data_len);
+                make_room(sink, base, filled, data_len);
             }
         }
+        Ok(())
+    }
+
+    /// The end of a `VALUE` read by [`Replies::read_direct_data`]: its `\r\n` after the data,
+    /// then `f` sees the header, still buffered, and the frame is consumed.
+    fn finish_direct<R>(
+        &mut self,
+        header_len: usize,
+        f: impl FnOnce(&ValueHeader<'_>) -> R,
+    ) -> Result<R, Error> {
+        let conn = &mut *self.connection;
         while conn.end - conn.start < header_len + 2 {
             conn.fill(&self.bound)?;
         }
@@ -659,14 +690,55 @@ impl Replies<'_> {
             )
             .into());
         }
-        let result = f(Reply::Value(Value {
-            key: header.key,
-            flags: header.flags,
-            cas: header.cas,
-            data: sink,
-        }));
+        let result = f(&header);
         conn.consume(header_len + 2);
-        result
+        Ok(result)
+    }
+}
+
+/// The header and its length, if `buffered` starts with a `VALUE` header whose data is at
+/// least [`DIRECT_READ_MIN`] bytes and not all buffered: a data block worth reading straight
+/// into its destination.
+fn large_value_pending<'b>(
+    buffered: &'b [u8],
+    conn: &Connection,
+) -> Result<Option<(ValueHeader<'b>, usize)>, ProtocolError> {
+    Ok(match parse_value_header(buffered, conn.max_value_len)? {
+        Status::Complete {
+            frame: Some(header),
+            len: header_len,
+        } if header.data_len >= DIRECT_READ_MIN
+            && buffered.len() - header_len < header.data_len =>
+        {
+            Some((header, header_len))
+        }
+        _ => None,
+    })
+}
+
+/// What [`Replies::each`] reads a reply of many frames with.
+pub(crate) trait Frames {
+    /// Decodes what is buffered (`max_value_len` bounds a `VALUE`'s data): `None` while it
+    /// holds no whole frame, else how many bytes of frames were handled and what the handling
+    /// gave, `false` after the last frame.
+    #[allow(clippy::type_complexity)]
+    fn decode(
+        &mut self,
+        buffered: &[u8],
+        max_value_len: usize,
+    ) -> Result<Option<(usize, Result<bool, Error>)>, Error>;
+
+    /// Where to read the data of a large `VALUE` of `header` straight to (see
+    /// [`Replies::each`]): a vector that the data is appended to. `None`, the default, reads it
+    /// through the read buffer.
+    fn direct_sink(&mut self, _header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
+        None
+    }
+
+    /// Handles the `VALUE` of `header` whose data was appended to the
+    /// [direct sink](Frames::direct_sink) at `data`, as [`Frames::decode`] handles a frame.
+    fn direct(&mut self, _header: &ValueHeader<'_>, _data: Range<usize>) -> Result<bool, Error> {
+        unreachable!("no direct sink, so no direct reads")
     }
 }
 

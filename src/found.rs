@@ -56,9 +56,10 @@ pub struct Found<T> {
 /// Where one entry lies in [`Found::bytes`], and what else its `VALUE` carried.
 #[derive(Clone, Copy)]
 struct Slot {
-    /// The key starts here; the value follows it.
-    start: usize,
-    key_len: usize,
+    key_start: usize,
+    /// A key is at most 250 bytes: held in 32 bits, so a slot stays six words.
+    key_len: u32,
+    value_start: usize,
     value_len: usize,
     flags: u32,
     /// The CAS value, for a `gets`; 0 where none was asked for.
@@ -68,12 +69,11 @@ struct Slot {
 
 impl Slot {
     fn key(&self) -> Range<usize> {
-        self.start..self.start + self.key_len
+        self.key_start..self.key_start + self.key_len as usize
     }
 
     fn value(&self) -> Range<usize> {
-        let start = self.start + self.key_len;
-        start..start + self.value_len
+        self.value_start..self.value_start + self.value_len
     }
 }
 
@@ -244,6 +244,11 @@ fn fold(a: u64, b: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
+/// A key's length as a [`Slot`] holds it.
+fn key_len(len: usize) -> u32 {
+    u32::try_from(len).expect("a key is at most 250 bytes")
+}
+
 /// A fresh per-map seed: std's per-thread random keys, advanced for every `RandomState`.
 fn seed() -> u64 {
     use std::hash::BuildHasher;
@@ -278,21 +283,58 @@ impl<T> Found<T> {
     /// insert would. (The replaced value's bytes stay in the buffer, unused: a repeated key is
     /// rare, and moving the others would cost every map.)
     pub(crate) fn insert(&mut self, key: &[u8], value: &[u8], flags: u32, cas: u64) {
-        if (self.entries.len() + 1) * 2 > self.table.len() {
-            self.grow();
-        }
-        let hash = hash(self.seed, key);
-        let start = self.bytes.len();
+        let key_start = self.bytes.len();
         self.bytes.extend_from_slice(key);
         self.bytes.extend_from_slice(value);
-        let slot = Slot {
-            start,
-            key_len: key.len(),
+        self.index(Slot {
+            key_start,
+            key_len: key_len(key.len()),
+            value_start: key_start + key.len(),
+            value_len: value.len(),
+            flags,
+            cas,
+            hash: hash(self.seed, key),
+        });
+    }
+
+    /// The buffer every key and value lies in, lent out so that a large value can be read
+    /// straight into it: only appended to, and each key and value appended is then
+    /// [inserted](Found::insert_appended) (or left unused, if they turn out not to answer).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// [`Found::insert`] for a key and a value already appended to the
+    /// [buffer](Found::buffer), at `key` and `value`: nothing is copied.
+    pub(crate) fn insert_appended(
+        &mut self,
+        key: Range<usize>,
+        value: Range<usize>,
+        flags: u32,
+        cas: u64,
+    ) {
+        debug_assert!(key.end <= self.bytes.len() && value.end <= self.bytes.len());
+        let hash = hash(self.seed, &self.bytes[key.clone()]);
+        self.index(Slot {
+            key_start: key.start,
+            key_len: key_len(key.len()),
+            value_start: value.start,
             value_len: value.len(),
             flags,
             cas,
             hash,
-        };
+        });
+    }
+
+    /// Indexes `slot`, whose bytes are in the buffer, replacing the entry of a key already
+    /// here. Inlined into both inserts: a call that passes the slot costs a fifth of an
+    /// insert.
+    #[inline(always)]
+    fn index(&mut self, slot: Slot) {
+        if (self.entries.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let (hash, key) = (slot.hash, slot.key());
         // One probe sequence both finds a key already here and the free place of a new one.
         let mask = self.table.len() - 1;
         let mut at = hash as usize & mask;
@@ -306,7 +348,7 @@ impl<T> Found<T> {
             }
             let index = occupant as usize - 1;
             let entry = &self.entries[index];
-            if entry.hash == hash && self.bytes[entry.key()] == *key {
+            if entry.hash == hash && self.bytes[entry.key()] == self.bytes[key.clone()] {
                 self.entries[index] = slot;
                 return;
             }
@@ -347,8 +389,7 @@ impl<T> Found<T> {
         }
         self.reserve(other.entries.len(), other.bytes.len());
         for slot in &other.entries {
-            let item = &other.bytes[slot.start..slot.value().end];
-            let (key, value) = item.split_at(slot.key_len);
+            let (key, value) = (&other.bytes[slot.key()], &other.bytes[slot.value()]);
             self.insert(key, value, slot.flags, slot.cas);
         }
     }

@@ -583,11 +583,11 @@ fn set_many_memory_is_bounded_by_the_results_plus_a_constant_whatever_the_batch_
 
 // ---- buffers given back ----------------------------------------------------------------
 
-/// A large value read through the buffer (a multi-get's) grows the read buffer for as long
-/// as large exchanges follow each other; the first exchange that does without it gives it
-/// back, so an idle client does not keep twice its largest reply. (A large store and a large
-/// single-key read grow neither buffer: the value is written from where it lies and read
-/// straight into its destination.)
+/// A large value read through the buffer (one `get_many_with` lends out) grows the read
+/// buffer for as long as large exchanges follow each other; the first exchange that does
+/// without it gives it back, so an idle client does not keep twice its largest reply. (A large
+/// store, a large single-key read and a multi-get into a map grow neither buffer: the value is
+/// written from where it lies and read straight into its destination.)
 #[test]
 fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange() {
     let server = support::Memcached::start();
@@ -599,9 +599,11 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
         client.set(b"alloc:large", &large, Expiry::Never).unwrap();
         client.get_into(b"alloc:large", &mut into).unwrap();
         assert_eq!(into.len(), large.len());
-        let found = client.get_many(&[b"alloc:large"]).unwrap();
-        assert_eq!(found[b"alloc:large"].len(), large.len());
-        drop(found);
+        let mut lent = 0;
+        client
+            .get_many_with(&[b"alloc:large"], |_, value, _| lent = value.len())
+            .unwrap();
+        assert_eq!(lent, large.len());
         client.get_into(b"alloc:small", &mut into).unwrap();
     });
     assert!(
@@ -613,6 +615,46 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
         "{} bytes still held after a small exchange: {counts:?}",
         counts.live_at_end
     );
+}
+
+/// A multi-get of large values reads each straight into the map's one buffer, sized once per
+/// value: the connection's read buffer does not grow to hold them, nor is it copied out of.
+#[test]
+fn get_many_of_large_values_reads_them_into_the_map_without_growing_the_read_buffer() {
+    const LARGE: usize = 500 * 1024 + 7;
+    let (_server, mut client, key, _) = setup("alloc:get_many:large:");
+    let other = [key.as_slice(), b":2"].concat();
+    let value: Vec<u8> = (0..LARGE).map(|i| (i % 251) as u8).collect();
+    client.set(&key, &value, Expiry::Never).unwrap();
+    client
+        .set(&other, &value[..LARGE / 2], Expiry::Never)
+        .unwrap();
+    // Warm-up with a small reply only: the read buffer at its first size.
+    assert!(client
+        .get(b"alloc:get_many:large:missing")
+        .unwrap()
+        .is_none());
+
+    let keys = [key.as_slice(), other.as_slice()];
+    let (found, counts) = measure(|| client.get_many(&keys).unwrap());
+    assert!(found[&key[..]] == value[..] && found[&other[..]] == value[..LARGE / 2]);
+    // What is live after the call is the map: its buffer, sized to the first value and
+    // doubled once for the second, and a few small pieces. A read buffer grown to hold a
+    // 500 KiB frame would add 512 KiB more.
+    assert!(
+        counts.live_at_end < (2 * LARGE + 64 * 1024) as isize,
+        "{} bytes live for values of {LARGE} and {} bytes: {counts:?}",
+        counts.live_at_end,
+        LARGE / 2
+    );
+    drop(found);
+    let ((), counts) = measure(|| {
+        assert!(client
+            .get(b"alloc:get_many:large:missing")
+            .unwrap()
+            .is_none());
+    });
+    assert_no_allocation("a small get after the multi-get", &counts);
 }
 
 /// A value larger than the read buffer (and at most 1 MiB) is read straight into the one

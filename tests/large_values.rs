@@ -404,6 +404,137 @@ fn a_server_that_closes_inside_a_large_data_block_fails_get_and_gets_alike() {
     assert!(item.value == value);
 }
 
+/// The reply to a multi-get: a `VALUE` for each of `frames` (key, value, CAS), then `END`.
+fn multi_reply(frames: &[(&str, &[u8], Option<u64>)]) -> Vec<u8> {
+    let mut reply = Vec::new();
+    for (key, value, cas) in frames {
+        let cas = cas.map(|cas| format!(" {cas}")).unwrap_or_default();
+        reply.extend_from_slice(format!("VALUE {key} 3 {}{cas}\r\n", value.len()).as_bytes());
+        reply.extend_from_slice(value);
+        reply.extend_from_slice(b"\r\n");
+    }
+    reply.extend_from_slice(b"END\r\n");
+    reply
+}
+
+/// A scripted multi-get reply sent in `piece`-byte writes, a little apart.
+fn serve_multi(reply: Vec<u8>, piece: usize) -> String {
+    serve(Script {
+        reply,
+        piece,
+        pause: Duration::from_micros(200),
+        close_after: None,
+        stall_after: None,
+    })
+}
+
+#[test]
+fn a_multi_get_reads_large_values_arriving_in_pieces_whole_among_small_ones_in_any_order() {
+    let big = value();
+    let other: Vec<u8> = (0..20 * 1024).map(|i| (i % 241) as u8).collect();
+    // big2 answers before big1 (as a proxy may answer), each large one among small ones.
+    let frames: [(&str, &[u8], Option<u64>); 4] = [
+        ("a", b"small", Some(1)),
+        ("big2", &other, Some(2)),
+        ("big1", &big, Some(3)),
+        ("b", b"", Some(4)),
+    ];
+    let keys = ["a", "big1", "missing", "b", "big2"];
+    for piece in [4096, 7 * 1024 + 1, 64 * 1024] {
+        let addr = serve_multi(multi_reply(&frames), piece);
+        let mut with_cas = client(&addr, Duration::from_secs(10));
+        let found = with_cas.gets_many(&keys).unwrap();
+        assert_eq!(found.len(), 4, "pieces of {piece}");
+        for (key, value, cas) in frames {
+            let (item, token) = found.get(key).expect("found");
+            assert!(
+                item.value == value,
+                "{key} came back changed (pieces of {piece})"
+            );
+            assert_eq!((item.flags, Some(token.0)), (3, cas), "{key}");
+        }
+        // In step: the next request reads its own `END`.
+        assert_eq!(with_cas.get("other").unwrap(), None);
+        assert!(with_cas.is_connected());
+
+        let addr = serve_multi(multi_reply(&frames.map(|(k, v, _)| (k, v, None))), piece);
+        let mut plain = client(&addr, Duration::from_secs(10));
+        let found = plain.get_many(&keys).unwrap();
+        assert_eq!(found.len(), 4);
+        assert!(
+            found["big1"] == big[..] && found["big2"] == other[..] && found["a"] == b"small"[..]
+        );
+        assert_eq!(plain.get("other").unwrap(), None);
+    }
+}
+
+#[test]
+fn a_large_value_asked_twice_and_answered_twice_in_a_multi_get_is_one_entry() {
+    let big = value();
+    let addr = serve_multi(
+        multi_reply(&[("big", &big, None), ("big", &big, None)]),
+        16 * 1024,
+    );
+    let mut client = client(&addr, Duration::from_secs(10));
+    let found = client.get_many(&["big", "big"]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found["big"] == big[..]);
+    assert!(client.is_connected());
+}
+
+#[test]
+fn a_large_value_for_a_key_not_asked_in_a_multi_get_is_refused_and_drops_the_connection() {
+    let big = value();
+    let addr = serve_multi(
+        multi_reply(&[("a", b"1", None), ("big", &big, None)]),
+        16 * 1024,
+    );
+    let mut client = client(&addr, Duration::from_secs(10));
+    match client.get_many(&["a", "not-big"]) {
+        Err(Error::Protocol(e)) => assert_eq!(e.kind, ProtocolErrorKind::UnrequestedKey),
+        other => panic!("expected UnrequestedKey, got {other:?}"),
+    }
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn a_large_gets_value_without_its_cas_in_a_multi_get_is_malformed() {
+    let big = value();
+    let addr = serve_multi(multi_reply(&[("big", &big, None)]), 16 * 1024);
+    let mut client = client(&addr, Duration::from_secs(10));
+    match client.gets_many(&["big"]) {
+        Err(Error::Protocol(e)) => assert_eq!(e.kind, ProtocolErrorKind::MalformedLine),
+        other => panic!("expected MalformedLine, got {other:?}"),
+    }
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn a_large_value_trickled_past_the_deadline_in_a_multi_get_times_out_on_time() {
+    let big = value();
+    let addr = serve(Script {
+        reply: multi_reply(&[("a", b"1", None), ("big", &big, None)]),
+        piece: 1024,
+        pause: Duration::from_millis(5),
+        close_after: None,
+        stall_after: None,
+    });
+    let timeout = Duration::from_millis(300);
+    let mut client = client(&addr, timeout);
+    let started = Instant::now();
+    let error = client
+        .get_many(&["a", "big"])
+        .expect_err("a trickle stretched the read");
+    let elapsed = started.elapsed();
+    assert_eq!(error.timeout_phase(), Some(Phase::Read), "{error:?}");
+    assert!(elapsed + Duration::from_millis(2) >= timeout, "{elapsed:?}");
+    assert!(
+        elapsed < timeout + Duration::from_millis(300),
+        "{elapsed:?}"
+    );
+    assert!(!client.is_connected());
+}
+
 /// The lengths around each threshold of the large-value paths (the direct read and the
 /// vectored write start at 8 KiB; a read of up to 1 MiB is sized exactly), and one just
 /// under memcached's default item size limit, which also counts the key and the item header.

@@ -28,6 +28,8 @@ mod meta_batch;
 mod admin;
 // No public methods, so not on the page.
 mod pipeline;
+// No public methods either: what a multi-get's reader hands its items to.
+mod items;
 // No public methods either: the quiet meta reader the pipeline runs batches with when asked.
 mod quiet;
 // No public methods either: the check that refuses what the server kind lacks.
@@ -35,6 +37,7 @@ mod proxy;
 
 pub use admin::{CachedumpItem, PrefixStats};
 pub use builder::ClientBuilder;
+pub(crate) use items::{each, IntoFound};
 pub(crate) use meta_batch::refuse_in_batch;
 pub(crate) use retrieval::fits_one_window;
 

@@ -15,9 +15,10 @@ use std::mem;
 use std::ops::Range;
 use std::time::{Instant, SystemTime};
 
+use super::items::{each, IntoFound, Items};
 use super::pipeline::READ_WINDOW_BYTES;
 use super::{unexpected, Client};
-use crate::connection::Replies;
+use crate::connection::{Frames, Replies};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::found::Found;
@@ -25,7 +26,7 @@ use crate::item::{CasToken, Item};
 use crate::protocol::request::{checked_retrieval_lines, put_retrieval_line};
 use crate::protocol::{
     encode_retrieval, parse_reply, parse_value_of, split_retrieval_lines, validate_key,
-    ProtocolError, ProtocolErrorKind, Reply, RetrievalCommand, Status, Value,
+    ProtocolError, ProtocolErrorKind, Reply, RetrievalCommand, Status, Value, ValueHeader,
 };
 
 /// # Reading
@@ -201,7 +202,7 @@ impl Client {
     /// # Ok::<(), memcache_sync::Error>(())
     /// ```
     pub fn gets_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Found<(Item, CasToken)>> {
-        self.retrieve_many(RetrievalCommand::Gets, keys, |value| value.cas)
+        self.retrieve_many(RetrievalCommand::Gets, keys, |cas| cas)
     }
 
     /// Reads many keys in one round trip without allocating: each item found is handed to
@@ -230,10 +231,11 @@ impl Client {
         keys: &[K],
         mut found: impl FnMut(usize, &[u8], u32),
     ) -> Result<()> {
-        self.retrieve_each(RetrievalCommand::Get, keys, |index, value| {
+        let items = each(|index, value| {
             found(index, value.data, value.flags);
             Some(())
-        })
+        });
+        self.retrieve_each(RetrievalCommand::Get, keys, items)
     }
 
     /// One key's item, its value read into a vector of its own, allocated once.
@@ -275,10 +277,10 @@ impl Client {
                     &[key],
                     0..1,
                     answered,
-                    |_, value| {
+                    each(|_, value| {
                         found = take.take()?(value);
                         found.as_ref().map(|_| ())
-                    },
+                    }),
                 )?;
                 Ok(found)
             })
@@ -292,7 +294,7 @@ impl Client {
         &mut self,
         command: RetrievalCommand,
         keys: &[K],
-        mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+        mut items: impl Items,
     ) -> Result<()> {
         // Every key is checked here, before anything is sent.
         let lines = checked_retrieval_lines(command, keys)?;
@@ -304,7 +306,7 @@ impl Client {
                     put_retrieval_line(buf, command, &keys[line.clone()]);
                     Ok(line)
                 },
-                |line, replies| read_line_items(replies, keys, line.clone(), answered, &mut take),
+                |line, replies| read_line_items(replies, keys, line.clone(), answered, &mut items),
             )
         });
         let result = report.into_first_error().map_or(Ok(()), Err);
@@ -333,50 +335,64 @@ impl Client {
         result
     }
 
-    /// [`Client::retrieve_each`] into a map by key, each value copied into the map's one
-    /// buffer with the CAS value `cas` takes from its frame (`None`: the frame does not
-    /// answer the command).
+    /// [`Client::retrieve_each`] into a map by key, each value put in the map's one buffer
+    /// (a large one read straight into it) with the CAS value `cas` makes of its frame's
+    /// (`None`: the frame does not answer the command).
     fn retrieve_many<K: AsRef<[u8]>, T>(
         &mut self,
         command: RetrievalCommand,
         keys: &[K],
-        cas: impl Fn(&Value<'_>) -> Option<u64>,
+        cas: impl Fn(Option<u64>) -> Option<u64>,
     ) -> Result<Found<T>> {
         let mut found = Found::with_capacity(keys.len());
-        self.retrieve_each(command, keys, |_, value| {
-            found.insert(value.key, value.data, value.flags, cas(value)?);
-            Some(())
-        })?;
+        let items = IntoFound {
+            found: &mut found,
+            cas,
+        };
+        self.retrieve_each(command, keys, items)?;
         Ok(found)
     }
 }
 
 /// Reads the frames answering one retrieval line, which asked for `keys[line]`, up to its
 /// `END`. Each `VALUE` must answer an occurrence of its key in the line not yet answered (see
-/// [`LineKeys::claim`]); `take` accepts it with the position of that occurrence in `keys`, or
-/// returns `None` if the frame does not answer the command. `answered` is scratch space for
+/// [`LineKeys::claim`]); `items` takes it with the position of that occurrence in `keys`, or
+/// refuses it if the frame does not answer the command. `answered` is scratch space for
 /// [`LineKeys`], reused so that a reply costs no allocation once it has grown.
 fn read_line_items<K: AsRef<[u8]>>(
     replies: &mut Replies<'_>,
     keys: &[K],
     line: Range<usize>,
     answered: &mut Vec<u64>,
-    mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+    items: &mut impl Items,
 ) -> Result<()> {
-    let mut line = LineKeys::new(keys, line, answered);
-    replies.each(|buffered, max_value_len| {
+    let line = LineKeys::new(keys, line, answered);
+    replies.each(&mut LineReader { line, items })
+}
+
+/// The frames of one retrieval line, as [`read_line_items`] reads them.
+struct LineReader<'l, 'i, K, I> {
+    line: LineKeys<'l, K>,
+    items: &'i mut I,
+}
+
+impl<K: AsRef<[u8]>, I: Items> Frames for LineReader<'_, '_, K, I> {
+    fn decode(
+        &mut self,
+        buffered: &[u8],
+        max_value_len: usize,
+    ) -> Result<Option<(usize, Result<bool>)>> {
         // memcached answers in the order asked: each frame is first read as the next key's,
         // and as many of those as are buffered in one go.
         let mut at = 0;
-        while let Some(position) = line.next_unanswered() {
-            let Some((value, len)) =
-                parse_value_of(&buffered[at..], keys[position].as_ref(), max_value_len)
-            else {
+        while let Some(position) = self.line.next_unanswered() {
+            let key = self.line.keys[position].as_ref();
+            let Some((value, len)) = parse_value_of(&buffered[at..], key, max_value_len) else {
                 break;
             };
-            line.answer(position);
+            self.line.answer(position);
             at += len;
-            if let Err(error) = taken(&mut take, position, &value) {
+            if let Err(error) = taken(self.items, position, &value) {
                 return Ok(Some((at, Err(error))));
             }
         }
@@ -384,10 +400,31 @@ fn read_line_items<K: AsRef<[u8]>>(
             return Ok(Some((at, Ok(true))));
         }
         Ok(match parse_reply(buffered, max_value_len)? {
-            Status::Complete { frame, len } => Some((len, line_item(&mut line, &mut take, &frame))),
+            Status::Complete { frame, len } => {
+                Some((len, line_item(&mut self.line, self.items, &frame)))
+            }
             Status::Incomplete => None,
         })
-    })
+    }
+
+    fn direct_sink(&mut self, header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
+        self.items.direct_sink(header)
+    }
+
+    /// As [`line_item`] and [`taken`] judge a `VALUE` read through the buffer.
+    fn direct(&mut self, header: &ValueHeader<'_>, data: Range<usize>) -> Result<bool> {
+        let Some(position) = self.line.claim(header.key) else {
+            return Err(
+                ProtocolError::unexpected_value(ProtocolErrorKind::UnrequestedKey, header).into(),
+            );
+        };
+        self.items
+            .direct_item(position, header, data)
+            .ok_or_else(|| {
+                ProtocolError::unexpected_value(ProtocolErrorKind::MalformedLine, header)
+            })?;
+        Ok(true)
+    }
 }
 
 /// The frame reader one way of reading an item's data gives [`read_items`]: hands the next
@@ -400,10 +437,10 @@ fn read_items<K: AsRef<[u8]>>(
     keys: &[K],
     line: Range<usize>,
     answered: &mut Vec<u64>,
-    mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+    mut items: impl Items,
 ) -> Result<()> {
     let mut line = LineKeys::new(keys, line, answered);
-    while next(&mut |reply| line_item(&mut line, &mut take, &reply))? {}
+    while next(&mut |reply| line_item(&mut line, &mut items, &reply))? {}
     Ok(())
 }
 
@@ -411,7 +448,7 @@ fn read_items<K: AsRef<[u8]>>(
 /// `VALUE` taken, `Ok(false)` at the line's `END`.
 fn line_item<K: AsRef<[u8]>>(
     line: &mut LineKeys<'_, K>,
-    take: &mut impl FnMut(usize, &Value<'_>) -> Option<()>,
+    items: &mut impl Items,
     reply: &Reply<'_>,
 ) -> Result<bool> {
     match reply {
@@ -420,22 +457,18 @@ fn line_item<K: AsRef<[u8]>>(
             let Some(position) = line.claim(value.key) else {
                 return Err(unexpected(reply));
             };
-            taken(take, position, value)
+            taken(items, position, value)
         }
         _ => Err(unexpected(reply)),
     }
 }
 
-/// Hands `take` the `value` answering the key at `position`: `Ok(true)`, as [`line_item`]
+/// Hands `items` the `value` answering the key at `position`: `Ok(true)`, as [`line_item`]
 /// says of a `VALUE` taken. The key was asked for; a frame the command still cannot use (a
 /// `gets` reply without a CAS value) is malformed.
 #[inline]
-fn taken(
-    take: &mut impl FnMut(usize, &Value<'_>) -> Option<()>,
-    position: usize,
-    value: &Value<'_>,
-) -> Result<bool> {
-    take(position, value).ok_or_else(|| {
+fn taken(items: &mut impl Items, position: usize, value: &Value<'_>) -> Result<bool> {
+    items.item(position, value).ok_or_else(|| {
         Error::from(ProtocolError::unexpected(
             ProtocolErrorKind::MalformedLine,
             &Reply::Value(*value),
@@ -562,14 +595,14 @@ impl Client {
         &mut self,
         keys: &[K],
         (lines, sent): (Vec<Range<usize>>, Instant),
-        mut take: impl FnMut(usize, &Value<'_>) -> Option<()>,
+        mut items: impl Items,
     ) -> Result<()> {
         let connection = self.connection.as_mut().expect("send_get_many connected");
         let answered = &mut self.answered;
         let mut replies = connection.replies(sent);
         let result = lines
             .into_iter()
-            .try_for_each(|line| read_line_items(&mut replies, keys, line, answered, &mut take));
+            .try_for_each(|line| read_line_items(&mut replies, keys, line, answered, &mut items));
         self.settle(result.as_ref().err());
         self.drop_after_multi_key_server_error(keys.len(), &result);
         result

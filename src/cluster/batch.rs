@@ -11,12 +11,12 @@ use super::health::Verdict;
 use super::route::{all_at_once, Share};
 use super::{Cluster, Event, Ring};
 use crate::batch::{BatchError, BatchReport, Entry, ItemResult};
-use crate::client::{fits_one_window, Client};
+use crate::client::{each, fits_one_window, Client, IntoFound};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::found::{Found, FoundItem};
 use crate::item::{CasToken, Item, StoreOutcome};
-use crate::protocol::{validate_key, RetrievalCommand, Value};
+use crate::protocol::{validate_key, RetrievalCommand};
 
 /// What [`Cluster::get_many`] (or, with `T = (Item, CasToken)`, [`Cluster::gets_many`])
 /// found: the items, and each server that failed with the keys it was to read. A key found
@@ -59,7 +59,7 @@ pub struct ServerFailure {
 struct ReadMany<T> {
     command: RetrievalCommand,
     name: &'static str,
-    cas: fn(&Value<'_>) -> Option<u64>,
+    cas: fn(Option<u64>) -> Option<u64>,
     read: ReadShare<T>,
     gutter: ReadGutter<T>,
 }
@@ -186,7 +186,7 @@ impl Cluster {
             ReadMany {
                 command: RetrievalCommand::Gets,
                 name: "gets_many",
-                cas: |value| value.cas,
+                cas: |cas| cas,
                 read: |client, group| client.gets_many(group),
                 gutter: |gutter, keys| gutter.gets_many(keys),
             },
@@ -333,12 +333,14 @@ impl Cluster {
                 }
             }
             for (mut lease, group, group_keys, lines) in sent {
-                let result = lease
-                    .client
-                    .receive_get_many(&group_keys, lines, |at, value| {
+                let result = lease.client.receive_get_many(
+                    &group_keys,
+                    lines,
+                    each(|at, value| {
                         found(group[at].0, value.data, value.flags);
                         Some(())
-                    });
+                    }),
+                );
                 self.record(&ring, lease.index, lease.admission, result.as_ref().err());
                 let server = lease.recorded();
                 self.finished(
@@ -415,12 +417,11 @@ impl Cluster {
             }
         }
         for (mut lease, keys, lines) in sent {
-            let found = &mut report.found;
-            let result = lease.client.receive_get_many(&keys, lines, |index, value| {
-                // `None`: a `gets` reply without its CAS value, malformed.
-                found.insert(keys[index], value.data, value.flags, (how.cas)(value)?);
-                Some(())
-            });
+            let items = IntoFound {
+                found: &mut report.found,
+                cas: how.cas,
+            };
+            let result = lease.client.receive_get_many(&keys, lines, items);
             self.record(ring, lease.index, lease.admission, result.as_ref().err());
             let server = lease.recorded();
             self.finished(ring, how.name, server, started, result.as_ref().err());

@@ -2,6 +2,7 @@
 //! request goes out in one write. Keys and arguments are checked before a byte is appended:
 //! on error the buffer is left as it was.
 
+use std::convert::Infallible;
 use std::ops::Range;
 
 use super::key::{validate_key, KeyError};
@@ -66,19 +67,6 @@ impl RetrievalCommand {
         match self {
             Self::Get | Self::Gets => MAX_RETRIEVAL_LINE_LEN,
             Self::Gat(_) | Self::Gats(_) => MAX_TOUCH_RETRIEVAL_LINE_LEN,
-        }
-    }
-
-    /// The length of the line's head, [`RetrievalCommand::put_head`]'s bytes.
-    fn head_len(self) -> usize {
-        match self {
-            Self::Get => "get".len(),
-            Self::Gets => "gets".len(),
-            Self::Gat(_) | Self::Gats(_) => {
-                let mut head = Vec::new();
-                self.put_head(&mut head);
-                head.len()
-            }
         }
     }
 
@@ -271,8 +259,10 @@ pub fn split_retrieval_lines<K: AsRef<[u8]>>(
     command: RetrievalCommand,
     keys: &[K],
 ) -> Vec<Range<usize>> {
-    let unchecked: Result<_, KeyError> = retrieval_lines(command, keys, |_| Ok(()));
-    unchecked.unwrap_or_default()
+    match retrieval_lines(command, keys, |_| Ok::<(), Infallible>(())) {
+        Ok(lines) => lines,
+        Err(never) => match never {},
+    }
 }
 
 /// [`split_retrieval_lines`] with every key checked as its line is planned: the first key
@@ -286,12 +276,14 @@ pub(crate) fn checked_retrieval_lines<K: AsRef<[u8]>>(
 }
 
 /// The lines `keys` need, each key passed to `check` first.
-fn retrieval_lines<K: AsRef<[u8]>>(
+fn retrieval_lines<K: AsRef<[u8]>, E>(
     command: RetrievalCommand,
     keys: &[K],
-    check: impl Fn(&[u8]) -> Result<(), KeyError>,
-) -> Result<Vec<Range<usize>>, KeyError> {
-    let head_len = command.head_len();
+    check: impl Fn(&[u8]) -> Result<(), E>,
+) -> Result<Vec<Range<usize>>, E> {
+    let mut head = Vec::new();
+    command.put_head(&mut head);
+    let head_len = head.len();
     let max_line_len = command.max_line_len();
     let mut lines = Vec::new();
     let mut first_key = 0;

@@ -188,6 +188,15 @@ impl ProtocolError {
         encode_reply(reply, &mut line);
         Self::new(kind, &line)
     }
+
+    /// [`ProtocolError::unexpected`] for a `VALUE` of `header` whose data lies elsewhere (read
+    /// straight into its destination): quoting its header line, as it would be quoted with
+    /// its data.
+    pub(crate) fn unexpected_value(kind: ProtocolErrorKind, header: &ValueHeader<'_>) -> Self {
+        let mut line = Vec::new();
+        put_value_header(&mut line, header);
+        Self::new(kind, &line)
+    }
 }
 
 /// Decodes the frame at the start of `buf`.
@@ -609,6 +618,21 @@ fn parse_value(buf: &[u8], max_value_len: usize) -> Result<Status<Reply<'_>>, Pr
     })
 }
 
+/// Appends the header line of a `VALUE`, `\r\n` included.
+fn put_value_header(buf: &mut Vec<u8>, header: &ValueHeader<'_>) {
+    buf.extend_from_slice(VALUE);
+    buf.extend_from_slice(header.key);
+    buf.push(b' ');
+    put_u64(buf, u64::from(header.flags));
+    buf.push(b' ');
+    put_u64(buf, header.data_len as u64);
+    if let Some(cas) = header.cas {
+        buf.push(b' ');
+        put_u64(buf, cas);
+    }
+    buf.extend_from_slice(b"\r\n");
+}
+
 /// Appends `reply` as memcached would send it: the inverse of [`parse_reply`], for tests, fuzz
 /// seeds and scripted servers.
 pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
@@ -630,17 +654,13 @@ pub fn encode_reply(reply: &Reply<'_>, buf: &mut Vec<u8>) {
         Reply::Reset => buf.extend_from_slice(b"RESET"),
         Reply::End => buf.extend_from_slice(b"END"),
         Reply::Value(value) => {
-            buf.extend_from_slice(b"VALUE ");
-            buf.extend_from_slice(value.key);
-            buf.push(b' ');
-            put_u64(buf, u64::from(value.flags));
-            buf.push(b' ');
-            put_u64(buf, value.data.len() as u64);
-            if let Some(cas) = value.cas {
-                buf.push(b' ');
-                put_u64(buf, cas);
-            }
-            buf.extend_from_slice(b"\r\n");
+            let header = ValueHeader {
+                key: value.key,
+                flags: value.flags,
+                cas: value.cas,
+                data_len: value.data.len(),
+            };
+            put_value_header(buf, &header);
             buf.extend_from_slice(value.data);
         }
         Reply::Stat { name, value } => {
@@ -779,6 +799,38 @@ mod tests {
                     );
                     prop_assert!(!read_as_its);
                 }
+            }
+        }
+
+        #[test]
+        fn a_value_naming_a_key_one_byte_off_the_expected_is_left_to_parse_reply(
+            len in prop_oneof![Just(1usize), 7usize..=9, 15usize..=17, Just(24), Just(32), Just(250)],
+            change in proptest::option::of((any::<proptest::sample::Index>(), 1u8..=0x5d)),
+            grow in prop_oneof![Just(0i8), Just(-1), Just(1)],
+            flags in 0u32..3,
+            data in proptest::collection::vec(b'a'..=b'c', 0..5),
+        ) {
+            let key: Vec<u8> = (0..len).map(|i| b'!' + (i % 90) as u8).collect();
+            let mut named = key.clone();
+            if let Some((at, by)) = change {
+                let at = at.index(len);
+                named[at] = b'!' + (named[at] - b'!' + by) % 0x5e;
+            }
+            match grow {
+                -1 => { named.pop(); }
+                1 => named.push(b'x'),
+                _ => {}
+            }
+            let mut buf = [VALUE, &named, format!(" {flags} {}\r\n", data.len()).as_bytes()].concat();
+            buf.extend_from_slice(&data);
+            buf.extend_from_slice(b"\r\nEND\r\n");
+            let read = parse_value_of(&buf, &key, usize::MAX);
+            if named == key {
+                let len = buf.len() - b"END\r\n".len();
+                let value = Value { key: &key, flags, cas: None, data: &data };
+                prop_assert_eq!(read, Some((value, len)));
+            } else {
+                prop_assert_eq!(read, None);
             }
         }
 
