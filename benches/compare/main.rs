@@ -9,8 +9,8 @@
 //! columns mean, and every `COMPARE_*` variable.
 //!
 //! ```text
-//! cargo bench --bench compare                     # full run, ~4 minutes
-//! COMPARE_QUICK=1 cargo bench --bench compare     # smoke run, ~15 s
+//! cargo bench --bench compare                     # full run, ~5½ minutes
+//! COMPARE_QUICK=1 cargo bench --bench compare     # smoke run, ~25 s
 //! ```
 
 mod bulk;
