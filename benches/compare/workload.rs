@@ -10,8 +10,8 @@ use crate::common::report::{count_label, size_label};
 pub const MANY: usize = 100;
 /// A `get_many` of large values reads fewer keys, so that its reply stays about this size:
 /// 100 keys at 10 KiB, 2 at 500 KiB. A production multi-get of large values reads a few of
-/// them, not a hundred (100 × 500 KiB would be a 50 MiB reply, a single call longer than a
-/// whole slice); 1 MiB is also memcached's largest item (`-I 1m`), so up to 512 KiB a call
+/// them, not a hundred (100 × 500 KiB would be a 50 MiB reply, ~17 ms a call, so only a few
+/// calls a slice); 1 MiB is also memcached's largest item (`-I 1m`), so up to 512 KiB a call
 /// still reads at least two values and stays a multi-get.
 const MANY_BYTES: usize = 1 << 20;
 /// Each key of a `get_many` costs about as much as moving this many more bytes (its `VALUE`
