@@ -4,7 +4,6 @@
 use memcache_sync::{Client, Entry, Expiry};
 
 use crate::common::floor::Floor;
-use crate::common::keys::VALUE_LEN;
 use crate::workload::Workload;
 
 pub trait Contender {
@@ -27,8 +26,8 @@ pub trait Contender {
     /// Reads a key that holds nothing; returns whether it was a miss.
     fn get_miss(&mut self, key: &str) -> bool;
     fn set(&mut self, key: &str, value: &[u8]);
-    /// Reads `keys`, all of which hold 100-byte values; returns how many were found.
-    fn get_many(&mut self, keys: &[&str]) -> usize;
+    /// Reads `keys`, all of which hold `value_len`-byte values; returns how many were found.
+    fn get_many(&mut self, keys: &[&str], value_len: usize) -> usize;
     /// Stores every key with `value`; returns how many the server confirmed.
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize;
 }
@@ -64,7 +63,7 @@ impl<T: BulkLoader> Contender for BulkOnly<T> {
         unreachable!("bulk only")
     }
 
-    fn get_many(&mut self, _: &[&str]) -> usize {
+    fn get_many(&mut self, _: &[&str], _: usize) -> usize {
         unreachable!("bulk only")
     }
 
@@ -116,7 +115,7 @@ impl Contender for FloorContender {
         match self.role {
             FloorRole::Floor => true,
             FloorRole::Window(_) => workload == Workload::Bulk,
-            FloorRole::Split => workload == Workload::GetMany,
+            FloorRole::Split => matches!(workload, Workload::GetMany(_)),
             FloorRole::Peek => matches!(
                 workload,
                 Workload::GetHit(_) | Workload::GetMiss | Workload::Set(_)
@@ -137,10 +136,10 @@ impl Contender for FloorContender {
         self.floor.set(key, value);
     }
 
-    fn get_many(&mut self, keys: &[&str]) -> usize {
+    fn get_many(&mut self, keys: &[&str], value_len: usize) -> usize {
         match self.role {
-            FloorRole::Split => self.floor.get_split(keys, VALUE_LEN),
-            _ => self.floor.get(keys, VALUE_LEN),
+            FloorRole::Split => self.floor.get_split(keys, value_len),
+            _ => self.floor.get(keys, value_len),
         }
         keys.len()
     }
@@ -178,7 +177,7 @@ impl Contender for MemcacheSync {
     }
 
     fn supports(&self, workload: Workload) -> bool {
-        !self.into || matches!(workload, Workload::GetHit(_) | Workload::GetMany)
+        !self.into || matches!(workload, Workload::GetHit(_) | Workload::GetMany(_))
     }
 
     fn get_hit(&mut self, key: &str, _value_len: usize) -> usize {
@@ -208,11 +207,13 @@ impl Contender for MemcacheSync {
             .expect("set");
     }
 
-    fn get_many(&mut self, keys: &[&str]) -> usize {
+    fn get_many(&mut self, keys: &[&str], value_len: usize) -> usize {
         if self.into {
             let mut found = 0;
             self.client
-                .get_many_with(keys, |_, value, _| found += usize::from(!value.is_empty()))
+                .get_many_with(keys, |_, value, _| {
+                    found += usize::from(value.len() == value_len)
+                })
                 .expect("get_many_with");
             found
         } else {

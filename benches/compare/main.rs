@@ -9,8 +9,8 @@
 //! columns mean, and every `COMPARE_*` variable.
 //!
 //! ```text
-//! cargo bench --bench compare                     # full run, ~4 minutes
-//! COMPARE_QUICK=1 cargo bench --bench compare     # smoke run, ~15 s
+//! cargo bench --bench compare                     # full run, ~5½ minutes
+//! COMPARE_QUICK=1 cargo bench --bench compare     # smoke run, ~25 s
 //! ```
 
 mod bulk;
@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use bulk::BulkCheck;
 use common::env::measuring;
-use common::keys::VALUE_LEN;
 use common::memcached::{Memcached, Side};
 use common::placement::{pin_process, Placement};
 use common::report::RunInfo;
@@ -37,7 +36,7 @@ use common::rounds::{sliced_turns, turns, CpuClock, Laps};
 use contender::Contender;
 use results::Records;
 use settings::Settings;
-use workload::{Data, Workload, MANY};
+use workload::{many_keys, Data, Workload};
 
 /// hashpower=20: a table big enough for every key from the start, so that no background hash
 /// table expansion runs during a timed round. -I 1m: items up to 1 MiB, for the largest values.
@@ -65,8 +64,8 @@ fn main() {
 
     // Warm-up: connections, buffers and memcached's per-connection state, untimed.
     for &workload in settings.workloads.iter().filter(|w| **w != Workload::Bulk) {
-        let ops = if workload == Workload::GetMany {
-            20
+        let ops = if matches!(workload, Workload::GetMany(_)) {
+            (20.0 * workload.scale()).ceil() as usize
         } else {
             (200.0 * workload.scale()).ceil() as usize
         };
@@ -197,10 +196,11 @@ fn run_sequential(
                 let set = &data.set[&size];
                 contender.set(set.keys[i % set.keys.len()], &set.value);
             }
-            Workload::GetMany => {
-                let keys = &data.hit[&VALUE_LEN].keys;
-                let first = (i * MANY) % (keys.len() - MANY);
-                assert_eq!(contender.get_many(&keys[first..first + MANY]), MANY);
+            Workload::GetMany(size) => {
+                let keys = &data.hit[&size].keys;
+                let n = many_keys(size);
+                let first = (i * n) % (keys.len() - n).max(1);
+                assert_eq!(contender.get_many(&keys[first..first + n], size), n);
             }
             Workload::Bulk => unreachable!("the bulk load is one call, not a sequence"),
         }

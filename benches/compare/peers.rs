@@ -37,7 +37,7 @@ impl Contender for Classic {
     }
 
     fn divisor(&self, workload: Workload) -> usize {
-        if workload == Workload::GetMany {
+        if matches!(workload, Workload::GetMany(_)) {
             20
         } else {
             8
@@ -61,7 +61,7 @@ impl Contender for Classic {
         self.client.set(key, value, 0).expect("set");
     }
 
-    fn get_many(&mut self, keys: &[&str]) -> usize {
+    fn get_many(&mut self, keys: &[&str], _value_len: usize) -> usize {
         let found: HashMap<String, Vec<u8>> = self.client.gets(keys).expect("gets");
         found.len()
     }
@@ -115,7 +115,7 @@ impl Contender for Meta {
         assert!(self.client.set(key, value).send().expect("ms").applied());
     }
 
-    fn get_many(&mut self, keys: &[&str]) -> usize {
+    fn get_many(&mut self, keys: &[&str], _value_len: usize) -> usize {
         let results = self
             .client
             .run_many(keys.iter().map(Get::new))

@@ -12,7 +12,7 @@ use crate::common::report::{
 use crate::common::rounds::{median, Record, Spread};
 use crate::contender::Contender;
 use crate::settings::{Settings, PREFIX};
-use crate::workload::Workload;
+use crate::workload::{many_keys, Workload, MANY};
 
 pub type Records = HashMap<(Workload, &'static str), Record>;
 
@@ -105,7 +105,7 @@ pub fn print(settings: &Settings, run: &RunInfo, memcached: &str, rows: &[Vec<St
         &settings.placement_note,
     );
     println!(
-        "per round:  {} ops per sequential workload and {} get_many calls per implementation, in {} interleaved slices; \
+        "per round:  {} ops per sequential workload and {} get_many({MANY}) calls per implementation, in {} interleaved slices; \
          bulk {} keys (memcache: the first {} keys, one set per key; per-key ratio); 32-byte keys, 100-byte values",
         settings.seq_ops,
         settings.many_ops,
@@ -130,6 +130,26 @@ pub fn print(settings: &Settings, run: &RunInfo, memcached: &str, rows: &[Vec<St
         println!(
             "            get (hit) and set also with values of {}: ops scaled by (16 KiB + 100 B) / (16 KiB + value size)",
             larger.join(", ")
+        );
+    }
+    let many: Vec<String> = settings
+        .workloads
+        .iter()
+        .filter_map(|&w| match w {
+            Workload::GetMany(size) if size != VALUE_LEN => Some(format!(
+                "{} ({} keys a call, {} calls)",
+                size_label(size),
+                many_keys(size),
+                settings.ops(w)
+            )),
+            _ => None,
+        })
+        .collect();
+    if !many.is_empty() {
+        println!(
+            "            get_many also with values of {}: keys cut to read ~1 MiB a call, calls scaled by \
+             (16 KiB + 100 × (2 KiB + 100 B)) / (16 KiB + keys × (2 KiB + value size))",
+            many.join(", ")
         );
     }
     println!(

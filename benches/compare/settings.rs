@@ -82,7 +82,7 @@ impl Settings {
     /// Operations per implementation per round of a workload (not the bulk load).
     pub fn ops(&self, workload: Workload) -> usize {
         match workload {
-            Workload::GetMany => self.many_ops,
+            Workload::GetMany(_) => (self.many_ops as f64 * workload.scale()).round() as usize,
             _ => (self.seq_ops as f64 * workload.scale()).round() as usize,
         }
     }
