@@ -23,6 +23,11 @@ const INITIAL_BUFFER: usize = 16 * 1024;
 /// idle pooled connection does not keep twice its largest reply for good.
 pub(crate) const SHRINK_ABOVE: usize = 4 * INITIAL_BUFFER;
 
+/// While each read fills all the room it was given (more of a long reply is waiting), the
+/// read buffer doubles up to this, so that a multi-get of a megabyte is read in a few reads,
+/// not a hundred of 16 KiB (a system call each).
+const READ_AHEAD_MAX: usize = 256 * 1024;
+
 /// The socket timeout is reset only when it differs from the time left by more than this, so
 /// the common operation (one write, one read) costs no extra system call. The kernel measures
 /// socket timeouts in scheduler ticks anyway.
@@ -92,6 +97,8 @@ pub(crate) struct Connection {
     in_exchange: bool,
     /// The most buffered bytes this exchange needed at once.
     peak: usize,
+    /// The last read filled all the room it was given.
+    read_full: bool,
     /// Which connection this is, among every one this process opened, and how many requests
     /// it has begun to write: together, whether a caller's code used the server (see
     /// [`Connection::activity`]).
@@ -116,6 +123,7 @@ impl Connection {
             armed_write: Duration::ZERO,
             max_value_len: config.max_value_size(),
             peak: 0,
+            read_full: false,
             in_exchange: false,
             serial: LAST_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
             requests: 0,
@@ -167,6 +175,7 @@ impl Connection {
             self.buf = Vec::new();
         }
         self.peak = 0;
+        self.read_full = false;
     }
 
     /// This connection and how many requests it has begun to write: a value that changes
@@ -322,23 +331,29 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads at least one more byte into the buffer, making room first.
+    /// Reads at least one more byte into the buffer, making room first: the bytes not yet
+    /// consumed move to the front when less than a quarter of the buffer is left after them
+    /// (a read into a sliver costs a system call for a few bytes), and the buffer doubles when
+    /// they fill it (a frame longer than the buffer) or, up to [`READ_AHEAD_MAX`], when the
+    /// last read filled all its room.
     fn fill(&mut self, bound: &Bound) -> Result<(), Error> {
-        if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                let len = (self.buf.len() * 2).max(INITIAL_BUFFER);
-                self.buf.resize(len, 0);
-            }
+        if self.start > 0 && self.buf.len() - self.end < self.buf.len() / 4 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() || (self.read_full && self.buf.len() < READ_AHEAD_MAX) {
+            let len = (self.buf.len() * 2).max(INITIAL_BUFFER);
+            self.buf.resize(len, 0);
         }
         // Lent out for the read, so the read can borrow the connection whole.
         let mut buf = std::mem::take(&mut self.buf);
+        let room = buf.len() - self.end;
         let read = self.read_into(&mut buf[self.end..], bound);
         self.buf = buf;
-        self.end += read?;
+        let read = read?;
+        self.read_full = read == room;
+        self.end += read;
         self.peak = self.peak.max(self.end - self.start);
         Ok(())
     }
@@ -495,8 +510,11 @@ impl Replies<'_> {
     /// of many frames (a multi-get's), decoded by the caller, which knows what frame comes
     /// next (see [`Frames`]). A frame is consumed whatever its handling returned, so the stream
     /// stays in step; an error decoding consumes nothing. A `VALUE` whose data is at least
-    /// [`DIRECT_READ_MIN`] bytes and not all buffered is read straight into the vector
+    /// [`DRAIN_MIN`] bytes and not all buffered is read straight into the vector
     /// [`Frames::direct_sink`] gives, if it gives one, as [`Replies::next_into`] reads one.
+    /// (Not from [`DIRECT_READ_MIN`] on, as a single value is: among many frames, a read of
+    /// one value's data alone costs a system call more than buffering the value with the
+    /// frames around it, which the read buffer, grown for a long reply, holds whole.)
     pub(crate) fn each(&mut self, frames: &mut impl Frames) -> Result<(), Error> {
         loop {
             let conn = &mut *self.connection;
@@ -509,7 +527,8 @@ impl Replies<'_> {
                     }
                 }
                 None => {
-                    if let Some((header, header_len)) = large_value_pending(buffered, conn)? {
+                    let pending = large_value_pending(buffered, conn, DRAIN_MIN)?;
+                    if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
                         if let Some(sink) = frames.direct_sink(&header) {
                             let base = sink.len();
@@ -599,7 +618,8 @@ impl Replies<'_> {
                     return result;
                 }
                 Status::Incomplete => {
-                    if let Some((header, header_len)) = large_value_pending(buffered, conn)? {
+                    let pending = large_value_pending(buffered, conn, DIRECT_READ_MIN)?;
+                    if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
                         self.read_direct_data(sink, 0, header_len, data_len)?;
                         let result = self.finish_direct(header_len, |header| {
@@ -650,6 +670,9 @@ impl Replies<'_> {
         // vector costs as much to zero as to receive) and the block is long enough to repay
         // the drain.
         conn.end = data_start;
+        // The read that filled the buffer was of this data, now read elsewhere: no sign that
+        // the buffer needs to grow.
+        conn.read_full = false;
         while filled < data_len {
             if base + filled < sink.len() {
                 filled += conn.read_into(&mut sink[base + filled..], &self.bound)?;
@@ -697,19 +720,18 @@ impl Replies<'_> {
 }
 
 /// The header and its length, if `buffered` starts with a `VALUE` header whose data is at
-/// least [`DIRECT_READ_MIN`] bytes and not all buffered: a data block worth reading straight
-/// into its destination.
+/// least `min` bytes and not all buffered: a data block worth reading straight into its
+/// destination.
 fn large_value_pending<'b>(
     buffered: &'b [u8],
     conn: &Connection,
+    min: usize,
 ) -> Result<Option<(ValueHeader<'b>, usize)>, ProtocolError> {
     Ok(match parse_value_header(buffered, conn.max_value_len)? {
         Status::Complete {
             frame: Some(header),
             len: header_len,
-        } if header.data_len >= DIRECT_READ_MIN
-            && buffered.len() - header_len < header.data_len =>
-        {
+        } if header.data_len >= min && buffered.len() - header_len < header.data_len => {
             Some((header, header_len))
         }
         _ => None,

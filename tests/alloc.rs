@@ -617,6 +617,39 @@ fn buffers_grown_by_a_large_value_are_given_back_after_the_next_small_exchange()
     );
 }
 
+/// A long reply of many frames (a megabyte of 10 KiB values) is read ahead through a read
+/// buffer that doubles while each read fills it, up to 256 KiB and no further (so it takes a
+/// few large reads, not a hundred of 16 KiB); the next small exchange gives it back.
+#[test]
+fn a_long_multi_get_reply_grows_the_read_buffer_to_256_kib_at_most_and_gives_it_back() {
+    let (_server, mut client, key, _) = setup("alloc:read_ahead:");
+    let keys: Vec<Vec<u8>> = (0..100)
+        .map(|i| [key.as_slice(), format!(":{i}").as_bytes()].concat())
+        .collect();
+    let value = vec![b'r'; 10 * 1024];
+    for key in &keys {
+        client.set(key, &value, Expiry::Never).unwrap();
+    }
+    let ((), counts) = measure(|| {
+        let mut seen = 0;
+        client
+            .get_many_with(&keys, |_, got, _| seen += got.len())
+            .unwrap();
+        assert_eq!(seen, keys.len() * value.len());
+    });
+    assert!(
+        counts.peak_live <= 2 * 256 * 1024,
+        "the read buffer grew past 256 KiB: {counts:?}"
+    );
+    let ((), counts) = measure(|| {
+        assert!(client.get(b"alloc:read_ahead:missing").unwrap().is_none());
+    });
+    assert!(
+        counts.live_at_end < -(64 * 1024),
+        "the grown read buffer was not given back: {counts:?}"
+    );
+}
+
 /// A multi-get of large values reads each straight into the map's one buffer, sized once per
 /// value: the connection's read buffer does not grow to hold them, nor is it copied out of.
 #[test]
