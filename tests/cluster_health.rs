@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::{Cluster, Config, Error, Event, Expiry, HealthConfig, PoolConfig};
-use support::{unique_key, Memcached};
+use support::{unique_key, wait_for, Memcached};
 
 const THREADS: usize = 16;
 const THRESHOLD: u32 = 2;
@@ -123,14 +123,6 @@ fn hammer(
         }
     }
     calls
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} took over {limit:?}");
-        thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]

@@ -10,9 +10,11 @@ pub mod memcached;
 pub mod nutcracker;
 pub mod pki;
 pub mod raw;
+pub mod wait;
 
 pub use memcached::*;
 pub use raw::*;
+pub use wait::wait_for;
 
 use memcache_sync::{BatchError, BatchReport};
 
