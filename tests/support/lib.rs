@@ -5,6 +5,7 @@
 pub mod child;
 pub mod expiry;
 pub mod fault_server;
+pub mod lease;
 pub mod logs;
 pub mod memcached;
 pub mod nutcracker;
