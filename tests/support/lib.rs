@@ -2,6 +2,7 @@
 //! once rather than again in every test binary. A test file says
 //! `use memcache_sync_test_support as support;`.
 
+pub mod captures;
 pub mod child;
 pub mod exercise;
 pub mod expiry;
