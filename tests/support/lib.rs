@@ -4,6 +4,7 @@
 
 pub mod captures;
 pub mod child;
+pub mod cut_short;
 pub mod exercise;
 pub mod expiry;
 pub mod fault_server;
