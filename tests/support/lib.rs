@@ -14,6 +14,7 @@ pub mod memcached;
 pub mod nutcracker;
 pub mod pki;
 pub mod raw;
+pub mod strategies;
 pub mod wait;
 
 pub use exercise::{exercise_commands, exercise_meta_commands};
