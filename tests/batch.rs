@@ -15,8 +15,9 @@ use memcache_sync::{
     StoreOptions,
 };
 use memcache_sync::{Phase, StoreOutcome};
+use support::cut_short::{cut_short, CutShort};
 use support::Memcached;
-use support::{batch_report, raw_exchange, raw_stats, shared_server, unique_key, wait_for_sets};
+use support::{batch_report, raw_exchange, raw_stats, shared_server, unique_key};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -840,22 +841,17 @@ fn frozen_server_stops_a_big_batch_with_a_timeout_and_only_confirmed_items_are_d
         .with_write_timeout(write_timeout);
     let mut client = Client::builder(&addr).config(config).connect().unwrap();
 
+    let started = Instant::now();
     // Lazy: a stopped batch takes no more input, so the source's cost after the stop is nil.
     let entries = bulk_entries("frz", COUNT, SystemTime::now());
-    let started = Instant::now();
-    let freezer = thread::spawn(move || {
-        let mut server = server;
-        thread::sleep(Duration::from_millis(50));
-        // On a loaded machine the batch may have barely begun: freeze only once a few
-        // windows have been applied, so some replies are certainly there to be confirmed.
-        wait_for_sets(&server.addr(), 1000);
-        let frozen_at = Instant::now();
-        server.freeze();
-        (server, frozen_at)
+    let CutShort {
+        result: report,
+        mut server,
+        interrupted_at: frozen_at,
+        returned_at,
+    } = cut_short(server, Memcached::freeze, || {
+        batch_report(client.set_many(entries))
     });
-    let report = batch_report(client.set_many(entries));
-    let returned_at = Instant::now();
-    let (mut server, frozen_at) = freezer.join().unwrap();
 
     let after_freeze = returned_at.saturating_duration_since(frozen_at);
     eprintln!(
@@ -929,17 +925,14 @@ fn killed_server_stops_a_big_batch_with_a_connection_error_and_the_client_recove
     let mut client = Client::builder(&addr).config(config).connect().unwrap();
 
     let entries = bulk_entries("kil", COUNT, SystemTime::now());
-    let killer = thread::spawn(move || {
-        let mut server = server;
-        thread::sleep(Duration::from_millis(50));
-        wait_for_sets(&server.addr(), 1000);
-        let killed_at = Instant::now();
-        server.kill();
-        (server, killed_at)
+    let CutShort {
+        result: report,
+        mut server,
+        interrupted_at: killed_at,
+        returned_at,
+    } = cut_short(server, Memcached::kill, || {
+        batch_report(client.set_many(entries))
     });
-    let report = batch_report(client.set_many(entries));
-    let returned_at = Instant::now();
-    let (mut server, killed_at) = killer.join().unwrap();
 
     let after_kill = returned_at.saturating_duration_since(killed_at);
     eprintln!(

@@ -5,14 +5,14 @@
 use memcache_sync_test_support as support;
 
 use std::collections::HashSet;
-use std::thread;
 use std::time::Duration;
 
 use memcache_sync::{
     BatchError, BatchReport, Client, Cluster, Config, Entry, Error, ItemResult, KeyError,
     StoreOutcome,
 };
-use support::{shared_server, unique_key, wait_for_sets, Memcached};
+use support::cut_short::cut_short;
+use support::{shared_server, unique_key, Memcached};
 
 /// A fresh prefix for one test's keys.
 fn prefix(tag: &str) -> String {
@@ -231,14 +231,7 @@ fn a_vec_batch_to_a_server_killed_mid_way_counts_every_item_and_what_it_never_to
     let mut client = Client::builder(&addr).config(config).connect().unwrap();
     let batch = entries(&prefix("killed-vec:"), COUNT);
 
-    let killer = thread::spawn(move || {
-        let mut server = server;
-        wait_for_sets(&server.addr(), 1000);
-        server.kill();
-        server
-    });
-    let result = client.set_many(batch);
-    let _dead = killer.join().unwrap();
+    let result = cut_short(server, Memcached::kill, || client.set_many(batch)).result;
 
     let error = result.expect_err("the server was killed mid-batch");
     let report = assert_counts_add_up(error);

@@ -17,7 +17,7 @@ use memcache_sync::{
     HealthConfig, MetaArithOptions, MetaGetOptions, MetaSetOptions, StoreOutcome,
 };
 use support::logs::{capture_logs, logged};
-use support::{unique_key, Memcached};
+use support::{unique_key, wait_for, Memcached};
 
 /// How long recovery may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -116,21 +116,10 @@ fn capped(ttl: Ttl) -> bool {
     matches!(ttl, Ttl::Seconds(secs) if secs > 0 && secs <= CAP.as_secs())
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{what} took over {PATIENCE:?}"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Marks main server `owner` down by calling for one of its keys until the cluster says so.
 fn until_down(cluster: &Cluster, owner: usize) {
     let key = keys_of(cluster, owner, 1).remove(0);
-    wait_for("marking the server down", || {
+    wait_for("marking the server down", PATIENCE, || {
         let _ = cluster.get(&key);
         cluster.is_down(owner)
     });
@@ -175,13 +164,15 @@ fn a_killed_servers_keys_go_to_the_gutter_with_capped_ttls_others_stay_and_all_c
         .collect();
     let after = |n: usize| {
         let from = rounds.load(Ordering::Relaxed);
-        wait_for("the workers' rounds", || {
+        wait_for("the workers' rounds", PATIENCE, || {
             rounds.load(Ordering::Relaxed) >= from + n
         });
     };
     after(200);
     main[1].kill();
-    wait_for("marking the killed server down", || cluster.is_down(1));
+    wait_for("marking the killed server down", PATIENCE, || {
+        cluster.is_down(1)
+    });
     after(400);
 
     // Its keys are on the gutter, on the gutter server its own ring names, with a capped TTL;
@@ -213,7 +204,7 @@ fn a_killed_servers_keys_go_to_the_gutter_with_capped_ttls_others_stay_and_all_c
 
     // The server returns, empty: its keys are read from it, not from the gutter.
     main[1].restart();
-    wait_for("the server's probe", || !cluster.is_down(1));
+    wait_for("the server's probe", PATIENCE, || !cluster.is_down(1));
     after(200);
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
@@ -474,7 +465,7 @@ fn a_frozen_server_thawed_serves_its_keys_again_with_the_values_it_held_before()
     // Back from SIGSTOP with its memory: the gutter's newer value is no longer read (the
     // documented staleness the cap bounds).
     main[0].thaw();
-    wait_for("the thawed server's probe", || {
+    wait_for("the thawed server's probe", PATIENCE, || {
         cluster
             .get(&key)
             .is_ok_and(|item| item.is_some_and(|i| i.value == b"before"))
@@ -661,7 +652,7 @@ fn across_set_servers_a_removed_servers_keys_leave_the_gutter_and_a_kept_down_se
 
     // The kept server comes back: its keys go home.
     main[1].restart();
-    wait_for("the kept server's probe", || {
+    wait_for("the kept server's probe", PATIENCE, || {
         let _ = cluster.get(&kept_down[0]);
         !cluster.membership().is_down(1)
     });

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::{Cluster, Config, Error, Event, Expiry, HealthConfig, PoolConfig};
-use support::{unique_key, Memcached};
+use support::{unique_key, wait_for, Memcached};
 
 const THREADS: usize = 16;
 const THRESHOLD: u32 = 2;
@@ -125,14 +125,6 @@ fn hammer(
     calls
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} took over {limit:?}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 #[test]
 fn a_server_that_flaps_under_many_threads_then_dies_is_marked_down_and_its_keys_fail_fast() {
     let mut server = Memcached::start();
@@ -224,6 +216,18 @@ fn a_server_that_flaps_under_many_threads_then_dies_is_marked_down_and_its_keys_
     assert!(cluster.is_down(0));
 }
 
+/// Freezes `server` and fails calls for `key` on it until it is marked down: the state the
+/// probe tests start from, a server marked down with a process behind it that accepts
+/// connections (the kernel does) and answers nothing.
+fn freeze_until_down(server: &mut Memcached, cluster: &Cluster, key: &[u8]) {
+    server.freeze();
+    for _ in 0..THRESHOLD {
+        let error = cluster.get(key).expect_err("a frozen server answered");
+        assert!(error.is_connection_error(), "{error:?}");
+    }
+    assert!(cluster.is_down(0));
+}
+
 #[test]
 fn a_batch_probe_that_sends_nothing_does_not_mark_a_frozen_server_up() {
     let mut server = Memcached::start();
@@ -233,13 +237,7 @@ fn a_batch_probe_that_sends_nothing_does_not_mark_a_frozen_server_up() {
     let key = unique_key("frozen:");
     cluster.set(&key, b"v", Expiry::after_secs(60)).unwrap();
 
-    // Frozen, the kernel still accepts connections but nothing is answered.
-    server.freeze();
-    for _ in 0..THRESHOLD {
-        let error = cluster.get(&key).expect_err("a frozen server answered");
-        assert!(error.is_connection_error(), "{error:?}");
-    }
-    assert!(cluster.is_down(0));
+    freeze_until_down(&mut server, &cluster, &key);
 
     // Once the backoff has passed, this batch is the probe: it gets a connection, but its
     // only key is refused before a byte is sent.
@@ -280,13 +278,7 @@ fn a_with_key_probe_that_never_asks_the_server_does_not_mark_it_up() {
     let began = Instant::now();
     let key = unique_key("untouched:");
 
-    // Frozen, the kernel still accepts connections but nothing is answered.
-    server.freeze();
-    for _ in 0..THRESHOLD {
-        let error = cluster.get(&key).expect_err("a frozen server answered");
-        assert!(error.is_connection_error(), "{error:?}");
-    }
-    assert!(cluster.is_down(0));
+    freeze_until_down(&mut server, &cluster, &key);
 
     // Once the backoff has passed, this call is the probe: it gets a connection (the kernel
     // accepts it), and its closure answers from what it already had.

@@ -20,7 +20,7 @@ use memcache_sync::{
     Client, Cluster, ClusterBuilder, Config, Error, Event, Expiry, HealthConfig, Membership,
     PoolConfig,
 };
-use support::{raw_stats, unique_key, Memcached};
+use support::{raw_stats, unique_key, wait_for, Memcached};
 
 const THREADS: usize = 16;
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -53,14 +53,6 @@ fn total_connections(addr: &str) -> u64 {
 
 fn curr_connections(addr: &str) -> u64 {
     raw_stats(addr)["curr_connections"].parse().unwrap()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -297,7 +289,7 @@ fn a_removed_servers_pool_drains_once_its_calls_finish() {
     let cluster = builder(&all).build().unwrap();
     // The stats connections before this one close on the server's own time: wait for quiet.
     let mut baseline = curr_connections(&all[1]);
-    wait_for("the connection count to settle", || {
+    wait_for("the connection count to settle", PATIENCE, || {
         thread::sleep(Duration::from_millis(20));
         let now = curr_connections(&all[1]);
         std::mem::replace(&mut baseline, now) == now
@@ -307,7 +299,7 @@ fn a_removed_servers_pool_drains_once_its_calls_finish() {
     a.version().unwrap();
     b.version().unwrap();
     drop(held);
-    wait_for("the pool's two connections to be counted", || {
+    wait_for("the pool's two connections to be counted", PATIENCE, || {
         curr_connections(&all[1]) == baseline + 2
     });
 
@@ -315,9 +307,11 @@ fn a_removed_servers_pool_drains_once_its_calls_finish() {
     // A call in flight on the removed server finishes on it.
     assert!(a.version().is_ok());
     drop((a, b));
-    wait_for("the removed server's connections to close", || {
-        curr_connections(&all[1]) == baseline
-    });
+    wait_for(
+        "the removed server's connections to close",
+        PATIENCE,
+        || curr_connections(&all[1]) == baseline,
+    );
 }
 
 thread_local! {

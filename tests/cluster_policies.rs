@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use memcache_sync::distribution::{Distribution, Ketama, Server};
 use memcache_sync::{Cluster, Config, Error, Event, Failover, HealthConfig};
 use support::logs::{capture_logs, logged};
-use support::{unique_key, Memcached};
+use support::{unique_key, wait_for, Memcached};
 
 /// How long recovery may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -125,17 +125,6 @@ fn keys_of(cluster: &Cluster, owner: usize, count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{what} took over {PATIENCE:?}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn four_frozen_servers_at_half_share_fail_open_two_marked_down_two_still_tried_then_all_recover() {
     let timeout = Duration::from_millis(150);
@@ -205,7 +194,7 @@ fn four_frozen_servers_at_half_share_fail_open_two_marked_down_two_still_tried_t
     for server in &mut servers {
         server.thaw();
     }
-    wait_for("recovering after the thaw", || {
+    wait_for("recovering after the thaw", PATIENCE, || {
         let answered = keys.iter().all(|key| cluster.get(key).is_ok());
         answered && down(&cluster) == 0 && !cluster.is_failing_open()
     });
@@ -331,7 +320,7 @@ fn a_flapping_servers_backoff_grows_with_each_recent_outage_and_resets_after_qui
             .expect("a ServerDown event");
         first_waits.push(retry_in);
         server.restart();
-        wait_for("the probe finding the server up", || {
+        wait_for("the probe finding the server up", PATIENCE, || {
             cluster.get(&key).is_ok()
         });
     }

@@ -3,6 +3,8 @@
 //! equals decoding it whole, arbitrary bytes never panic nor make a reader buffer past its
 //! limit, and request encoders never let a key or value change the shape of a command.
 
+use memcache_sync_test_support as support;
+
 use std::ops::Range;
 
 use memcache_sync::protocol::{
@@ -14,6 +16,7 @@ use memcache_sync::protocol::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use support::strategies::{key_byte, retrieval_command, storage_command};
 
 /// The value limit for round trips: above any data the strategies make.
 const LIMIT: usize = 64 * 1024;
@@ -167,11 +170,6 @@ impl OwnedReply {
 
 // ---------------------------------------------------------------------------------------------
 // Strategies.
-
-/// A byte memcached accepts in a key: printable ASCII but space, or any high byte.
-fn key_byte() -> impl Strategy<Value = u8> {
-    prop_oneof![3 => 0x21u8..=0x7e, 1 => 0x80u8..=0xff]
-}
 
 /// A key `validate_key` accepts: 1..=250 key bytes, biased towards short keys and the limit.
 fn valid_key() -> impl Strategy<Value = Vec<u8>> {
@@ -423,26 +421,6 @@ fn assert_one_line(buf: &[u8]) -> Result<(), TestCaseError> {
 
 /// One request encoder, its arguments bound: appends to the buffer or rejects.
 type Encoder<'a> = dyn Fn(&mut Vec<u8>) -> Result<(), KeyError> + 'a;
-
-fn storage_command() -> impl Strategy<Value = StorageCommand> {
-    prop_oneof![
-        Just(StorageCommand::Set),
-        Just(StorageCommand::Add),
-        Just(StorageCommand::Replace),
-        Just(StorageCommand::Append),
-        Just(StorageCommand::Prepend),
-        any::<u64>().prop_map(StorageCommand::Cas),
-    ]
-}
-
-fn retrieval_command() -> impl Strategy<Value = RetrievalCommand> {
-    prop_oneof![
-        Just(RetrievalCommand::Get),
-        Just(RetrievalCommand::Gets),
-        any::<i64>().prop_map(RetrievalCommand::Gat),
-        any::<i64>().prop_map(RetrievalCommand::Gats),
-    ]
-}
 
 // ---------------------------------------------------------------------------------------------
 // Replies.

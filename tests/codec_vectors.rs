@@ -6,6 +6,8 @@
 //! The vectors need no server; they run in milliseconds. Real memcached replies come from
 //! fuzz/seeds/replies, captured by fuzz/capture_seeds.py.
 
+use memcache_sync_test_support as support;
+
 use memcache_sync::protocol::{
     encode_arith, encode_delete, encode_reply, encode_retrieval, encode_retrieval_lines,
     encode_stats, encode_storage, encode_storage_line, encode_touch, parse_reply,
@@ -905,17 +907,8 @@ fn kind(reply: &Reply<'_>) -> &'static str {
 /// frame is exactly what `encode_reply` writes for it.
 #[test]
 fn real_memcached_replies_decode_completely_and_re_encode_byte_for_byte() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/replies");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 40, "only {} captured replies", files.len());
     let mut kinds = std::collections::HashSet::new();
-    for path in files {
-        let wire = std::fs::read(&path).unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, wire) in support::captures::captures("replies") {
         let mut rest = &wire[..];
         while !rest.is_empty() {
             let (frame, len) = match parse_reply(rest, LIMIT) {

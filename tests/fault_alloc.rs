@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use memcache_sync::protocol::ProtocolErrorKind;
 use memcache_sync::{Client, Config, Error, Phase};
-use support::fault_server::{Fault, FaultServer};
+use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::unique_key;
 
 const MIB: usize = 1024 * 1024;
@@ -129,12 +129,7 @@ fn config(read_timeout: Duration) -> Config {
 
 /// A client on connection 0 of a server whose connection 0 follows `fault`.
 fn setup(fault: Fault, config: Config) -> (FaultServer, Client) {
-    let server = FaultServer::start(vec![fault, Fault::Healthy]);
-    let client = Client::builder(&server.addr())
-        .config(config)
-        .connect()
-        .unwrap();
-    (server, client)
+    faulty_client(fault, &[], config)
 }
 
 fn value_too_long(error: &Error) -> Option<(u64, usize)> {
@@ -152,14 +147,10 @@ fn value_too_long(error: &Error) -> Option<(u64, usize)> {
 #[test]
 fn a_real_4_mib_value_is_counted() {
     let _serial = serial();
-    let server = FaultServer::start(vec![Fault::Healthy]);
     let key = unique_key("alloc:real:");
-    server.insert(&key, &vec![b'r'; 4 * MIB]);
+    let value = vec![b'r'; 4 * MIB];
     let config = config(Duration::from_secs(5)).with_max_value_size(8 * MIB);
-    let mut client = Client::builder(&server.addr())
-        .config(config)
-        .connect()
-        .unwrap();
+    let (_server, mut client) = faulty_client(Fault::Healthy, &[(&key, &value)], config);
     let (result, usage) = measure(|| client.get(&key));
     assert_eq!(result.unwrap().map(|item| item.value.len()), Some(4 * MIB));
     assert!(usage.largest >= 4 * MIB, "{usage:?}");

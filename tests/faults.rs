@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use memcache_sync::protocol::ProtocolErrorKind;
 use memcache_sync::{Client, Config, Error, Expiry, Item, Phase, StoreOutcome};
-use support::fault_server::{Fault, FaultServer};
+use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::unique_key;
 
 /// The timeouts of the tests that expect a timeout.
@@ -52,14 +52,7 @@ fn setup(fault: Fault, read_timeout: Duration) -> (FaultServer, Client) {
 }
 
 fn setup_with(fault: Fault, config: Config) -> (FaultServer, Client) {
-    let server = FaultServer::start(vec![fault, Fault::Healthy]);
-    server.insert(K1, V1);
-    server.insert(K2, V2);
-    let client = Client::builder(&server.addr())
-        .config(config)
-        .connect()
-        .expect("connect to fault server");
-    (server, client)
+    faulty_client(fault, &[(K1, V1), (K2, V2)], config)
 }
 
 /// A timeout error must come no earlier than its timeout and no later than timeout + margin.
@@ -291,14 +284,7 @@ fn server_that_never_reads_times_out_the_write() {
 
 #[test]
 fn connect_that_hangs_times_out_at_the_connect_timeout() {
-    let server_faults = vec![Fault::CloseAfterRequest, Fault::Healthy];
-    let mut server = FaultServer::start(server_faults);
-    server.insert(K1, V1);
-    server.insert(K2, V2);
-    let mut client = Client::builder(&server.addr())
-        .config(config(TIMEOUT))
-        .connect()
-        .unwrap();
+    let (mut server, mut client) = setup(Fault::CloseAfterRequest, TIMEOUT);
     // Connection 0 closes after the first request, so the next call must reconnect...
     assert!(matches!(
         client.get(K1),

@@ -5,24 +5,17 @@
 use memcache_sync_test_support as support;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::{
     get_or_fill, get_or_lease, Client, Cluster, Deadline, Expiry, Fetched, FillError, LeaseOptions,
     LeaseOutcome, MetaDeleteOptions, MetaSetOptions,
 };
+use support::lease::never_load;
 use support::{shared_server, unique_key};
 
 fn client(addr: &str) -> Client {
     Client::connect(addr).unwrap()
-}
-
-/// A `load` that must not run: `why` says why not.
-fn never_load(why: &str) -> Result<Vec<u8>, Infallible> {
-    panic!("load ran: {why}")
 }
 
 fn options() -> LeaseOptions {
@@ -34,29 +27,18 @@ fn options() -> LeaseOptions {
 #[test]
 fn thirty_two_threads_on_one_missing_key_run_a_slow_load_once_and_all_get_its_value() {
     let server = shared_server();
-    let key = Arc::new(unique_key("lease:herd:"));
-    let loads = Arc::new(AtomicUsize::new(0));
-    let start = Arc::new(Barrier::new(32));
-    let threads: Vec<_> = (0..32)
-        .map(|_| {
-            let (addr, key, loads, start) =
-                (server.addr(), key.clone(), loads.clone(), start.clone());
-            thread::spawn(move || {
-                let mut client = client(&addr);
-                start.wait();
-                let begun = Instant::now();
-                let fetched = get_or_fill(&mut client, &*key, &options(), || {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    thread::sleep(Duration::from_millis(200));
-                    Ok::<_, Infallible>(b"loaded once".to_vec())
-                })
-                .unwrap();
-                (fetched, begun.elapsed())
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(loads.load(Ordering::SeqCst), 1, "exactly one load per miss");
+    let key = unique_key("lease:herd:");
+    let load_time = Duration::from_millis(200);
+    let herd = support::lease::herd(
+        &server.addr(),
+        &key,
+        32,
+        &options(),
+        load_time,
+        b"loaded once",
+    );
+    let results = herd.results;
+    assert_eq!(herd.loads, 1, "exactly one load per miss");
     let loaded = results
         .iter()
         .filter(|(f, _)| matches!(f, Fetched::Loaded { stored: true, .. }))

@@ -16,12 +16,15 @@ use memcache_sync::{
     CasToken, Client, Cluster, Config, Deadline, Entry, Error, Expiry, MetaGetOptions, MetaItem,
     MetaSetOptions, Pool, ServerKind,
 };
-use support::fault_server::{Fault, FaultServer};
+use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::{raw_stats, unique_key, Memcached};
 
+fn config() -> Config {
+    Config::default().with_read_timeout(Duration::from_secs(2))
+}
+
 fn client(addr: &str) -> Client {
-    let config = Config::default().with_read_timeout(Duration::from_secs(2));
-    Client::builder(addr).config(config).connect().unwrap()
+    Client::builder(addr).config(config()).connect().unwrap()
 }
 
 fn prefix(name: &str) -> String {
@@ -471,11 +474,7 @@ const V2: &[u8] = b"value-of-k2";
 /// A scripted server whose connection 0 follows `fault` (each `mg` of a batch, and its `mn`,
 /// is one request), holding K1 and K2, and a client on it.
 fn faulty(fault: Fault) -> (FaultServer, Client) {
-    let server = FaultServer::start(vec![fault, Fault::Healthy]);
-    server.insert(K1, V1);
-    server.insert(K2, V2);
-    let client = client(&server.addr());
-    (server, client)
+    faulty_client(fault, &[(K1, V1), (K2, V2)], config())
 }
 
 fn assert_protocol_error(

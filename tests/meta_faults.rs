@@ -24,7 +24,7 @@ use memcache_sync::{
     Client, Config, Error, MetaArithOptions, MetaArithOutcome, MetaDeleteOptions,
     MetaDeleteOutcome, MetaGetOptions, MetaItem, MetaSetOptions, MetaStoreOutcome, Phase,
 };
-use support::fault_server::{Fault, FaultServer};
+use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::timed;
 
 /// The read timeout of the cases that expect a timeout.
@@ -106,15 +106,8 @@ fn config(read_timeout: Duration) -> Config {
 /// A server whose connection 0 follows `fault` and every later one is healthy, holding
 /// K1 = V1, K2 = V2 and the counter at 5, and a client connected to it (connection 0).
 fn setup(fault: Fault, read_timeout: Duration) -> (FaultServer, Client) {
-    let server = FaultServer::start(vec![fault, Fault::Healthy]);
-    server.insert(K1, V1);
-    server.insert(K2, V2);
-    server.insert(COUNTER, b"5");
-    let client = Client::builder(&server.addr())
-        .config(config(read_timeout))
-        .connect()
-        .expect("connect to fault server");
-    (server, client)
+    let items: [(&[u8], &[u8]); 3] = [(K1, V1), (K2, V2), (COUNTER, b"5")];
+    faulty_client(fault, &items, config(read_timeout))
 }
 
 fn value(item: Option<MetaItem>) -> Option<Vec<u8>> {

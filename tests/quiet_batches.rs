@@ -15,7 +15,8 @@ use memcache_sync::{
     BatchError, BatchReport, Client, Cluster, Config, Entry, Error, Expiry, ItemResult, ServerKind,
     StoreOutcome,
 };
-use support::{batch_report, raw_stats, unique_key, wait_for_sets, Memcached};
+use support::cut_short::cut_short;
+use support::{batch_report, raw_stats, unique_key, Memcached};
 
 const KIB: usize = 1024;
 
@@ -291,16 +292,12 @@ fn a_server_killed_mid_batch_leaves_items_unconfirmed_never_done() {
     let server = Memcached::start_with(&["-m", "256"]);
     let addr = server.addr();
     let mut client = client(&addr, true);
-    let killer = thread::spawn(move || {
-        let mut server = server;
-        wait_for_sets(&server.addr(), 1000);
-        server.kill();
-        server
-    });
     let entries = (0..COUNT).map(|i| Entry::new(format!("kill:{i:08}"), "value"));
     let started = Instant::now();
-    let report = batch_report(client.set_many(entries));
-    let mut server = killer.join().unwrap();
+    let cut = cut_short(server, Memcached::kill, || {
+        batch_report(client.set_many(entries))
+    });
+    let (report, mut server) = (cut.result, cut.server);
     let error = report.stop_error().expect("the server was killed");
     assert!(error.is_connection_error(), "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -332,15 +329,11 @@ fn a_frozen_server_times_a_quiet_batch_out_with_its_window_unconfirmed_not_done(
         .with_quiet_batches(true)
         .with_read_timeout(Duration::from_millis(200));
     let mut client = Client::builder(&addr).config(config).connect().unwrap();
-    let freezer = thread::spawn(move || {
-        let mut server = server;
-        wait_for_sets(&server.addr(), 1000);
-        server.freeze();
-        server
-    });
     let entries = (0..COUNT).map(|i| Entry::new(format!("frozen:{i:08}"), "value"));
-    let report = batch_report(client.set_many(entries));
-    let mut server = freezer.join().unwrap();
+    let cut = cut_short(server, Memcached::freeze, || {
+        batch_report(client.set_many(entries))
+    });
+    let (report, mut server) = (cut.result, cut.server);
     let error = report.stop_error().expect("the server was frozen");
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     let results = report.results();

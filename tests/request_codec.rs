@@ -4,6 +4,8 @@
 //! crate's own request encoders: whatever they write parses back to the same command, a stream
 //! of requests parses one by one at the right lengths, and arbitrary bytes never panic.
 
+use memcache_sync_test_support as support;
+
 use memcache_sync::protocol::{
     encode_arith, encode_delete, encode_flush_all, encode_quit, encode_retrieval, encode_stats,
     encode_storage, encode_touch, encode_verbosity, encode_version, parse_request, ArithCommand,
@@ -12,6 +14,7 @@ use memcache_sync::protocol::{
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
+use support::strategies::{key_byte, retrieval_command, storage_command};
 
 /// The value limit used unless a test says otherwise: memcached's default item size.
 const LIMIT: usize = 1024 * 1024;
@@ -549,11 +552,6 @@ fn parsed_retrievals_are_equal_when_their_keys_are_however_they_were_spaced() {
 // ---------------------------------------------------------------------------------------------
 // Properties.
 
-/// A byte memcached accepts in a key: printable ASCII but space, or any high byte.
-fn key_byte() -> impl Strategy<Value = u8> {
-    prop_oneof![3 => 0x21u8..=0x7e, 1 => 0x80u8..=0xff]
-}
-
 /// A key `validate_key` accepts, sometimes the word `noreply` itself.
 fn key() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -569,26 +567,6 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
         3 => vec(any::<u8>(), 0..64),
         1 => vec(prop::sample::select(vec![b'\r', b'\n', b' ', b'0']), 0..16),
         1 => vec(any::<u8>(), 0..2048),
-    ]
-}
-
-fn storage_command() -> impl Strategy<Value = StorageCommand> {
-    prop_oneof![
-        Just(StorageCommand::Set),
-        Just(StorageCommand::Add),
-        Just(StorageCommand::Replace),
-        Just(StorageCommand::Append),
-        Just(StorageCommand::Prepend),
-        any::<u64>().prop_map(StorageCommand::Cas),
-    ]
-}
-
-fn retrieval_command() -> impl Strategy<Value = RetrievalCommand> {
-    prop_oneof![
-        Just(RetrievalCommand::Get),
-        Just(RetrievalCommand::Gets),
-        any::<i64>().prop_map(RetrievalCommand::Gat),
-        any::<i64>().prop_map(RetrievalCommand::Gats),
     ]
 }
 

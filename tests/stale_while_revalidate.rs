@@ -6,25 +6,18 @@
 use memcache_sync_test_support as support;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memcache_sync::protocol::meta::Ttl;
 use memcache_sync::{
     get_or_fill, get_or_lease, Client, Cluster, Expiry, Fetched, FillError, LeaseOptions,
     LeaseOutcome, MetaDebugOptions, MetaDeleteOptions, MetaGetOptions, MetaSetOptions, Pool,
 };
+use support::lease::never_load;
 use support::{shared_server, unique_key, Memcached};
 
 fn client(addr: &str) -> Client {
     Client::connect(addr).unwrap()
-}
-
-/// A `load` that must not run: `why` says why not.
-fn never_load(why: &str) -> Result<Vec<u8>, Infallible> {
-    panic!("load ran: {why}")
 }
 
 /// Early recache once fewer than 30 s are left; fills live 300 s, well above it.
@@ -54,31 +47,12 @@ fn peek(client: &mut Client, key: &[u8]) -> Option<memcache_sync::MetaItem> {
 #[test]
 fn one_of_sixteen_threads_refreshes_early_while_the_others_are_served_without_waiting() {
     let server = shared_server();
-    let key = Arc::new(unique_key("swr:early:"));
+    let key = unique_key("swr:early:");
     store(&mut client(&server.addr()), &key, b"old", 20);
-    let loads = Arc::new(AtomicUsize::new(0));
-    let start = Arc::new(Barrier::new(16));
     let load_time = Duration::from_millis(600);
-    let threads: Vec<_> = (0..16)
-        .map(|_| {
-            let (addr, key, loads, start) =
-                (server.addr(), key.clone(), loads.clone(), start.clone());
-            thread::spawn(move || {
-                let mut client = client(&addr);
-                start.wait();
-                let begun = Instant::now();
-                let fetched = get_or_fill(&mut client, &*key, &recache(), || {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    thread::sleep(load_time);
-                    Ok::<_, Infallible>(b"new".to_vec())
-                })
-                .unwrap();
-                (fetched, begun.elapsed())
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(loads.load(Ordering::SeqCst), 1, "exactly one refresher");
+    let herd = support::lease::herd(&server.addr(), &key, 16, &recache(), load_time, b"new");
+    let results = herd.results;
+    assert_eq!(herd.loads, 1, "exactly one refresher");
     let refreshed: Vec<_> = results
         .iter()
         .filter(|(f, _)| matches!(f, Fetched::Loaded { stored: true, .. }))
@@ -180,30 +154,15 @@ fn after_an_invalidate_one_caller_refreshes_and_the_others_are_served_the_value_
 #[test]
 fn sixteen_threads_on_an_invalidated_key_refresh_it_once_and_the_rest_are_served_stale() {
     let server = shared_server();
-    let key = Arc::new(unique_key("swr:stale-herd:"));
+    let key = unique_key("swr:stale-herd:");
     let mut setup = client(&server.addr());
     store(&mut setup, &key, b"old", 300);
     invalidate(&mut setup, &key);
-    let loads = Arc::new(AtomicUsize::new(0));
-    let start = Arc::new(Barrier::new(16));
-    let threads: Vec<_> = (0..16)
-        .map(|_| {
-            let (addr, key, loads, start) =
-                (server.addr(), key.clone(), loads.clone(), start.clone());
-            thread::spawn(move || {
-                let mut client = client(&addr);
-                start.wait();
-                get_or_fill(&mut client, &*key, &recache().serve_stale(), || {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    thread::sleep(Duration::from_millis(300));
-                    Ok::<_, Infallible>(b"new".to_vec())
-                })
-                .unwrap()
-            })
-        })
-        .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    let load_time = Duration::from_millis(300);
+    let options = recache().serve_stale();
+    let herd = support::lease::herd(&server.addr(), &key, 16, &options, load_time, b"new");
+    let results: Vec<Fetched> = herd.results.into_iter().map(|(f, _)| f).collect();
+    assert_eq!(herd.loads, 1);
     let stale = results.iter().filter(|f| f.is_stale()).count();
     let loaded = results
         .iter()

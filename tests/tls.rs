@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use memcache_sync::rustls::{self, AlertDescription, CertificateError};
 use memcache_sync::{
-    CasOutcome, Client, Config, Error, Expiry, Item, Phase, Pool, PoolConfig, StoreOptions,
-    StoreOutcome, TlsConfig, TlsFailure,
+    Client, Config, Error, Expiry, Phase, Pool, PoolConfig, TlsConfig, TlsFailure,
 };
 use support::pki::{serve_tls as start, ExtendedKeyUsagePurpose, Pki};
-use support::{unique_key, Memcached};
+use support::{item, unique_key, Memcached};
 
 /// What a bound may exceed its timeout by on a shared, loaded machine.
 const MARGIN: Duration = Duration::from_millis(300);
@@ -73,13 +72,6 @@ fn tls_reason(error: &Error, failure: TlsFailure) -> rustls::Error {
         .clone()
 }
 
-fn item(value: &[u8], flags: u32) -> Option<Item> {
-    Some(Item {
-        value: value.to_vec(),
-        flags,
-    })
-}
-
 #[test]
 fn every_command_works_over_tls_by_ip_address_and_by_host_name() {
     let pki = Pki::new("commands");
@@ -90,52 +82,7 @@ fn every_command_works_over_tls_by_ip_address_and_by_host_name() {
             .config(config(trusting(&pki)))
             .connect()
             .unwrap();
-        let key = unique_key("tls:cmd:");
-        let other = unique_key("tls:cmd:other:");
-        client
-            .set(
-                &key,
-                b"v1",
-                StoreOptions::new().flags(7).expiry(Expiry::after_secs(60)),
-            )
-            .unwrap();
-        assert_eq!(client.get(&key).unwrap(), item(b"v1", 7));
-        let mut buf = Vec::new();
-        assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(7));
-        assert_eq!(buf, b"v1");
-        assert_eq!(
-            client.add(&key, b"x", Expiry::Never).unwrap(),
-            StoreOutcome::NotStored
-        );
-        assert_eq!(
-            client.replace(&key, b"v2", Expiry::Never).unwrap(),
-            StoreOutcome::Stored
-        );
-        assert_eq!(client.append(&key, b">").unwrap(), StoreOutcome::Stored);
-        assert_eq!(client.prepend(&key, b"<").unwrap(), StoreOutcome::Stored);
-        let (got, token) = client.gets(&key).unwrap().expect("stored");
-        assert_eq!(got.value, b"<v2>");
-        assert_eq!(
-            client.cas(&key, b"v3", token, Expiry::Never).unwrap(),
-            CasOutcome::Stored
-        );
-        assert_eq!(
-            client.cas(&key, b"v4", token, Expiry::Never).unwrap(),
-            CasOutcome::Exists
-        );
-        assert!(client.touch(&key, Expiry::after_secs(120)).unwrap());
-        assert_eq!(
-            client.gat(&key, Expiry::after_secs(60)).unwrap(),
-            item(b"v3", 0)
-        );
-        assert!(client.gats(&key, Expiry::after_secs(60)).unwrap().is_some());
-        client.set(&other, b"41", Expiry::Never).unwrap();
-        assert_eq!(client.incr(&other, 2).unwrap(), Some(43));
-        assert_eq!(client.decr(&other, 3).unwrap(), Some(40));
-        assert_eq!(client.get_many(&[&key, &other]).unwrap().len(), 2);
-        assert_eq!(client.gets_many(&[&key]).unwrap().len(), 1);
-        assert!(client.delete(&other).unwrap());
-        assert!(!client.delete(&other).unwrap());
+        let (key, other) = support::exercise_commands(&mut client, "tls:cmd:");
         assert_eq!(client.get(&other).unwrap(), None);
         // A value over many TLS records (16 KiB each), both ways.
         let large: Vec<u8> = (0..900_000u32).map(|i| (i % 251) as u8).collect();

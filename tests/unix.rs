@@ -12,10 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::distribution::{Distribution, Ketama, Modulo, Server};
-use memcache_sync::{
-    CasOutcome, Client, Cluster, Config, Entry, Error, Expiry, Item, Phase, Pool, PoolConfig,
-    StoreOptions, StoreOutcome,
-};
+use memcache_sync::{Client, Cluster, Config, Entry, Error, Expiry, Item, Phase, Pool, PoolConfig};
 use support::child;
 use support::{raw_get, unique_key, Memcached};
 
@@ -73,61 +70,7 @@ fn every_command_works_over_a_unix_socket_named_by_its_path_or_with_the_unix_pre
     for addr in [path.clone(), format!("unix:{path}")] {
         let mut client = Client::builder(&addr).config(config()).connect().unwrap();
         assert_eq!(client.addr(), addr);
-        let key = unique_key("unix:cmd:");
-        let other = unique_key("unix:cmd:other:");
-
-        client
-            .set(
-                &key,
-                b"v1",
-                StoreOptions::new().flags(7).expiry(Expiry::after_secs(60)),
-            )
-            .unwrap();
-        assert_eq!(
-            client.get(&key).unwrap(),
-            Some(Item {
-                value: b"v1".to_vec(),
-                flags: 7
-            })
-        );
-        let mut buf = Vec::new();
-        assert_eq!(client.get_into(&key, &mut buf).unwrap(), Some(7));
-        assert_eq!(buf, b"v1");
-        assert_eq!(
-            client.add(&key, b"x", Expiry::Never).unwrap(),
-            StoreOutcome::NotStored
-        );
-        assert_eq!(
-            client.replace(&key, b"v2", Expiry::Never).unwrap(),
-            StoreOutcome::Stored
-        );
-        assert_eq!(client.append(&key, b">").unwrap(), StoreOutcome::Stored);
-        assert_eq!(client.prepend(&key, b"<").unwrap(), StoreOutcome::Stored);
-        let (got, token) = client.gets(&key).unwrap().expect("stored");
-        assert_eq!(got.value, b"<v2>");
-        assert_eq!(
-            client.cas(&key, b"v3", token, Expiry::Never).unwrap(),
-            CasOutcome::Stored
-        );
-        assert_eq!(
-            client.cas(&key, b"v4", token, Expiry::Never).unwrap(),
-            CasOutcome::Exists
-        );
-        assert!(client.touch(&key, Expiry::after_secs(120)).unwrap());
-        assert_eq!(
-            client.gat(&key, Expiry::after_secs(60)).unwrap(),
-            item(b"v3")
-        );
-        assert!(client.gats(&key, Expiry::after_secs(60)).unwrap().is_some());
-
-        client.set(&other, b"41", Expiry::Never).unwrap();
-        assert_eq!(client.incr(&other, 2).unwrap(), Some(43));
-        assert_eq!(client.decr(&other, 3).unwrap(), Some(40));
-        let found = client.get_many(&[&key, &other]).unwrap();
-        assert_eq!(found.len(), 2);
-        assert_eq!(client.gets_many(&[&key]).unwrap().len(), 1);
-        assert!(client.delete(&other).unwrap());
-        assert!(!client.delete(&other).unwrap());
+        let (key, _) = support::exercise_commands(&mut client, "unix:cmd:");
 
         let keys: Vec<Vec<u8>> = (0..2_000)
             .map(|i| unique_key(&format!("unix:batch:{i}:")))

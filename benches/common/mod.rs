@@ -12,3 +12,4 @@ pub mod placement;
 pub mod report;
 pub mod rounds;
 pub mod throughput;
+pub mod wire;

@@ -15,17 +15,13 @@ use memcache_sync_test_support::{raw_get, raw_get_many, timed};
 use crate::fixtures::{
     addrs, builder, item, keys_on, start, text, FAST, INITIAL_BACKOFF, MAX_BACKOFF, PATIENCE,
 };
-use crate::recorder::{transitions, Kind, Recorder, Seen};
+use crate::recorder::{observed, transitions, Kind, Seen};
 
 #[test]
 fn a_killed_server_fails_only_its_own_keys_then_fast_and_recovers_after_restart() {
     let mut servers = start(3);
     let all = addrs(&servers);
-    let recorder = Recorder::default();
-    let cluster = builder(&servers)
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(builder(&servers));
     const DEAD: usize = 1;
     let dead_addr = all[DEAD].clone();
 

@@ -15,7 +15,7 @@ use crate::fixtures::{
     addrs, builder, config, health, item, key_failing_over, key_on, keys_on, next_owner, ring_of,
     start, text, FAST, PATIENCE, READ_TIMEOUT,
 };
-use crate::recorder::{retries, transitions, Kind, Recorder, Seen};
+use crate::recorder::{observed, retries, transitions, Kind, Recorder, Seen};
 
 #[test]
 fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_their_next_owner() {
@@ -27,13 +27,11 @@ fn next_server_failover_is_opt_in_and_moves_a_down_servers_keys_to_their_next_ow
     let long = HealthConfig::default()
         .with_failure_threshold(2)
         .with_backoff(Duration::from_secs(30), Duration::from_secs(30));
-    let recorder = Recorder::default();
-    let failover = builder(&servers)
-        .health(long.clone())
-        .failover(Failover::NextServer)
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (failover, recorder) = observed(
+        builder(&servers)
+            .health(long.clone())
+            .failover(Failover::NextServer),
+    );
     let never = builder(&servers).health(long).build().unwrap();
     let keys: Vec<Vec<u8>> = (0..5)
         .map(|_| key_failing_over(&failover, &servers, DEAD, NEXT, "failover:"))
@@ -245,14 +243,12 @@ fn with_failover_a_batch_that_probes_a_still_dead_server_is_served_by_the_next_o
     let all = addrs(&servers);
     const DEAD: usize = 1;
     let backoff = Duration::from_millis(100);
-    let recorder = Recorder::default();
-    let cluster = builder(&servers)
-        .pool(PoolConfig::default().with_max_size(1))
-        .health(health().with_backoff(backoff, backoff))
-        .failover(Failover::NextServer)
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(
+        builder(&servers)
+            .pool(PoolConfig::default().with_max_size(1))
+            .health(health().with_backoff(backoff, backoff))
+            .failover(Failover::NextServer),
+    );
     let keys: Vec<Vec<u8>> = (0..3)
         .flat_map(|server| keys_on(&cluster, server, "failover:batch-probe:", 5))
         .collect();
@@ -482,20 +478,18 @@ fn after_a_restart_a_stale_pooled_connection_neither_loses_a_read_nor_repeats_an
 fn writes_are_retried_only_when_nothing_was_sent_and_a_down_server_is_not_retried() {
     let mut servers = start(3);
     let all = addrs(&servers);
-    let recorder = Recorder::default();
-    let cluster = builder(&servers)
-        .retry(
-            RetryPolicy::attempts(3)
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
-        )
-        .health(
-            health()
-                .with_failure_threshold(3)
-                .with_backoff(Duration::from_secs(30), Duration::from_secs(30)),
-        )
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(
+        builder(&servers)
+            .retry(
+                RetryPolicy::attempts(3)
+                    .with_backoff(Duration::from_millis(5), Duration::from_millis(20)),
+            )
+            .health(
+                health()
+                    .with_failure_threshold(3)
+                    .with_backoff(Duration::from_secs(30), Duration::from_secs(30)),
+            ),
+    );
     let key = key_on(&cluster, 2, "retry:set:");
     servers[2].kill();
 

@@ -7,17 +7,13 @@ use memcache_sync::{Cluster, Error, Expiry};
 use memcache_sync_test_support::unique_key;
 
 use crate::fixtures::{addrs, builder, item, key_on, start};
-use crate::recorder::{Kind, Recorder, Seen};
+use crate::recorder::{observed, Kind, Seen};
 
 #[test]
 fn the_observer_sees_each_operation_with_its_server_command_and_latency() {
     let servers = start(3);
     let all = addrs(&servers);
-    let recorder = Recorder::default();
-    let cluster = builder(&servers)
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(builder(&servers));
     let key = unique_key("observe:");
     let counter = unique_key("observe:counter:");
     let server = &all[cluster.server_for(&key)];
@@ -70,11 +66,7 @@ fn the_observer_sees_each_operation_with_its_server_command_and_latency() {
 fn the_observer_sees_a_failed_operation_with_its_error() {
     let mut servers = start(2);
     let all = addrs(&servers);
-    let recorder = Recorder::default();
-    let cluster = builder(&servers)
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(builder(&servers));
     let key = key_on(&cluster, 1, "observe:fail:");
     servers[1].kill();
     let error = cluster.get(&key).expect_err("a killed server answered");

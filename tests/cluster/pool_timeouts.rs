@@ -1,13 +1,13 @@
 //! Health must not count a pool timeout as a sign of life.
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memcache_sync::{Error, Expiry, Phase, PoolConfig};
-use memcache_sync_test_support::unique_key;
+use memcache_sync_test_support::{unique_key, wait_for};
 
 use crate::fixtures::{builder, health, start, PATIENCE};
-use crate::recorder::{transitions, Kind, Recorder};
+use crate::recorder::{observed, transitions, Kind};
 
 /// A probe that never reached the server (its checkout timed out because every pooled
 /// connection was in use) must not end the outage: the server is frozen and has answered
@@ -15,18 +15,16 @@ use crate::recorder::{transitions, Kind, Recorder};
 #[test]
 fn a_probe_that_times_out_on_checkout_does_not_mark_a_frozen_server_up() {
     let mut servers = start(1);
-    let recorder = Recorder::default();
     let backoff = Duration::from_millis(100);
-    let cluster = builder(&servers)
-        .pool(
-            PoolConfig::default()
-                .with_max_size(2)
-                .with_checkout_timeout(Duration::from_millis(100)),
-        )
-        .health(health().with_backoff(backoff, backoff))
-        .observer(recorder.observer())
-        .build()
-        .unwrap();
+    let (cluster, recorder) = observed(
+        builder(&servers)
+            .pool(
+                PoolConfig::default()
+                    .with_max_size(2)
+                    .with_checkout_timeout(Duration::from_millis(100)),
+            )
+            .health(health().with_backoff(backoff, backoff)),
+    );
     let key = unique_key("health:pool-timeout:");
     cluster.set(&key, b"v", Expiry::after_secs(300)).unwrap();
 
@@ -90,14 +88,9 @@ fn a_pool_timeout_between_two_failures_does_not_reset_the_failure_count() {
         thread::spawn(move || cluster.get(&key))
     };
     let pool = cluster.pool(0).unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while !(pool.open_connections() == 1 && pool.idle_connections() == 0) {
-        assert!(
-            Instant::now() < deadline,
-            "the second call never took the connection"
-        );
-        thread::sleep(Duration::from_millis(2));
-    }
+    wait_for("the second call taking the connection", PATIENCE, || {
+        pool.open_connections() == 1 && pool.idle_connections() == 0
+    });
     let waiting = cluster.get(&key);
     assert!(
         matches!(waiting, Err(Error::PoolTimeout { .. })),

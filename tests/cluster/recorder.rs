@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use memcache_sync::{Error, Event, Observer, Phase};
+use memcache_sync::{Cluster, ClusterBuilder, Error, Event, Observer, Phase};
 
 /// An error, reduced to what the tests compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,17 @@ impl Recorder {
     pub fn snapshot(&self) -> Vec<Seen> {
         self.0.lock().unwrap().clone()
     }
+}
+
+/// The cluster `builder` builds, with a fresh [`Recorder`] as its observer.
+///
+/// Most tests that look at events want nothing more from the observer than every event
+/// recorded; this keeps the recorder and the cluster it listens to made together, so that no
+/// test reads a recorder that some other cluster fills.
+pub fn observed(builder: ClusterBuilder) -> (Cluster, Recorder) {
+    let recorder = Recorder::default();
+    let cluster = builder.observer(recorder.observer()).build().unwrap();
+    (cluster, recorder)
 }
 
 pub fn retries(events: &[Seen]) -> Vec<&Seen> {

@@ -45,7 +45,10 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+mod client;
 mod meta;
+
+pub use client::faulty_client;
 
 /// How long a server keeps accepting and answering, at most.
 const LIFETIME: Duration = Duration::from_secs(60);
