@@ -2,6 +2,7 @@
 //! deadline.
 
 use std::io::{self, IoSlice};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -55,16 +56,16 @@ fn room_target(capacity: usize, filled: usize, data_len: usize) -> usize {
     data_len.min(wanted.max(capacity))
 }
 
-/// Grows `sink` to [`room_target`] bytes, zero-filled: for a stream that cannot
-/// [`drain`](Stream::drains) into spare capacity.
-fn make_room(sink: &mut Vec<u8>, filled: usize, data_len: usize) {
-    let target = room_target(sink.capacity(), filled, data_len);
+/// Grows the data area of `sink`, which starts at `base`, to [`room_target`] bytes,
+/// zero-filled: for a stream that cannot [`drain`](Stream::drains) into spare capacity.
+fn make_room(sink: &mut Vec<u8>, base: usize, filled: usize, data_len: usize) {
+    let target = room_target(sink.capacity() - base, filled, data_len);
     if sink.capacity() == 0 {
         // Allocated zeroed, which the allocator may do for free.
         *sink = vec![0; target];
     } else {
-        sink.reserve_exact(target - sink.len());
-        sink.resize(target, 0);
+        sink.reserve_exact(base + target - sink.len());
+        sink.resize(base + target, 0);
     }
 }
 
@@ -530,9 +531,11 @@ impl Replies<'_> {
                     if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
                         if let Some(sink) = frames.direct_sink(&header) {
-                            self.read_direct_data(sink, header_len, data_len)?;
-                            let more =
-                                self.finish_direct(header_len, |header| frames.direct(header))?;
+                            let base = sink.len();
+                            self.read_direct_data(sink, base, header_len, data_len)?;
+                            let data = base..base + data_len;
+                            let more = self
+                                .finish_direct(header_len, |header| frames.direct(header, data))?;
                             if !more? {
                                 return Ok(());
                             }
@@ -618,7 +621,7 @@ impl Replies<'_> {
                     let pending = large_value_pending(buffered, conn, DIRECT_READ_MIN)?;
                     if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
-                        self.read_direct_data(sink, header_len, data_len)?;
+                        self.read_direct_data(sink, 0, header_len, data_len)?;
                         let result = self.finish_direct(header_len, |header| {
                             f(Reply::Value(Value {
                                 key: header.key,
@@ -636,25 +639,28 @@ impl Replies<'_> {
     }
 
     /// Reads the data of a `VALUE` whose header, `header_len` bytes, is buffered with fewer
-    /// than its `data_len` bytes of data after it, into `sink`: what `sink` holds is room to
-    /// read into (all of it is overwritten, and `sink` ends exactly `data_len` long).
+    /// than its `data_len` bytes of data after it, into `sink` from `base` on: what `sink`
+    /// holds past `base` is room to read into (all of it is overwritten, and `sink` ends
+    /// exactly `base + data_len` long); what it holds before `base` stays.
     fn read_direct_data(
         &mut self,
         sink: &mut Vec<u8>,
+        base: usize,
         header_len: usize,
         data_len: usize,
     ) -> Result<(), Error> {
         let conn = &mut *self.connection;
         let data_start = conn.start + header_len;
-        sink.truncate(data_len);
+        sink.truncate(base + data_len);
         // First the part of the data already buffered (less than all of it): over the old
         // contents, then after them...
         let buffered = &conn.buf[data_start..conn.end];
-        let in_place = buffered.len().min(sink.len());
-        sink[..in_place].copy_from_slice(&buffered[..in_place]);
+        let in_place = buffered.len().min(sink.len() - base);
+        sink[base..base + in_place].copy_from_slice(&buffered[..in_place]);
         if in_place < buffered.len() {
-            let target = room_target(sink.capacity(), in_place, data_len).max(buffered.len());
-            sink.reserve_exact(target - sink.len());
+            let target =
+                room_target(sink.capacity() - base, in_place, data_len).max(buffered.len());
+            sink.reserve_exact(base + target - sink.len());
             sink.extend_from_slice(&buffered[in_place..]);
         }
         let mut filled = buffered.len();
@@ -668,14 +674,14 @@ impl Replies<'_> {
         // the buffer needs to grow.
         conn.read_full = false;
         while filled < data_len {
-            if filled < sink.len() {
-                filled += conn.read_into(&mut sink[filled..], &self.bound)?;
+            if base + filled < sink.len() {
+                filled += conn.read_into(&mut sink[base + filled..], &self.bound)?;
             } else if data_len >= DRAIN_MIN && conn.stream.drains() {
-                let target = room_target(sink.capacity(), filled, data_len);
-                sink.reserve_exact(target - sink.len());
+                let target = room_target(sink.capacity() - base, filled, data_len);
+                sink.reserve_exact(base + target - sink.len());
                 filled += conn.drain_into(sink, target - filled, &self.bound)?;
             } else {
-                make_room(sink, filled, data_len);
+                make_room(sink, base, filled, data_len);
             }
         }
         Ok(())
@@ -745,15 +751,15 @@ pub(crate) trait Frames {
     ) -> Result<Option<(usize, Result<bool, Error>)>, Error>;
 
     /// Where to read the data of a large `VALUE` of `header` straight to (see
-    /// [`Replies::each`]): a vector that ends up holding exactly the data. `None`, the
-    /// default, reads it through the read buffer.
+    /// [`Replies::each`]): a vector that the data is appended to. `None`, the default, reads it
+    /// through the read buffer.
     fn direct_sink(&mut self, _header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
         None
     }
 
-    /// Handles the `VALUE` of `header` whose data was read into the
-    /// [direct sink](Frames::direct_sink), as [`Frames::decode`] handles a frame.
-    fn direct(&mut self, _header: &ValueHeader<'_>) -> Result<bool, Error> {
+    /// Handles the `VALUE` of `header` whose data was appended to the
+    /// [direct sink](Frames::direct_sink) at `data`, as [`Frames::decode`] handles a frame.
+    fn direct(&mut self, _header: &ValueHeader<'_>, _data: Range<usize>) -> Result<bool, Error> {
         unreachable!("no direct sink, so no direct reads")
     }
 }

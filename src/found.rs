@@ -13,12 +13,9 @@ use crate::item::{CasToken, Item};
 ///
 /// Every key and value found lies in one buffer, behind a small hash index, so a read of
 /// many items makes a handful of allocations in all, none per item: lookups lend the
-/// value out as an [`ItemRef`] (with its [`CasToken`], for `gets_many`). A value of 128 KiB
-/// or more is the exception: read straight from the stream into a vector of its own, as
-/// [`Client::get`](crate::Client::get) reads one, it is kept there, never copied. To keep an
-/// item beyond the map, [`ItemRef::to_item`] copies it out; [`Found::into_inner`] builds a
-/// `HashMap` of owned items, and iterating a `Found` by value yields them (a large value
-/// moved out, not copied).
+/// value out as an [`ItemRef`] (with its [`CasToken`], for `gets_many`). To keep an item
+/// beyond the map, [`ItemRef::to_item`] copies it out; [`Found::into_inner`] builds a
+/// `HashMap` of owned items, and iterating a `Found` by value yields them.
 ///
 /// Lookups take any key spelling a caller has at hand (`&str`, `&[u8]`, `String`,
 /// `Vec<u8>`, a byte-string literal). `found["user:42"]` is the value's bytes; indexing a
@@ -45,10 +42,6 @@ pub struct Found<T> {
     bytes: Vec<u8>,
     /// One per distinct key, in the order found.
     entries: Vec<Slot>,
-    /// Values read straight from the stream, each in a vector of its own, as `get` reads
-    /// one: a large value is never copied or moved, and a map of many is not one buffer grown
-    /// and moved for each (see [`Found::large_sink`]).
-    large: Vec<Vec<u8>>,
     /// Open addressing over `entries`: 0 is empty, `i + 1` is `entries[i]`. Its length is a
     /// power of two at least twice the entries', or zero while there are none.
     table: Vec<u32>,
@@ -81,11 +74,6 @@ impl Slot {
 
     fn value(&self) -> Range<usize> {
         self.value_start..self.value_start + self.value_len
-    }
-
-    /// The index in [`Found::large`] of a value kept there (see [`LARGE`]).
-    fn large(&self) -> Option<usize> {
-        self.value_start.checked_sub(LARGE)
     }
 }
 
@@ -261,11 +249,6 @@ fn key_len(len: usize) -> u32 {
     u32::try_from(len).expect("a key is at most 250 bytes")
 }
 
-/// A slot's `value_start` from this on is the index, counted from here, of its value in
-/// [`Found::large`]: an offset into the buffer is never this large (a `Vec` holds at most
-/// `isize::MAX` bytes).
-const LARGE: usize = 1 << (usize::BITS - 1);
-
 /// A fresh per-map seed: std's per-thread random keys, advanced for every `RandomState`.
 fn seed() -> u64 {
     use std::hash::BuildHasher;
@@ -282,7 +265,6 @@ impl<T> Found<T> {
         let mut found = Self {
             bytes: Vec::new(),
             entries: Vec::with_capacity(capacity),
-            large: Vec::new(),
             table: Vec::new(),
             seed: seed(),
             item: PhantomData,
@@ -315,32 +297,32 @@ impl<T> Found<T> {
         });
     }
 
-    /// A new, empty vector for the next large value, which is read straight into it and then
-    /// [inserted](Found::insert_large) (or left unused, if it turns out not to answer).
-    pub(crate) fn large_sink(&mut self) -> &mut Vec<u8> {
-        self.large.push(Vec::new());
-        self.large.last_mut().expect("just pushed")
+    /// The buffer every key and value lies in, lent out so that a large value can be read
+    /// straight into it: only appended to, and each key and value appended is then
+    /// [inserted](Found::insert_appended) (or left unused, if they turn out not to answer).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
     }
 
-    /// [`Found::insert`] for the value last read into a [large sink](Found::large_sink): kept
-    /// where it is; only the key is copied.
-    pub(crate) fn insert_large(&mut self, key: &[u8], flags: u32, cas: u64) {
-        let index = self.large.len() - 1;
-        self.insert_kept(key, index, flags, cas);
-    }
-
-    /// Adds the item of `large[index]` under `key`.
-    fn insert_kept(&mut self, key: &[u8], index: usize, flags: u32, cas: u64) {
-        let key_start = self.bytes.len();
-        self.bytes.extend_from_slice(key);
+    /// [`Found::insert`] for a key and a value already appended to the
+    /// [buffer](Found::buffer), at `key` and `value`: nothing is copied.
+    pub(crate) fn insert_appended(
+        &mut self,
+        key: Range<usize>,
+        value: Range<usize>,
+        flags: u32,
+        cas: u64,
+    ) {
+        debug_assert!(key.end <= self.bytes.len() && value.end <= self.bytes.len());
+        let hash = hash(self.seed, &self.bytes[key.clone()]);
         self.index(Slot {
-            key_start,
+            key_start: key.start,
             key_len: key_len(key.len()),
-            value_start: LARGE + index,
-            value_len: self.large[index].len(),
+            value_start: value.start,
+            value_len: value.len(),
             flags,
             cas,
-            hash: hash(self.seed, key),
+            hash,
         });
     }
 
@@ -406,17 +388,9 @@ impl<T> Found<T> {
             return;
         }
         self.reserve(other.entries.len(), other.bytes.len());
-        let mut other = other;
         for slot in &other.entries {
-            let key = &other.bytes[slot.key()];
-            match slot.large() {
-                // Moved, not copied.
-                Some(index) => {
-                    self.large.push(std::mem::take(&mut other.large[index]));
-                    self.insert_kept(key, self.large.len() - 1, slot.flags, slot.cas);
-                }
-                None => self.insert(key, &other.bytes[slot.value()], slot.flags, slot.cas),
-            }
+            let (key, value) = (&other.bytes[slot.key()], &other.bytes[slot.value()]);
+            self.insert(key, value, slot.flags, slot.cas);
         }
     }
 
@@ -486,17 +460,9 @@ impl<T> Found<T> {
         Some(&self.entries[index])
     }
 
-    /// The value of `slot`, wherever it is kept.
-    fn value_of(&self, slot: &Slot) -> &[u8] {
-        match slot.large() {
-            Some(index) => &self.large[index],
-            None => &self.bytes[slot.value()],
-        }
-    }
-
     fn item_ref(&self, slot: &Slot) -> ItemRef<'_> {
         ItemRef {
-            value: self.value_of(slot),
+            value: &self.bytes[slot.value()],
             flags: slot.flags,
         }
     }
@@ -645,7 +611,7 @@ impl<T: FoundItem> Found<T> {
 
     /// The owned item of `slot`, its value copied out.
     fn owned(&self, slot: &Slot) -> T {
-        T::from_parts(self.value_of(slot).to_vec(), slot.flags, slot.cas)
+        T::from_parts(self.bytes[slot.value()].to_vec(), slot.flags, slot.cas)
     }
 }
 
@@ -659,7 +625,6 @@ impl<T> Clone for Found<T> {
         Self {
             bytes: self.bytes.clone(),
             entries: self.entries.clone(),
-            large: self.large.clone(),
             table: self.table.clone(),
             seed: self.seed,
             item: PhantomData,
@@ -717,7 +682,7 @@ impl<T, K: AsRef<[u8]>> Index<K> for Found<T> {
         let slot = self
             .lookup(key)
             .unwrap_or_else(|| panic!("no item was found under {:?}", key.escape_ascii()));
-        self.value_of(slot)
+        &self.bytes[slot.value()]
     }
 }
 
@@ -774,16 +739,10 @@ impl<T: FoundItem> Iterator for FoundIntoIter<T> {
     fn next(&mut self) -> Option<Self::Item> {
         let slot = *self.found.entries.get(self.at)?;
         self.at += 1;
-        let key = self.found.bytes[slot.key()].to_vec();
-        let item = match slot.large() {
-            // Moved out, not copied: each entry is yielded once.
-            Some(index) => {
-                let value = std::mem::take(&mut self.found.large[index]);
-                T::from_parts(value, slot.flags, slot.cas)
-            }
-            None => self.found.owned(&slot),
-        };
-        Some((key, item))
+        Some((
+            self.found.bytes[slot.key()].to_vec(),
+            self.found.owned(&slot),
+        ))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -827,49 +786,6 @@ mod tests {
             value: value.to_vec(),
             flags,
         }
-    }
-
-    /// `found` with the item of `key` kept in a vector of its own, as a large value read
-    /// straight from the stream is.
-    fn insert_kept_large(found: &mut Found<Item>, key: &[u8], value: &[u8], flags: u32) {
-        found.large_sink().extend_from_slice(value);
-        found.insert_large(key, flags, 0);
-    }
-
-    #[test]
-    fn a_value_kept_in_a_vector_of_its_own_is_found_merged_replaced_and_given_back_like_any() {
-        let big = vec![7u8; 200 * 1024];
-        let mut found = Found::<Item>::with_capacity(4);
-        found.insert(b"small", b"s", 1, 0);
-        insert_kept_large(&mut found, b"big", &big, 2);
-        assert_eq!(found.len(), 2);
-        assert!(found[b"big"] == big[..]);
-        assert_eq!(found.get(b"big").map(|item| item.flags), Some(2));
-        let keys: Vec<_> = found.keys().collect();
-        assert_eq!(keys, [&b"small"[..], b"big"]);
-        assert_eq!(found.clone(), found);
-
-        // Merged into another map, moved: found there as here.
-        let mut merged = Found::<Item>::with_capacity(1);
-        merged.insert(b"first", b"f", 0, 0);
-        merged.absorb(found.clone());
-        assert_eq!(merged.len(), 3);
-        assert!(merged[b"big"] == big[..]);
-
-        // A later item of the same key replaces it, whichever way each is kept.
-        insert_kept_large(&mut merged, b"small", &big, 3);
-        merged.insert(b"big", b"b", 4, 0);
-        assert_eq!(merged.len(), 3);
-        assert_eq!(&merged[b"big"], b"b");
-        assert!(merged[b"small"] == big[..]);
-
-        merged.remove_all(&[b"first"]);
-        let owned = merged.into_inner();
-        assert_eq!(owned.len(), 2);
-        assert_eq!(owned[&b"small"[..]], item(&big, 3));
-        assert_eq!(owned[&b"big"[..]], item(b"b", 4));
-        let given_back: HashMap<_, _> = found.into_iter().collect();
-        assert_eq!(given_back[&b"big"[..]], item(&big, 2));
     }
 
     #[test]

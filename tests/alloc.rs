@@ -650,11 +650,10 @@ fn a_long_multi_get_reply_grows_the_read_buffer_to_256_kib_at_most_and_gives_it_
     );
 }
 
-/// A multi-get of large values reads each straight into a vector of the map's own, allocated
-/// once at its exact size, as `get` reads one: neither the connection's read buffer nor the
-/// map's buffer grows to hold them, and nothing is copied or moved.
+/// A multi-get of large values reads each straight into the map's one buffer, sized once per
+/// value: the connection's read buffer does not grow to hold them, nor is it copied out of.
 #[test]
-fn get_many_of_large_values_reads_each_into_a_vector_of_its_own_at_its_exact_size() {
+fn get_many_of_large_values_reads_them_into_the_map_without_growing_the_read_buffer() {
     const LARGE: usize = 500 * 1024 + 7;
     let (_server, mut client, key, _) = setup("alloc:get_many:large:");
     let other = [key.as_slice(), b":2"].concat();
@@ -672,17 +671,14 @@ fn get_many_of_large_values_reads_each_into_a_vector_of_its_own_at_its_exact_siz
     let keys = [key.as_slice(), other.as_slice()];
     let (found, counts) = measure(|| client.get_many(&keys).unwrap());
     assert!(found[&key[..]] == value[..] && found[&other[..]] == value[..LARGE / 2]);
-    let sizes = &counts.sizes;
+    // What is live after the call is the map: its buffer, sized to the first value and
+    // doubled once for the second, and a few small pieces. A read buffer grown to hold a
+    // 500 KiB frame would add 512 KiB more.
     assert!(
-        sizes.contains(&LARGE) && sizes.contains(&(LARGE / 2)),
-        "each value allocated at its exact size: {counts:?}"
-    );
-    assert_eq!(counts.reallocs, 0, "nothing grown: {counts:?}");
-    let values = LARGE + LARGE / 2;
-    assert!(
-        counts.bytes < values + 4 * 1024,
-        "{} bytes allocated for {values} bytes of values: {counts:?}",
-        counts.bytes
+        counts.live_at_end < (2 * LARGE + 64 * 1024) as isize,
+        "{} bytes live for values of {LARGE} and {} bytes: {counts:?}",
+        counts.live_at_end,
+        LARGE / 2
     );
     drop(found);
     let ((), counts) = measure(|| {

@@ -1,7 +1,10 @@
 //! Where a retrieval line's reader puts the items it reads: a closure that is handed each item
-//! as it is parsed, or a [`Found`] map, which keeps a large value in the vector it was read
-//! straight into from the stream.
+//! as it is parsed, or a [`Found`] map, into whose buffer a large value is read straight from
+//! the stream.
 
+use std::ops::Range;
+
+use crate::connection::DIRECT_READ_EXACT_MAX;
 use crate::found::Found;
 use crate::protocol::{Value, ValueHeader};
 
@@ -11,17 +14,21 @@ pub(crate) trait Items {
     /// command (a `gets` reply without its CAS value).
     fn item(&mut self, position: usize, value: &Value<'_>) -> Option<()>;
 
-    /// Where the data of a large value of `header` may be read straight to: a vector that
-    /// ends up holding exactly the data (see
-    /// [`Replies::each`](crate::connection::Replies::each)). `None`, the default, reads it
-    /// through the connection's buffer.
+    /// Where the data of a large value of `header` may be read straight to: a vector it is
+    /// appended to (see [`Replies::each`](crate::connection::Replies::each)). `None`, the
+    /// default, reads it through the connection's buffer.
     fn direct_sink(&mut self, _header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
         None
     }
 
-    /// [`Items::item`] for a value of `header` that was read into the
-    /// [direct sink](Items::direct_sink).
-    fn direct_item(&mut self, _position: usize, _header: &ValueHeader<'_>) -> Option<()> {
+    /// [`Items::item`] for a value of `header` that was appended to the
+    /// [direct sink](Items::direct_sink) at `data`.
+    fn direct_item(
+        &mut self,
+        _position: usize,
+        _header: &ValueHeader<'_>,
+        _data: Range<usize>,
+    ) -> Option<()> {
         unreachable!("no direct sink, so no direct reads")
     }
 }
@@ -55,15 +62,25 @@ impl<T, C: Fn(Option<u64>) -> Option<u64>> Items for IntoFound<'_, T, C> {
         Some(())
     }
 
-    /// A vector of the map's own for the value, as `get` reads one into a vector of its own:
-    /// never copied or moved after.
-    fn direct_sink(&mut self, _header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
-        Some(self.found.large_sink())
+    /// The map's buffer, with the key appended first and room made for the data (up to
+    /// [`DIRECT_READ_EXACT_MAX`], as the reader sizes it) in one amortized growth, so that many
+    /// large values move the buffer a few times in all, not once each.
+    fn direct_sink(&mut self, header: &ValueHeader<'_>) -> Option<&mut Vec<u8>> {
+        let buffer = self.found.buffer();
+        buffer.reserve(header.key.len() + header.data_len.min(DIRECT_READ_EXACT_MAX));
+        buffer.extend_from_slice(header.key);
+        Some(buffer)
     }
 
-    fn direct_item(&mut self, _: usize, header: &ValueHeader<'_>) -> Option<()> {
+    fn direct_item(
+        &mut self,
+        _: usize,
+        header: &ValueHeader<'_>,
+        data: Range<usize>,
+    ) -> Option<()> {
         let cas = (self.cas)(header.cas)?;
-        self.found.insert_large(header.key, header.flags, cas);
+        let key = data.start - header.key.len()..data.start;
+        self.found.insert_appended(key, data, header.flags, cas);
         Some(())
     }
 }
