@@ -2,7 +2,6 @@
 //! deadline.
 
 use std::io::{self, IoSlice};
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -527,15 +526,14 @@ impl Replies<'_> {
                     }
                 }
                 None => {
-                    let pending = large_value_pending(buffered, conn, DRAIN_MIN)?;
+                    let pending = large_value_pending(buffered, conn.max_value_len, DRAIN_MIN)?;
                     if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
                         if let Some(sink) = frames.direct_sink(&header) {
                             let base = sink.len();
                             self.read_direct_data(sink, base, header_len, data_len)?;
-                            let data = base..base + data_len;
-                            let more = self
-                                .finish_direct(header_len, |header| frames.direct(header, data))?;
+                            let more =
+                                self.finish_direct(header_len, |header| frames.direct(header))?;
                             if !more? {
                                 return Ok(());
                             }
@@ -618,7 +616,8 @@ impl Replies<'_> {
                     return result;
                 }
                 Status::Incomplete => {
-                    let pending = large_value_pending(buffered, conn, DIRECT_READ_MIN)?;
+                    let pending =
+                        large_value_pending(buffered, conn.max_value_len, DIRECT_READ_MIN)?;
                     if let Some((header, header_len)) = pending {
                         let data_len = header.data_len;
                         self.read_direct_data(sink, 0, header_len, data_len)?;
@@ -722,12 +721,12 @@ impl Replies<'_> {
 /// The header and its length, if `buffered` starts with a `VALUE` header whose data is at
 /// least `min` bytes and not all buffered: a data block worth reading straight into its
 /// destination.
-fn large_value_pending<'b>(
-    buffered: &'b [u8],
-    conn: &Connection,
+fn large_value_pending(
+    buffered: &[u8],
+    max_value_len: usize,
     min: usize,
-) -> Result<Option<(ValueHeader<'b>, usize)>, ProtocolError> {
-    Ok(match parse_value_header(buffered, conn.max_value_len)? {
+) -> Result<Option<(ValueHeader<'_>, usize)>, ProtocolError> {
+    Ok(match parse_value_header(buffered, max_value_len)? {
         Status::Complete {
             frame: Some(header),
             len: header_len,
@@ -758,8 +757,8 @@ pub(crate) trait Frames {
     }
 
     /// Handles the `VALUE` of `header` whose data was appended to the
-    /// [direct sink](Frames::direct_sink) at `data`, as [`Frames::decode`] handles a frame.
-    fn direct(&mut self, _header: &ValueHeader<'_>, _data: Range<usize>) -> Result<bool, Error> {
+    /// [direct sink](Frames::direct_sink), as [`Frames::decode`] handles a frame.
+    fn direct(&mut self, _header: &ValueHeader<'_>) -> Result<bool, Error> {
         unreachable!("no direct sink, so no direct reads")
     }
 }

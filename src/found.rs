@@ -56,10 +56,10 @@ pub struct Found<T> {
 /// Where one entry lies in [`Found::bytes`], and what else its `VALUE` carried.
 #[derive(Clone, Copy)]
 struct Slot {
-    key_start: usize,
-    /// A key is at most 250 bytes: held in 32 bits, so a slot stays six words.
+    /// The key starts here; the value follows it.
+    start: usize,
+    /// A key is at most 250 bytes: held in 32 bits, beside the flags.
     key_len: u32,
-    value_start: usize,
     value_len: usize,
     flags: u32,
     /// The CAS value, for a `gets`; 0 where none was asked for.
@@ -69,11 +69,12 @@ struct Slot {
 
 impl Slot {
     fn key(&self) -> Range<usize> {
-        self.key_start..self.key_start + self.key_len as usize
+        self.start..self.start + self.key_len as usize
     }
 
     fn value(&self) -> Range<usize> {
-        self.value_start..self.value_start + self.value_len
+        let start = self.start + self.key_len as usize;
+        start..start + self.value_len
     }
 }
 
@@ -244,11 +245,6 @@ fn fold(a: u64, b: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
-/// A key's length as a [`Slot`] holds it.
-fn key_len(len: usize) -> u32 {
-    u32::try_from(len).expect("a key is at most 250 bytes")
-}
-
 /// A fresh per-map seed: std's per-thread random keys, advanced for every `RandomState`.
 fn seed() -> u64 {
     use std::hash::BuildHasher;
@@ -283,52 +279,37 @@ impl<T> Found<T> {
     /// insert would. (The replaced value's bytes stay in the buffer, unused: a repeated key is
     /// rare, and moving the others would cost every map.)
     pub(crate) fn insert(&mut self, key: &[u8], value: &[u8], flags: u32, cas: u64) {
-        let key_start = self.bytes.len();
         self.bytes.extend_from_slice(key);
         self.bytes.extend_from_slice(value);
-        self.index(Slot {
-            key_start,
-            key_len: key_len(key.len()),
-            value_start: key_start + key.len(),
-            value_len: value.len(),
-            flags,
-            cas,
-            hash: hash(self.seed, key),
-        });
+        self.insert_tail(key.len(), value.len(), flags, cas);
     }
 
     /// The buffer every key and value lies in, lent out so that a large value can be read
-    /// straight into it: only appended to, and each key and value appended is then
-    /// [inserted](Found::insert_appended) (or left unused, if they turn out not to answer).
+    /// straight into it, after its key: only appended to, and each key and value appended is
+    /// then [inserted](Found::insert_tail) (or left unused, if they turn out not to answer).
     pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }
 
-    /// [`Found::insert`] for a key and a value already appended to the
-    /// [buffer](Found::buffer), at `key` and `value`: nothing is copied.
-    pub(crate) fn insert_appended(
-        &mut self,
-        key: Range<usize>,
-        value: Range<usize>,
-        flags: u32,
-        cas: u64,
-    ) {
-        debug_assert!(key.end <= self.bytes.len() && value.end <= self.bytes.len());
-        let hash = hash(self.seed, &self.bytes[key.clone()]);
-        self.index(Slot {
-            key_start: key.start,
-            key_len: key_len(key.len()),
-            value_start: value.start,
-            value_len: value.len(),
+    /// Adds the item whose key (`key_len` bytes) and value (`value_len`) end the buffer, as
+    /// [`Found::insert`] appends them or a large value is read in after its key.
+    #[inline(always)]
+    pub(crate) fn insert_tail(&mut self, key_len: usize, value_len: usize, flags: u32, cas: u64) {
+        let start = self.bytes.len() - key_len - value_len;
+        let slot = Slot {
+            start,
+            key_len: u32::try_from(key_len).expect("a key is at most 250 bytes"),
+            value_len,
             flags,
             cas,
-            hash,
-        });
+            hash: hash(self.seed, &self.bytes[start..start + key_len]),
+        };
+        self.index(slot);
     }
 
     /// Indexes `slot`, whose bytes are in the buffer, replacing the entry of a key already
-    /// here. Inlined into both inserts: a call that passes the slot costs a fifth of an
-    /// insert.
+    /// here. Inlined, as [`Found::insert_tail`] is: a call that passes the slot costs a fifth
+    /// of an insert.
     #[inline(always)]
     fn index(&mut self, slot: Slot) {
         if (self.entries.len() + 1) * 2 > self.table.len() {

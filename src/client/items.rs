@@ -2,8 +2,6 @@
 //! as it is parsed, or a [`Found`] map, into whose buffer a large value is read straight from
 //! the stream.
 
-use std::ops::Range;
-
 use crate::connection::DIRECT_READ_EXACT_MAX;
 use crate::found::Found;
 use crate::protocol::{Value, ValueHeader};
@@ -22,13 +20,8 @@ pub(crate) trait Items {
     }
 
     /// [`Items::item`] for a value of `header` that was appended to the
-    /// [direct sink](Items::direct_sink) at `data`.
-    fn direct_item(
-        &mut self,
-        _position: usize,
-        _header: &ValueHeader<'_>,
-        _data: Range<usize>,
-    ) -> Option<()> {
+    /// [direct sink](Items::direct_sink).
+    fn direct_item(&mut self, _position: usize, _header: &ValueHeader<'_>) -> Option<()> {
         unreachable!("no direct sink, so no direct reads")
     }
 }
@@ -72,15 +65,11 @@ impl<T, C: Fn(Option<u64>) -> Option<u64>> Items for IntoFound<'_, T, C> {
         Some(buffer)
     }
 
-    fn direct_item(
-        &mut self,
-        _: usize,
-        header: &ValueHeader<'_>,
-        data: Range<usize>,
-    ) -> Option<()> {
+    fn direct_item(&mut self, _: usize, header: &ValueHeader<'_>) -> Option<()> {
         let cas = (self.cas)(header.cas)?;
-        let key = data.start - header.key.len()..data.start;
-        self.found.insert_appended(key, data, header.flags, cas);
+        let (key_len, value_len) = (header.key.len(), header.data_len);
+        self.found
+            .insert_tail(key_len, value_len, header.flags, cas);
         Some(())
     }
 }

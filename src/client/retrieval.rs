@@ -412,17 +412,15 @@ impl<K: AsRef<[u8]>, I: Items> Frames for LineReader<'_, '_, K, I> {
     }
 
     /// As [`line_item`] and [`taken`] judge a `VALUE` read through the buffer.
-    fn direct(&mut self, header: &ValueHeader<'_>, data: Range<usize>) -> Result<bool> {
+    fn direct(&mut self, header: &ValueHeader<'_>) -> Result<bool> {
         let Some(position) = self.line.claim(header.key) else {
             return Err(
                 ProtocolError::unexpected_value(ProtocolErrorKind::UnrequestedKey, header).into(),
             );
         };
-        self.items
-            .direct_item(position, header, data)
-            .ok_or_else(|| {
-                ProtocolError::unexpected_value(ProtocolErrorKind::MalformedLine, header)
-            })?;
+        self.items.direct_item(position, header).ok_or_else(|| {
+            ProtocolError::unexpected_value(ProtocolErrorKind::MalformedLine, header)
+        })?;
         Ok(true)
     }
 }
