@@ -17,7 +17,7 @@ use memcache_sync::{
     Client, Cluster, Config, Deadline, Entry, Error, Expiry, HealthConfig, ItemResult, Phase, Pool,
     PoolConfig, RetryPolicy,
 };
-use support::fault_server::{Fault, FaultServer};
+use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::{batch_report, unique_key, Memcached};
 
 /// What a bound may exceed its timeout by on a shared, loaded machine.
@@ -89,12 +89,7 @@ fn a_trickling_batch_ends_within_one_read_timeout_of_its_windows_send() {
 
 #[test]
 fn a_single_command_returns_by_the_callers_deadline_whatever_the_read_timeout() {
-    let server = FaultServer::start(vec![Fault::Silent, Fault::Healthy]);
-    server.insert(b"deadline:k", b"v");
-    let mut client = Client::builder(&server.addr())
-        .config(patient())
-        .connect()
-        .unwrap();
+    let (_server, mut client) = faulty_client(Fault::Silent, &[(b"deadline:k", b"v")], patient());
     let bound = Duration::from_millis(150);
     let (result, elapsed) = timed(|| Deadline::after(bound).run(|| client.get(b"deadline:k")));
     assert_within(elapsed, bound, "a get under a 150 ms deadline");

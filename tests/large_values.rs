@@ -88,12 +88,20 @@ fn serve(script: Script) -> String {
     addr
 }
 
+/// A server that sends `reply` in `piece`-byte writes, `pause` apart, all of it.
+fn pieces(reply: Vec<u8>, piece: usize, pause: Duration) -> String {
+    serve(Script {
+        reply,
+        piece,
+        pause,
+        close_after: None,
+        stall_after: None,
+    })
+}
+
+/// The reply to a `get` of `big`: its value, with flags 5 (and `cas`).
 fn reply(value: &[u8], cas: Option<u64>) -> Vec<u8> {
-    let cas = cas.map(|cas| format!(" {cas}")).unwrap_or_default();
-    let mut reply = format!("VALUE big 5 {}{cas}\r\n", value.len()).into_bytes();
-    reply.extend_from_slice(value);
-    reply.extend_from_slice(b"\r\nEND\r\n");
-    reply
+    multi_reply(&[("big", value, cas)])
 }
 
 fn client(addr: &str, read_timeout: Duration) -> Client {
@@ -107,13 +115,7 @@ fn client(addr: &str, read_timeout: Duration) -> Client {
 #[test]
 fn a_large_value_arriving_in_many_small_pieces_within_the_deadline_is_read_whole() {
     let value = value();
-    let addr = serve(Script {
-        reply: reply(&value, None),
-        piece: 4096,
-        pause: Duration::from_micros(300),
-        close_after: None,
-        stall_after: None,
-    });
+    let addr = pieces(reply(&value, None), 4096, Duration::from_micros(300));
     let mut client = client(&addr, Duration::from_secs(10));
     let item = client.get("big").unwrap();
     assert!(
@@ -133,13 +135,11 @@ fn a_large_value_arriving_in_many_small_pieces_within_the_deadline_is_read_whole
 fn a_large_value_in_odd_sized_pieces_is_read_into_a_reused_buffer_without_reallocating() {
     let value = value();
     // Pieces of an odd size: the data and its terminator arrive split at odd places.
-    let addr = serve(Script {
-        reply: reply(&value, Some(99)),
-        piece: 7 * 1024 + 1,
-        pause: Duration::from_micros(100),
-        close_after: None,
-        stall_after: None,
-    });
+    let addr = pieces(
+        reply(&value, Some(99)),
+        7 * 1024 + 1,
+        Duration::from_micros(100),
+    );
     let mut client = client(&addr, Duration::from_secs(10));
     let mut buf = vec![b'?'; LEN + 100];
     let capacity = buf.capacity();
@@ -155,13 +155,11 @@ fn a_large_value_in_odd_sized_pieces_is_read_into_a_reused_buffer_without_reallo
 #[test]
 fn a_large_value_with_its_cas_token_is_read_whole() {
     let value = value();
-    let addr = serve(Script {
-        reply: reply(&value, Some(1234)),
-        piece: 64 * 1024,
-        pause: Duration::from_millis(1),
-        close_after: None,
-        stall_after: None,
-    });
+    let addr = pieces(
+        reply(&value, Some(1234)),
+        64 * 1024,
+        Duration::from_millis(1),
+    );
     let mut client = client(&addr, Duration::from_secs(10));
     let (item, token) = client.gets("big").unwrap().unwrap();
     assert!(item.value == value);
@@ -177,13 +175,7 @@ fn a_large_value_trickled_past_the_deadline_times_out_on_time() {
 
 /// A server that sends `reply` a kilobyte every 5 ms: a 300 KiB value takes 1.5 s.
 fn trickle(reply: Vec<u8>) -> String {
-    serve(Script {
-        reply,
-        piece: 1024,
-        pause: Duration::from_millis(5),
-        close_after: None,
-        stall_after: None,
-    })
+    pieces(reply, 1024, Duration::from_millis(5))
 }
 
 /// `read`, by a client of `addr` with a 300 ms read timeout, fails with a read timeout after
@@ -233,13 +225,7 @@ fn a_large_data_block_of_the_wrong_length_is_unterminated_data() {
     let mut wrong = format!("VALUE big 5 {}\r\n", LEN - 1).into_bytes();
     wrong.extend_from_slice(&value);
     wrong.extend_from_slice(b"\r\nEND\r\n");
-    let addr = serve(Script {
-        reply: wrong,
-        piece: 32 * 1024,
-        pause: Duration::from_micros(100),
-        close_after: None,
-        stall_after: None,
-    });
+    let addr = pieces(wrong, 32 * 1024, Duration::from_micros(100));
     let mut client = client(&addr, Duration::from_secs(10));
     match client.get("big") {
         Err(Error::Protocol(e)) => assert_eq!(e.kind, ProtocolErrorKind::UnterminatedData),
@@ -251,13 +237,7 @@ fn a_large_data_block_of_the_wrong_length_is_unterminated_data() {
 #[test]
 fn a_large_value_for_another_key_is_refused() {
     let value = value();
-    let addr = serve(Script {
-        reply: reply(&value, None),
-        piece: 64 * 1024,
-        pause: Duration::ZERO,
-        close_after: None,
-        stall_after: None,
-    });
+    let addr = pieces(reply(&value, None), 64 * 1024, Duration::ZERO);
     let mut client = client(&addr, Duration::from_secs(10));
     let error = client.get("not-big").unwrap_err();
     assert!(matches!(error, Error::Protocol(_)), "{error:?}");
@@ -423,7 +403,7 @@ fn multi_reply(frames: &[(&str, &[u8], Option<u64>)]) -> Vec<u8> {
     let mut reply = Vec::new();
     for (key, value, cas) in frames {
         let cas = cas.map(|cas| format!(" {cas}")).unwrap_or_default();
-        reply.extend_from_slice(format!("VALUE {key} 3 {}{cas}\r\n", value.len()).as_bytes());
+        reply.extend_from_slice(format!("VALUE {key} 5 {}{cas}\r\n", value.len()).as_bytes());
         reply.extend_from_slice(value);
         reply.extend_from_slice(b"\r\n");
     }
@@ -433,19 +413,14 @@ fn multi_reply(frames: &[(&str, &[u8], Option<u64>)]) -> Vec<u8> {
 
 /// A scripted multi-get reply sent in `piece`-byte writes, a little apart.
 fn serve_multi(reply: Vec<u8>, piece: usize) -> String {
-    serve(Script {
-        reply,
-        piece,
-        pause: Duration::from_micros(200),
-        close_after: None,
-        stall_after: None,
-    })
+    pieces(reply, piece, Duration::from_micros(200))
 }
 
 #[test]
 fn a_multi_get_reads_large_values_arriving_in_pieces_whole_among_small_ones_in_any_order() {
     let big = value();
-    let other: Vec<u8> = (0..20 * 1024).map(|i| (i % 241) as u8).collect();
+    // Both large values at least 128 KiB, so that a map reads both straight into its buffer.
+    let other: Vec<u8> = (0..150 * 1024 + 1).map(|i| (i % 241) as u8).collect();
     // big2 answers before big1 (as a proxy may answer), each large one among small ones.
     let frames: [(&str, &[u8], Option<u64>); 4] = [
         ("a", b"small", Some(1)),
@@ -465,7 +440,7 @@ fn a_multi_get_reads_large_values_arriving_in_pieces_whole_among_small_ones_in_a
                 item.value == value,
                 "{key} came back changed (pieces of {piece})"
             );
-            assert_eq!((item.flags, Some(token.0)), (3, cas), "{key}");
+            assert_eq!((item.flags, Some(token.0)), (5, cas), "{key}");
         }
         // In step: the next request reads its own `END`.
         assert_eq!(with_cas.get("other").unwrap(), None);
@@ -531,13 +506,16 @@ fn a_large_value_trickled_past_the_deadline_in_a_multi_get_times_out_on_time() {
 }
 
 /// The lengths around each threshold of the large-value paths (the direct read and the
-/// vectored write start at 8 KiB; a read of up to 1 MiB is sized exactly), and one just
-/// under memcached's default item size limit, which also counts the key and the item header.
-const EDGE_LENGTHS: [usize; 6] = [
+/// vectored write start at 8 KiB, a multi-get's direct read and the drain at 128 KiB; a read
+/// of up to 1 MiB is sized exactly), and one just under memcached's default item size limit,
+/// which also counts the key and the item header.
+const EDGE_LENGTHS: [usize; 8] = [
     8 * 1024 - 1,
     8 * 1024,
     8 * 1024 + 1,
     16 * 1024 + 3,
+    128 * 1024 - 1,
+    128 * 1024,
     500 * 1024,
     1024 * 1024 - 1024,
 ];

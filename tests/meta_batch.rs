@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache_sync::protocol::meta::Ttl;
@@ -16,6 +15,7 @@ use memcache_sync::{
     CasToken, Client, Cluster, Config, Deadline, Entry, Error, Expiry, MetaGetOptions, MetaItem,
     MetaSetOptions, Pool, ServerKind,
 };
+use support::cut_short::{cut_short_once, CutShort};
 use support::fault_server::{faulty_client, Fault, FaultServer};
 use support::{raw_stats, unique_key, Memcached};
 
@@ -284,25 +284,25 @@ fn options_without_meaning_for_many_keys_are_refused_before_sending() {
 #[test]
 fn a_server_killed_mid_batch_fails_the_call_and_never_gives_a_wrong_value() {
     const COUNT: usize = 300_000;
-    let mut server = Memcached::start_with(&["-m", "256"]);
+    let server = Memcached::start_with(&["-m", "256"]);
     let addr = server.addr();
     let mut c = client(&addr);
     let keys: Vec<String> = (0..COUNT).map(|i| format!("mgm:kill:{i:07}")).collect();
     c.set_many(keys.iter().step_by(2).map(|key| Entry::new(key, key)))
         .unwrap();
     let before = gets(&addr);
-    let killer = thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while gets(&server.addr()) < before + 1000 {
-            assert!(Instant::now() < deadline, "the batch did not get going");
-            thread::sleep(Duration::from_millis(2));
-        }
-        server.kill();
-        server
-    });
+    let under_way = move |addr: &str| {
+        let limit = Duration::from_secs(10);
+        support::wait_for("the batch to get going", limit, || {
+            gets(addr) >= before + 1000
+        });
+    };
     let started = Instant::now();
-    let result = c.meta_get_many(&keys, &MetaGetOptions::new());
-    let mut server = killer.join().unwrap();
+    let CutShort {
+        result, mut server, ..
+    } = cut_short_once(server, under_way, Memcached::kill, || {
+        c.meta_get_many(&keys, &MetaGetOptions::new())
+    });
     match result {
         // Read before the kill came: then every value must be its own key's.
         Ok(found) => {

@@ -2,12 +2,12 @@
 //! `noreply` loader, both bulk-only, in the same rounds as the rest. After the table, the
 //! quiet load's time per key over the `noreply` floor's, round by round.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 
 use memcache_sync::{Client, Config, Entry};
 
 use crate::common::rounds::{Record, Spread};
+use crate::common::wire::Wire;
 use crate::contender::BulkLoader;
 use crate::results::Records;
 use crate::workload::Workload;
@@ -20,27 +20,21 @@ pub const QUIET: &str = "memcache-sync quiet batches";
 /// anything, then one `mn`, whose `MN` comes once every set before it was processed. It learns
 /// nothing about any one item.
 pub struct NoreplyFloor {
-    stream: TcpStream,
+    wire: Wire,
     window: usize,
-    request: Vec<u8>,
 }
 
 impl NoreplyFloor {
     pub fn connect(addr: &str, window: usize) -> NoreplyFloor {
-        let stream = TcpStream::connect(addr).expect("noreply floor connects");
-        stream.set_nodelay(true).unwrap();
         NoreplyFloor {
-            stream,
+            wire: Wire::connect(addr, "noreply floor"),
             window,
-            request: Vec::with_capacity(window + 4096),
         }
     }
 
     fn flush(&mut self) {
-        self.stream
-            .write_all(&self.request)
-            .expect("noreply floor write");
-        self.request.clear();
+        self.wire.send(false);
+        self.wire.request.clear();
     }
 }
 
@@ -51,24 +45,15 @@ impl BulkLoader for NoreplyFloor {
 
     fn bulk(&mut self, keys: &[&str], value: &[u8]) -> usize {
         for key in keys {
-            encode_noreply_set(&mut self.request, key, value);
-            if self.request.len() >= self.window {
+            encode_noreply_set(&mut self.wire.request, key, value);
+            if self.wire.request.len() >= self.window {
                 self.flush();
             }
         }
-        self.request.extend_from_slice(b"mn\r\n");
+        self.wire.request.extend_from_slice(b"mn\r\n");
         self.flush();
-        let mut reply = [0u8; 64];
-        let mut len = 0;
-        while !reply[..len].ends_with(b"\r\n") {
-            let n = self
-                .stream
-                .read(&mut reply[len..])
-                .expect("noreply floor read");
-            assert!(n > 0, "memcached closed the noreply floor's connection");
-            len += n;
-        }
-        assert_eq!(&reply[..len], b"MN\r\n", "a noreply set failed");
+        let len = self.wire.read_until(b"\r\n");
+        assert_eq!(&self.wire.buf[..len], b"MN\r\n", "a noreply set failed");
         keys.len()
     }
 }

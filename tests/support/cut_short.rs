@@ -28,9 +28,20 @@ pub fn cut_short<R>(
     interrupt: fn(&mut Memcached),
     batch: impl FnOnce() -> R,
 ) -> CutShort<R> {
+    cut_short_once(server, |addr| wait_for_sets(addr, 1000), interrupt, batch)
+}
+
+/// [`cut_short`] for a batch whose progress shows otherwise (a batch of reads): `under_way`
+/// returns, given the server's address, once the batch is far enough along.
+pub fn cut_short_once<R>(
+    server: Memcached,
+    under_way: impl FnOnce(&str) + Send + 'static,
+    interrupt: fn(&mut Memcached),
+    batch: impl FnOnce() -> R,
+) -> CutShort<R> {
     let interrupter = thread::spawn(move || {
         let mut server = server;
-        wait_for_sets(&server.addr(), 1000);
+        under_way(&server.addr());
         let interrupted_at = Instant::now();
         interrupt(&mut server);
         (server, interrupted_at)
